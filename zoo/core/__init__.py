@@ -1,0 +1,1 @@
+"""Model-agnostic token operations on ``[B, N, C]`` tensors (torch only)."""

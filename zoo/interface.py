@@ -1,0 +1,294 @@
+"""The standardized interface: methods, reversible patches, runs, and ``zoo.apply``.
+
+A *method* is a small validated dataclass (subclass of :class:`Method`) registered in
+``zoo.papers.REGISTRY`` under its catalog id. It says how to score or match tokens and
+installs itself on a model through a *family adapter* (``zoo.families``), recording every
+change in a :class:`Patch` so that removal restores the model exactly.
+
+Budget vocabulary (one meaning across the zoo):
+
+- ``keep_ratio``: fraction of the reducible tokens kept (0 < keep_ratio <= 1; 1 is a no-op).
+- ``keep_tokens``: absolute number of reducible tokens kept.
+- ``k`` / ``layers``: where the method acts (0-based index of the block *after which*
+  tokens are reduced, unless a method documents otherwise).
+
+A method may also keep its paper's own parameter (ToMe's ``r``, FastV's ``R``) and documents
+the mapping in ``paper_notation``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+_HANDLE_ATTR = "_tokzoo_handle"
+
+
+class Patch:
+    """An undo log of changes made to a model; ``undo()`` restores them in reverse order.
+
+    Only instance-level changes are allowed (instance attributes such as a bound
+    ``forward`` on one module, hooks); never class attributes.
+    """
+
+    _MISSING = object()
+
+    def __init__(self) -> None:
+        self._undo: list[Callable[[], None]] = []
+
+    def set_attr(self, obj: Any, name: str, value: Any) -> None:
+        """Set ``obj.name = value`` on the instance, remembering the old instance value."""
+        old = obj.__dict__.get(name, self._MISSING)
+
+        def restore() -> None:
+            if old is self._MISSING:
+                obj.__dict__.pop(name, None)
+            else:
+                obj.__dict__[name] = old
+
+        obj.__dict__[name] = value
+        self._undo.append(restore)
+
+    def add_hook(self, handle: Any) -> None:
+        """Remember a ``torch.utils.hooks.RemovableHandle`` (or anything with ``remove()``)."""
+        self._undo.append(handle.remove)
+
+    def on_undo(self, fn: Callable[[], None]) -> None:
+        """Register an arbitrary undo callback."""
+        self._undo.append(fn)
+
+    def undo(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def __len__(self) -> int:
+        return len(self._undo)
+
+
+@dataclass
+class Run:
+    """What an application did during the most recent forward pass(es).
+
+    ``tokens[stage]`` is the list of token counts after every block of that stage (e.g.
+    ``"vit"``, ``"llm"``, ``"vision"``), for the last forward that reset the record.
+    ``sources`` (when ``record_sources``) maps stage to a ``[B, N_kept, N_in]`` 0/1 (or
+    size-weighted) tensor telling which input tokens each surviving token stands for.
+    ``kept_indices[stage]`` holds per-event ``[B, K]`` index tensors into the stage's input
+    tokens when ``record_indices`` is set.
+    """
+
+    record_sources: bool = False
+    record_indices: bool = False
+    tokens: dict[str, list[int]] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)
+    kept_indices: dict[str, list[Any]] = field(default_factory=dict)
+    input_tokens: dict[str, int] = field(default_factory=dict)
+
+    def start(self, stage: str, n_input_tokens: int) -> None:
+        """Begin recording a new forward of ``stage`` (clears that stage's record)."""
+        self.tokens[stage] = []
+        self.input_tokens[stage] = int(n_input_tokens)
+        self.sources.pop(stage, None)
+        self.kept_indices[stage] = []
+
+    def log(self, stage: str, n_tokens: int) -> None:
+        """Append the token count after one block of ``stage``."""
+        self.tokens.setdefault(stage, []).append(int(n_tokens))
+
+    def schedule(self, stage: str) -> list[int]:
+        """Token counts entering each block of ``stage``: ``[N_in, after block 0, ...]`` minus the last."""
+        if stage not in self.tokens:
+            raise KeyError(f"no record for stage {stage!r}; recorded stages: {sorted(self.tokens)}")
+        counts = [self.input_tokens[stage], *self.tokens[stage]]
+        return counts[:-1] if len(counts) > 1 else counts
+
+
+@dataclass
+class Method:
+    """Base class of every method. Subclasses are ``@dataclass``es with validated fields.
+
+    Class attributes to set: ``id`` (catalog id), ``arxiv`` (versionless arXiv id or ""),
+    ``families`` (adapter names it supports), ``placement`` (a ``zoo.vocab.PLACEMENT``
+    key), ``paper_notation`` (paper symbol -> how it maps onto the fields).
+    """
+
+    id: ClassVar[str] = ""
+    arxiv: ClassVar[str] = ""
+    families: ClassVar[tuple[str, ...]] = ()
+    placement: ClassVar[str] = ""
+    paper_notation: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check parameter values on their own; raise ``ValueError`` naming field and allowed range."""
+
+    def check_model(self, adapter: Any) -> None:
+        """Check parameters against the model (e.g. a layer index past the depth)."""
+
+    def install(self, adapter: Any, patch: Patch, run: Run) -> None:
+        """Install the method on ``adapter.model``, recording every change in ``patch``."""
+        raise NotImplementedError(f"{type(self).__name__}.install is not implemented")
+
+    def params(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _fail(field_name: str, value: Any, allowed: str, method: str) -> None:
+    raise ValueError(f"{method}: invalid {field_name}={value!r}; allowed: {allowed}")
+
+
+def check_ratio(method: Method, name: str, value: float, *, allow_zero: bool = False) -> None:
+    """Validate a ratio field: ``0 < value <= 1`` (or ``0 <= value`` when ``allow_zero``)."""
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not (low_ok and value <= 1):
+        _fail(name, value, ("0 <= " if allow_zero else "0 < ") + f"{name} <= 1", method.id)
+
+
+def check_layer(method: Method, name: str, value: int, depth: int) -> None:
+    """Validate a block index against a model depth: ``0 <= value < depth``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < depth:
+        _fail(name, value, f"an integer block index 0..{depth - 1} (the model has {depth} blocks)", method.id)
+
+
+def method_class(method_id: str) -> type[Method]:
+    """Return the class registered under ``method_id`` (imports its module)."""
+    from zoo.papers import REGISTRY
+
+    if method_id not in REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(method_id, list(REGISTRY), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown method {method_id!r}.{hint} Registered: {', '.join(sorted(REGISTRY))}")
+    module_name, _, class_name = REGISTRY[method_id].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if cls.id != method_id:
+        raise RuntimeError(f"registry entry {method_id!r} points at {cls.__name__} whose id is {cls.id!r}")
+    return cls
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    id: str
+    arxiv: str
+    families: tuple[str, ...]
+    placement: str
+    params: dict[str, str]
+    paper_notation: dict[str, str]
+    summary: str
+
+
+def methods() -> list[MethodInfo]:
+    """Everything registered: id, paper, supported families, placement, parameters with defaults."""
+    from zoo.papers import REGISTRY
+
+    infos = []
+    for method_id in REGISTRY:
+        cls = method_class(method_id)
+        params = {}
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                params[f.name] = repr(f.default)
+            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                params[f.name] = repr(f.default_factory())  # type: ignore[misc]
+            else:
+                params[f.name] = "(required)"
+        doc = (cls.__doc__ or "").strip().splitlines()
+        infos.append(
+            MethodInfo(method_id, cls.arxiv, tuple(cls.families), cls.placement, params,
+                       dict(cls.paper_notation), doc[0] if doc else "")
+        )
+    return infos
+
+
+class Handle:
+    """An applied set of methods. Use as a context manager or call ``remove()``."""
+
+    def __init__(self, model: Any, adapter: Any, methods: list[Method], patch: Patch, run: Run) -> None:
+        self.model = model
+        self.adapter = adapter
+        self.methods = methods
+        self.run = run
+        self._patch = patch
+
+    @property
+    def active(self) -> bool:
+        return len(self._patch) > 0
+
+    def remove(self) -> None:
+        """Undo every change; safe to call twice."""
+        self._patch.undo()
+
+    def __enter__(self) -> "Handle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        names = ", ".join(f"{m.id}({m.params()})" for m in self.methods)
+        return f"<tokzoo Handle {'active' if self.active else 'removed'}: {names}>"
+
+
+def _build(spec: Any, params: dict[str, Any]) -> Method:
+    if isinstance(spec, Method):
+        if params:
+            raise TypeError("pass parameters either to the Method instance or to apply(), not both")
+        return spec
+    if isinstance(spec, str):
+        cls = method_class(spec)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(params) - names)
+        if unknown:
+            raise TypeError(f"{spec}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+        return cls(**params)
+    raise TypeError(f"expected a method id (str) or a Method instance, got {type(spec).__name__}")
+
+
+def apply(model: Any, *specs: Any, record_sources: bool = False, record_indices: bool = False,
+          **params: Any) -> Handle:
+    """Apply one or more methods to ``model``; returns a :class:`Handle`.
+
+    ``zoo.apply(model, "tome", r=16)`` or ``zoo.apply(model, ToMe(r=16), FastV(k=2))``.
+    Keyword parameters go to a single method given by id. Applying to a model that already
+    has an active handle removes that handle first (applications never stack).
+    """
+    from zoo.families import detect
+
+    if not specs:
+        raise TypeError("apply() needs at least one method id or Method instance")
+    if params and len(specs) > 1:
+        raise TypeError("keyword parameters are only allowed with a single method id; pass Method instances to compose")
+    built = [_build(s, params) for s in specs]
+
+    previous = model.__dict__.get(_HANDLE_ATTR)
+    if previous is not None:
+        previous.remove()
+
+    adapter = detect(model)
+    for m in built:
+        if adapter.name not in m.families:
+            raise TypeError(
+                f"{m.id} does not support the model family {adapter.name!r}; it supports: {', '.join(m.families)}"
+            )
+        m.check_model(adapter)
+    placements = [m.placement for m in built]
+    if len(set(placements)) != len(placements):
+        raise ValueError(f"methods {', '.join(m.id for m in built)} act at the same place ({placements}); "
+                         "compose only methods acting at different places")
+
+    run = Run(record_sources=record_sources, record_indices=record_indices)
+    patch = Patch()
+    try:
+        for m in built:
+            m.install(adapter, patch, run)
+    except BaseException:
+        patch.undo()
+        raise
+    handle = Handle(model, adapter, built, patch, run)
+    patch.set_attr(model, _HANDLE_ATTR, handle)
+    return handle

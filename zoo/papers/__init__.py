@@ -1,0 +1,12 @@
+"""One module per implemented paper, each registered under its catalog id.
+
+``REGISTRY`` maps a catalog id to ``"module:Class"``. It is a literal table so that the
+CLI can list method ids without importing torch; ``zoo.interface.method_class`` imports
+the module on demand, and a test checks that every entry resolves and that its class
+``id`` equals the key and matches a catalog entry whose ``zoo.method`` points back.
+"""
+
+from __future__ import annotations
+
+REGISTRY: dict[str, str] = {
+}
