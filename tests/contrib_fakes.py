@@ -1,0 +1,118 @@
+"""A local stand-in for the arXiv query API, serving the recordings in tests/data/arxiv/.
+
+Used by tests/test_contrib*.py through the real ``arxiv`` client
+(``Client.query_url_format`` pointed at ``http://127.0.0.1:<port>/api/query?{}``).
+
+Behaviour (see tests/data/arxiv/README.md):
+- ``id_list`` with recorded ids: one feed with their entries; unknown ids are left out
+  (arXiv drops them silently); nothing recorded at all: ``empty.xml``;
+- ``reject``: ids answered with HTTP 400 and the recorded error feed;
+- ``unavailable``: ids whose request is answered with HTTP 503 (for failures mid-batch);
+- ``hang_seconds``: sleep before answering (for timeouts).
+Every request's ``id_list`` is appended to ``requests`` so tests can check what was sent.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+DATA = Path(__file__).parent / "data" / "arxiv"
+_ENTRY = re.compile(r"  <entry>.*?</entry>\n", re.DOTALL)
+
+
+def recorded_entry(arxiv_id: str) -> str | None:
+    path = DATA / f"{arxiv_id}.xml"
+    if not path.is_file():
+        return None
+    match = _ENTRY.search(path.read_text(encoding="utf-8"))
+    assert match, f"{path} has no <entry>"
+    return match.group(0)
+
+
+def batch_feed(ids: list[str]) -> str:
+    """A feed holding the recorded entries of ``ids`` (unknown ids silently left out)."""
+    entries = [e for e in (recorded_entry(i) for i in ids) if e]
+    if not entries:
+        return (DATA / "empty.xml").read_text(encoding="utf-8")
+    template = (DATA / "2403.06764.xml").read_text(encoding="utf-8")
+    head = template[: template.index("  <entry>")]
+    head = head.replace("2403.06764", ",".join(ids))
+    head = re.sub(r"(totalResults[^>]*>)\d+", rf"\g<1>{len(entries)}", head)
+    head = re.sub(r"(itemsPerPage[^>]*>)\d+", rf"\g<1>{len(entries)}", head)
+    return head + "".join(entries) + "</feed>\n"
+
+
+class FakeArxiv:
+    """Context manager running the fake API on 127.0.0.1 (random free port)."""
+
+    def __init__(self, *, reject: set[str] = frozenset(), unavailable: set[str] = frozenset(),
+                 hang_seconds: float = 0.0) -> None:
+        self.reject = set(reject)
+        self.unavailable = set(unavailable)
+        self.hang_seconds = hang_seconds
+        self.requests: list[list[str]] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def query_url_format(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/query?{{}}"
+
+    def _respond(self, handler: BaseHTTPRequestHandler) -> None:
+        query = parse_qs(urlparse(handler.path).query)
+        ids = [i for i in query.get("id_list", [""])[0].split(",") if i]
+        self.requests.append(ids)
+        if self.hang_seconds:
+            time.sleep(self.hang_seconds)
+        status, content_type = 200, "application/atom+xml; charset=utf-8"
+        rejected = [i for i in ids if i in self.reject]
+        if rejected:
+            status = 400
+            body = (DATA / "error-incorrect-id-format.xml").read_text(encoding="utf-8").replace("{id}", rejected[0])
+        elif any(i in self.unavailable for i in ids):
+            status, content_type = 503, "text/html"
+            body = (DATA / "error-503.html").read_text(encoding="utf-8")
+        else:
+            body = batch_feed(ids)
+        data = body.encode("utf-8")
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout tests)
+
+    def __enter__(self) -> "FakeArxiv":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                fake._respond(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    def client(self, **kwargs: object):
+        """A :class:`zoo.contrib.arxiv_client.ArxivClient` pointed here, with no delays."""
+        from zoo.contrib.arxiv_client import ArxivClient
+
+        options = {"delay_seconds": 0.0, "timeout": 5.0, "retries": 1}
+        options.update(kwargs)
+        return ArxivClient(query_url_format=self.query_url_format, **options)
