@@ -1,0 +1,116 @@
+"""FastV (arXiv 2403.06764): prune R% of the image tokens after layer K of the LLM.
+
+Run: ``tokzoo repro fastv`` (or ``python repro/fastv.py``).
+
+Paper notation -> zoo: FastV's ``K`` is the layer after which tokens are dropped (layers
+0..K-1 see every token); ``R`` is the *prune* ratio of image tokens, so the zoo's
+``keep_ratio = 1 - R``. FLOPs follow FastV's own count (Eq. 5: per layer
+4nd² + 2n²d + 2ndm over all tokens; ``zoo.flops`` convention ``"fastv"``).
+
+Token count of the analytic claims: 576 image tokens (CLIP ViT-L/14 at 336 px) and 36
+other tokens: the system prompt length FastV's own scripts pass
+(``--fast-v-sys-length 36`` in ``src/FastV/inference/eval/eval_aokvqa_latency_fastv_inplace.sh``).
+The question tokens are not counted; each record lists the range of non-image token counts
+for which the printed number is reproduced.
+"""
+
+from __future__ import annotations
+
+from zoo.flops import fastv_schedule, flops_ratio, full_schedule
+from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
+from zoo.repro.analytic import decoder, image_tokens, reproducing_range, schedule_measurement
+
+README = "github.com/pkunlp-icler/FastV README.md@01a5b86"
+README_URL = "https://github.com/pkunlp-icler/FastV/blob/01a5b868784921cd519adca3564ff84262df689a/README.md"
+LATENCY_SCRIPT = Source(
+    "github.com/pkunlp-icler/FastV src/FastV/inference/eval/eval_aokvqa_latency_fastv_inplace.sh@717a293",
+    "comment on rank_list: rank equals (1-R)*N_Image_Tokens for R = 87.5%, 75%, 50%, 25%",
+    "https://github.com/pkunlp-icler/FastV/blob/717a2934571d01acf20557f41e86656767c7228f/src/FastV/inference/eval/eval_aokvqa_latency_fastv_inplace.sh",
+)
+ABSTRACT = Source("arXiv:2403.06764v3", "Abstract", "https://arxiv.org/abs/2403.06764v3")
+SYSTEM_TOKENS = 36
+
+
+def _flops(config: str, k: int, r: float, as_percent: str):
+    def measure(ctx) -> Measurement:
+        cfg = decoder(config)
+        n_img = image_tokens(config)
+        base = full_schedule(cfg.num_layers, n_img, SYSTEM_TOKENS)
+        meth = fastv_schedule(cfg.num_layers, n_img, SYSTEM_TOKENS, k=k, r=r)
+        m = schedule_measurement(cfg, meth, base, "fastv", as_percent=as_percent)
+        claim = ctx.claim
+
+        def matches(n_other: int) -> bool:
+            ratio = flops_ratio(fastv_schedule(cfg.num_layers, n_img, n_other, k=k, r=r),
+                                full_schedule(cfg.num_layers, n_img, n_other), cfg, "fastv")
+            value = 100 * ratio if as_percent == "ratio" else 100 * (1 - ratio)
+            return abs(value - claim.reported) <= claim.tolerance
+
+        m.details["non_image_tokens_reproducing"] = reproducing_range(matches, range(0, 513))
+        m.params = {"k": k, "keep_ratio": 1 - r}
+        return m
+
+    return measure
+
+
+def _kept_tokens(r: float):
+    def measure(ctx) -> Measurement:
+        n_img = image_tokens("llava-1.5-13b")
+        kept = fastv_schedule(40, n_img, 0, k=2, r=r).image[-1]
+        return Measurement(kept, details={"image_tokens": n_img, "prune_ratio_R": r}, params={"k": 2, "keep_ratio": 1 - r})
+
+    return measure
+
+
+CLAIMS = [
+    Claim(
+        id="flops-reduction-13b-k2-r50",
+        kind="analytic",
+        description="Theoretical FLOPs reduction of LLaVA-1.5-13B with FastV",
+        reported=45, unit="%", tolerance=printed(0),
+        setting={"model": "LLaVA-1.5-13B (Vicuna-13B, 40 layers)", "K": 2, "R": "50%",
+                 "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens",
+                 "metric": "1 - FLOPs(FastV)/FLOPs(baseline), FastV Eq. 5 convention",
+                 "note": "the abstract does not name K and R; K=2, R=50% is the configuration of the title"},
+        source=ABSTRACT, measure=_flops("llava-1.5-13b", 2, 0.5, "reduction"),
+        method="fastv", params={"k": 2, "keep_ratio": 0.5},
+    ),
+    Claim(
+        id="flops-ratio-7b-k3-r50",
+        kind="analytic",
+        description="FLOPs of LLaVA-1.5-7B with FastV K=3 R=50% relative to the baseline",
+        reported=57, unit="%", tolerance=printed(0),
+        setting={"model": "LLaVA-1.5-7B (Vicuna-7B, 32 layers)", "K": 3, "R": "50%",
+                 "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens",
+                 "metric": "FLOPs(FastV)/FLOPs(baseline), FastV Eq. 5 convention"},
+        source=Source(README, "section 'Support LMMs-Eval', table header 'FastV K=3 R=50% (FLOPS=57%)'", README_URL),
+        measure=_flops("llava-1.5-7b", 3, 0.5, "ratio"),
+        method="fastv", params={"k": 3, "keep_ratio": 0.5},
+    ),
+    *[
+        Claim(
+            id=f"kept-image-tokens-r{str(r * 100).rstrip('0').rstrip('.').replace('.', '')}",
+            kind="analytic",
+            description=f"Image tokens kept after layer K with R={r:.1%}",
+            reported=kept, unit="tokens", tolerance=0,
+            setting={"model": "LLaVA-1.5-13B", "K": 2, "R": f"{r:.1%}", "image_tokens": 576,
+                     "metric": "attention rank (1-R)*576 passed as --fast-v-attention-rank"},
+            source=LATENCY_SCRIPT, measure=_kept_tokens(r), method="fastv", params={"k": 2, "keep_ratio": 1 - r},
+        )
+        for r, kept in ((0.875, 72), (0.75, 144), (0.5, 288), (0.25, 432))
+    ],
+]
+
+SPEC = PaperSpec(
+    paper_id="fastv",
+    title="An Image is Worth 1/2 Tokens After Layer 2: Plug-and-Play Inference Acceleration for Large Vision-Language Models",
+    arxiv="2403.06764",
+    method="fastv",
+    claims=CLAIMS,
+    notes=__doc__,
+)
+
+if __name__ == "__main__":
+    from zoo.repro.script import main
+
+    main(SPEC)
