@@ -1,9 +1,61 @@
-"""tokzoo commands: site_cmds (being written)."""
+"""tokzoo commands: ``tokzoo site build`` and ``tokzoo site serve`` (the MkDocs-material site).
+
+The site modules (matplotlib, mkdocs, the method registry) are imported inside the
+command bodies only.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+site_app = typer.Typer(help="Build or preview the tokzoo website (generated from the catalog and results).",
+                       no_args_is_help=True)
+
+
+@site_app.command("build")
+def build_cmd(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Build folder (default: site/build in the checkout)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the repo's catalog.yaml or $TOKZOO_CATALOG)."),
+    strict: bool = typer.Option(True, "--strict/--no-strict", help="Fail on any MkDocs warning (broken link, missing page)."),
+) -> None:
+    """Generate every page and run ``mkdocs build --strict``; the HTML lands in <out>/html."""
+    from zoo.site.build import build
+
+    try:
+        result = build(out, catalog_path=catalog, strict=strict)
+    except (FileNotFoundError, FileExistsError, RuntimeError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"built {len(result.pages)} pages ({len(result.data.papers)} papers, "
+               f"{len(result.data.methods)} methods) into {result.html}")
+
+
+@site_app.command("serve")
+def serve_cmd(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Build folder (default: site/build in the checkout)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the repo's catalog.yaml)."),
+    addr: str = typer.Option("127.0.0.1:8000", "--addr", help="Address to serve on."),
+) -> None:
+    """Generate the pages and preview the site with ``mkdocs serve`` (reloads on edits of the generated docs)."""
+    from zoo.site.build import build
+
+    try:
+        result = build(out, catalog_path=catalog, run=False)
+    except (FileNotFoundError, FileExistsError, RuntimeError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"serving {result.out} on http://{addr}/ (Ctrl-C stops)")
+    cmd = [sys.executable, "-m", "mkdocs", "serve", "-f", str(result.out / "mkdocs.yml"), "-a", addr]
+    raise typer.Exit(subprocess.call(cmd))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``site`` command group to ``app``."""
+    app.add_typer(site_app, name="site")

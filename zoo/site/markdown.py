@@ -1,0 +1,92 @@
+"""Small Markdown building blocks shared by the page generators (tables, badges, paper cells).
+
+Every catalog string passes through :mod:`zoo.site.escape`. Paths are docs-relative POSIX
+paths (``methods/fastv.md``); links between pages are made relative with :func:`rel`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Iterable, Sequence
+
+from zoo.site.badges import Badge
+from zoo.site.escape import md_link, md_text
+
+BADGE_DIR = "assets/badges"
+
+
+def rel(from_page: str, target: str) -> str:
+    """Relative link from docs page ``from_page`` to docs path ``target`` (keeps ``#anchor``)."""
+    path, _, anchor = target.partition("#")
+    out = posixpath.relpath(path, posixpath.dirname(from_page) or ".")
+    return out + (f"#{anchor}" if anchor else "")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: Sequence[str] | None = None) -> str:
+    """A Markdown table; cells must already be escaped Markdown (one line each)."""
+    align = align or ["l"] * len(headers)
+    marks = {"l": ":--", "r": "--:", "c": ":-:"}
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(marks[a] for a in align) + " |"]
+    count = 0
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"table row has {len(row)} cells, expected {len(headers)}: {row!r}")
+        lines.append("| " + " | ".join(cell or " " for cell in row) + " |")
+        count += 1
+    if count == 0:
+        return ""
+    return "\n".join(lines) + "\n"
+
+
+def badge(page: str, kind: str, value: str, link: str | None = None) -> str:
+    """Markdown image of a status badge, optionally wrapped in a link (docs path or URL)."""
+    b = Badge(kind, value)
+    img = f"![{md_text(kind)}: {md_text(value)}]({rel(page, f'{BADGE_DIR}/{b.filename}')})"
+    if link is None:
+        return img
+    if link.startswith(("http://", "https://")):
+        from zoo.site.escape import safe_url
+
+        target = safe_url(link)
+        return f"[{img}]({target})" if target else img
+    return f"[{img}]({rel(page, link)})"
+
+
+def display_name(paper: dict[str, Any]) -> str:
+    """The name the field uses (``short_name``) or the title."""
+    return paper.get("short_name") or paper["title"]
+
+
+def venue_text(paper: dict[str, Any]) -> str:
+    """Plain text such as ``ECCV 2024 Oral`` or ``arXiv``."""
+    venue = paper.get("venue") or {}
+    parts = [venue.get("name") or ""]
+    if venue.get("year"):
+        parts.append(str(venue["year"]))
+    if venue.get("note"):
+        parts.append(str(venue["note"]))
+    return " ".join(p for p in parts if p)
+
+
+def method_page(method_id: str) -> str:
+    return f"methods/{method_id}.md"
+
+
+def paper_cell(page: str, paper: dict[str, Any], implemented: set[str]) -> str:
+    """``**Name**: Title`` with the title linked to the paper and the name to the method page."""
+    links = paper.get("links") or {}
+    method = (paper.get("zoo") or {}).get("method")
+    title = md_link(paper["title"], links.get("paper"))
+    short = paper.get("short_name")
+    if short and paper["title"].casefold().startswith(short.casefold()) and not (method and method in implemented):
+        return title  # "DyCoke: Dynamic Compression ..." already starts with the name
+    if method and method in implemented:
+        name = f"**[{md_text(short or method)}]({rel(page, method_page(method))})**"
+        return f"{name}: {title}"
+    if short:
+        return f"**{md_text(short)}**: {title}"
+    return title
+
+
+def labels(values: Iterable[str]) -> str:
+    return ", ".join(md_text(v) for v in values)

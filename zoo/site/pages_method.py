@@ -1,0 +1,278 @@
+"""One page per implemented method: paper, how to apply it, parameters and the paper's
+notation, supported families, token schedule / FLOPs, benchmarks, and the repro table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from zoo import vocab
+from zoo.site.data import MethodDoc, SiteData
+from zoo.site.escape import md_link, md_text, safe_url
+from zoo.site.markdown import badge, display_name, labels, table, venue_text
+
+
+def fence(text: str, lang: str = "") -> str:
+    """A fenced code block that ``text`` cannot close (fence longer than any backtick run)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}\n"
+
+
+def code_span(text: str) -> str:
+    """Inline code that shows ``text`` literally (HTML-escaped ``<code>``)."""
+    import html
+
+    return f"<code>{html.escape(str(text), quote=False)}</code>"
+
+
+def docstring_md(doc: str) -> str:
+    """Render a docstring as escaped Markdown: paragraphs, ``- `` lists, ````code```` spans."""
+    if not doc.strip():
+        return ""
+    out = []
+    for block in re.split(r"\n\s*\n", doc.strip()):
+        lines = [ln.rstrip() for ln in block.splitlines()]
+        if all(ln.lstrip().startswith(("- ", "* ")) or (i and ln.startswith("  ")) for i, ln in enumerate(lines)):
+            items: list[str] = []
+            for ln in lines:
+                if ln.lstrip().startswith(("- ", "* ")):
+                    items.append(ln.lstrip()[2:])
+                else:
+                    items[-1] += " " + ln.strip()
+            out.append("\n".join(f"- {inline_md(item)}" for item in items))
+        elif lines and lines[0].startswith("    "):
+            out.append(fence("\n".join(ln[4:] for ln in lines)))
+        else:
+            out.append(inline_md(" ".join(ln.strip() for ln in lines)))
+    return "\n\n".join(out) + "\n"
+
+
+def inline_md(text: str) -> str:
+    """Escape text but keep reST/Markdown inline code (````x```` or ```x```) as code."""
+    parts = re.split(r"``(.+?)``|`([^`]+)`", text)
+    out = []
+    for i, part in enumerate(parts):
+        if part is None:
+            continue
+        out.append(code_span(part) if i % 3 else md_text(part))
+    return "".join(out)
+
+
+def apply_snippet(method: MethodDoc) -> str:
+    args = [f'"{method.id}"']
+    for name, default in method.params.items():
+        if default != "(required)":
+            args.append(f"{name}={default}")
+    call = ", ".join(["model", *args])
+    families = ", ".join(method.families) or "(none registered)"
+    return fence(
+        "import zoo\n\n"
+        f"model = ...  # a model of a supported family: {families}\n"
+        f"with zoo.apply({call}) as handle:\n"
+        "    output = model(inputs)\n"
+        "    print(handle.run.tokens)  # tokens after every block, per stage\n"
+        "# leaving the block removes every hook: the model is unchanged again",
+        "python",
+    )
+
+
+def param_table(method: MethodDoc) -> str:
+    rows = [[code_span(name), code_span(default)] for name, default in method.params.items()]
+    return table(["Parameter", "Default"], rows)
+
+
+def notation_table(method: MethodDoc) -> str:
+    rows = [[inline_md(symbol), inline_md(meaning)] for symbol, meaning in method.paper_notation.items()]
+    return table(["Paper", "In tokzoo"], rows)
+
+
+def format_number(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.4e}"
+    return str(value)
+
+
+def benchmark_section(method_id: str, data: SiteData) -> str:
+    records = [r for r in data.benchmarks if method_id in _record_methods(r)]
+    if not records:
+        return "No benchmark results for this method yet (run `tokzoo bench` and commit the JSON under `benchmarks/results/`).\n"
+    out = []
+    for rec in records:
+        title = rec.get("name") or rec.get("benchmark") or rec["_file"]
+        out.append(f"### {md_text(title)}\n")
+        meta = {k: v for k, v in rec.items() if not isinstance(v, (list, dict)) and not k.startswith("_")}
+        if meta:
+            out.append(table(["Field", "Value"], [[md_text(k), md_text(format_number(v))] for k, v in meta.items()]))
+        rows = rec.get("rows") or rec.get("results")
+        if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+            keys: list[str] = []
+            for r in rows:
+                keys += [k for k in r if k not in keys and not isinstance(r[k], (list, dict))]
+            out.append("\n" + table([md_text(k) for k in keys], [[md_text(format_number(r.get(k, ""))) for k in keys] for r in rows]))
+        out.append(f"\nSource: `benchmarks/results/{md_text(rec['_file'])}`\n")
+    return "\n".join(out)
+
+
+def _record_methods(record: dict[str, Any]) -> set[str]:
+    found = set()
+    for key in ("method", "method_id"):
+        if isinstance(record.get(key), str):
+            found.add(record[key])
+    if isinstance(record.get("methods"), list):
+        found.update(m for m in record["methods"] if isinstance(m, str))
+    return found
+
+
+def repro_section(page: str, paper_id: str | None, data: SiteData) -> str:
+    entry = data.repro.get(paper_id) if paper_id else None
+    if entry is None:
+        return "No reproduction script for this method yet: status **not run**.\n"
+    out = [f"Status: {badge(page, 'repro', entry.status)} ({md_text(vocab.REPRO_STATUS.get(entry.status, ''))})\n"]
+    if not entry.claims:
+        out.append("No claim has been measured yet.\n")
+        return "\n".join(out)
+    rows = []
+    for c in entry.claims:
+        status_cell = badge(page, "repro", c.status)
+        if c.detail:
+            status_cell += f"<br>{md_text(c.detail)}"
+        rows.append([
+            f"{code_span(c.claim_id)}<br>{md_text(c.description)}",
+            md_text(c.kind),
+            md_text(c.reported),
+            md_text(c.measured) if c.measured else "–",
+            md_text(c.setting),
+            _source_cell(c),
+            md_text(c.hardware) or "–",
+            md_text(c.date) or "–",
+            status_cell,
+        ])
+    out.append(table(
+        ["Claim", "Kind", "Reported", "Measured", "Setting", "Source", "Hardware", "Date", "Status"], rows
+    ))
+    return "\n".join(out)
+
+
+def _source_cell(claim: Any) -> str:
+    url = getattr(claim, "source_url", "")
+    return md_link(claim.source, url) if safe_url(url) else md_text(claim.source)
+
+
+def method_page(method: MethodDoc, data: SiteData) -> str:
+    page = f"methods/{method.id}.md"
+    paper = data.paper_for_method(method.id) or {}
+    links = paper.get("links") or {}
+    title = display_name(paper) if paper else method.id
+    head = f"# {md_text(title)}"
+    if paper and paper.get("short_name"):
+        head += f": {md_text(paper['title'])}"
+    parts = [head + "\n"]
+
+    badges = [badge(page, "zoo", "implemented")]
+    repro = data.repro_status(paper.get("id")) if paper else None
+    badges.append(badge(page, "repro", repro or "not run", f"{page}#reproduction"))
+    if safe_url(links.get("code")):
+        badges.append(badge(page, "code", "available", links["code"]))
+    parts.append(" ".join(badges) + "\n")
+
+    facts = []
+    if paper:
+        arxiv = paper.get("arxiv")
+        paper_link = md_link(f"arXiv:{arxiv}" if arxiv else "paper", links.get("paper"))
+        facts.append(["Paper", f"{paper_link} · {md_text(venue_text(paper))}"])
+        if safe_url(links.get("code")):
+            facts.append(["Official code", md_link(links["code"], links["code"])])
+        if safe_url(links.get("project")):
+            facts.append(["Project page", md_link(links["project"], links["project"])])
+        facts.append(["Modality", labels(paper.get("modality") or [])])
+        facts.append(["Technique", labels(paper.get("technique") or [])])
+        facts.append(["Model families (paper)", labels(paper.get("family") or [])])
+        facts.append(["Training-free", "yes" if paper.get("training_free") else "no"])
+    else:
+        facts.append(["Paper", "none: this is a control, not a published method"])
+    facts.append(["tokzoo id", code_span(method.id)])
+    facts.append(["Implementation", code_span(f"{method.module}.{method.class_name}")])
+    facts.append(["Acts at", f"{code_span(method.placement)}: {md_text(vocab.PLACEMENT.get(method.placement, ''))}"])
+    facts.append(["Supported adapters", ", ".join(code_span(f) for f in method.families) or "–"])
+    parts.append(table(["", ""], facts))
+
+    parts.append("## What it does\n")
+    parts.append(docstring_md(method.doc) or md_text(method.summary) + "\n")
+
+    parts.append("## Apply it\n")
+    parts.append(apply_snippet(method))
+
+    parts.append("## Parameters\n")
+    parts.append(param_table(method) or "This method has no parameters.\n")
+    if method.paper_notation:
+        parts.append("\nHow the paper's notation maps onto these parameters:\n")
+        parts.append(notation_table(method))
+
+    parts.append("## Token schedule and FLOPs\n")
+    parts.append(schedule_section(method.id, paper.get("id"), data))
+
+    parts.append("## Benchmarks\n")
+    parts.append(benchmark_section(method.id, data))
+
+    parts.append("## Reproduction {#reproduction}\n")
+    parts.append(repro_section(page, paper.get("id") if paper else None, data))
+
+    bib = data.bibtex.get(paper.get("id", "")) if paper else None
+    if bib:
+        parts.append("## Cite\n")
+        parts.append(fence(bib, "bibtex"))
+    return "\n".join(parts)
+
+
+def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> str:
+    """Token schedules and FLOPs recorded by analytic repro claims and benchmarks."""
+    rows = []
+    entry = data.repro.get(paper_id) if paper_id else None
+    for c in entry.claims if entry else []:
+        if c.kind == "analytic" and c.measured:
+            rows.append([md_text(c.description), md_text(c.setting), md_text(c.measured), md_text(c.reported)])
+    schedules = []
+    for rec in data.benchmarks:
+        if method_id in _record_methods(rec):
+            for key in ("schedule", "tokens", "token_schedule"):
+                if isinstance(rec.get(key), (list, dict)):
+                    schedules.append(f"`{md_text(rec['_file'])}`: " + md_text(json.dumps(rec[key])))
+    if not rows and not schedules:
+        return "No analytic schedule recorded yet (it comes from the reproduction's analytic claims).\n"
+    out = []
+    if rows:
+        out.append(table(["Quantity", "Setting", "tokzoo", "Paper"], rows))
+    if schedules:
+        out.append("\n".join(f"- {s}" for s in schedules) + "\n")
+    return "\n".join(out)
+
+
+def methods_index(data: SiteData) -> str:
+    rows = []
+    for method in sorted(data.methods.values(), key=lambda m: m.id):
+        paper = data.paper_for_method(method.id)
+        page = "methods/index.md"
+        name = f"[{md_text(display_name(paper) if paper else method.id)}]({method.id}.md)"
+        repro = data.repro_status(paper["id"]) if paper else None
+        rows.append([
+            name,
+            md_text(str(paper.get("year"))) if paper else "–",
+            md_text(venue_text(paper)) if paper else "control",
+            ", ".join(code_span(f) for f in method.families),
+            code_span(method.placement),
+            badge(page, "repro", repro) if repro else "–",
+        ])
+    return (
+        "# Implemented methods\n\n"
+        f"{len(data.methods)} methods are registered in tokzoo; each applies through the same "
+        "interface, `zoo.apply(model, method_id, **params)`, and is removed again when the "
+        "`with` block ends.\n\n"
+        + (table(["Method", "Year", "Venue", "Adapters", "Acts at", "Repro"], rows) or "No method is registered yet.\n")
+    )

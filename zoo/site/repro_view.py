@@ -1,0 +1,93 @@
+"""Reproduction data for the site, read through ``zoo.repro``: per paper the derived status
+and one row per declared claim (the latest record when there is one, else "not run").
+
+Nothing is computed here: values, statuses and provenance come from the committed records
+under ``repro/results/`` and the claims declared in ``repro/<id>.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo.site.data import ClaimRow, PaperRepro, SiteData
+
+
+def _number(value: Any, unit: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = f"{value:.4g}" if abs(value) < 1e6 else f"{value:.4e}"
+    else:
+        text = str(value)
+    sep = "" if unit in ("%", "x", "×") else " "
+    return f"{text}{sep}{unit}".strip()
+
+
+def _setting(setting: Any) -> str:
+    if isinstance(setting, dict):
+        return "; ".join(f"{k}: {v}" for k, v in setting.items())
+    return str(setting or "")
+
+
+def _hardware(hw: Any) -> str:
+    if isinstance(hw, dict):
+        for key in ("device", "gpu", "accelerator", "cpu"):
+            if hw.get(key):
+                return str(hw[key])
+        return ", ".join(f"{k}: {v}" for k, v in hw.items())
+    return str(hw or "")
+
+
+def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:
+    """One row per claim the spec declares, in the spec's order."""
+    by_claim = {r.claim_id: r for r in records}
+    rows = []
+    for claim in spec.claims:
+        rec = by_claim.get(claim.id)
+        tol = f" ± {claim.tolerance:g}" if claim.direction == "equal" and claim.tolerance else ""
+        row = ClaimRow(
+            claim_id=claim.id,
+            kind=claim.kind,
+            description=claim.description,
+            reported=_number(claim.reported, claim.unit) + tol,
+            measured="",
+            status="not run",
+            source=str(claim.source),
+            source_url=getattr(claim.source, "url", "") or "",
+            setting=_setting(claim.setting),
+        )
+        if rec is None:
+            row.detail = "needs " + ", ".join(claim.needs) if claim.needs else ""
+        else:
+            row.status = rec.status
+            if rec.status != "skipped" and rec.measured is not None:
+                row.measured = _number(rec.measured, rec.unit or claim.unit)
+            row.hardware = _hardware(rec.hardware) if rec.status != "skipped" else ""
+            row.date = (rec.date or "")[:10] if rec.status != "skipped" else ""
+            parts = [p for p in (rec.label, rec.reason) if p]
+            if rec.source and rec.source != "tokzoo":
+                parts.append(f"source: {rec.source}")
+            row.detail = "; ".join(parts)
+        rows.append(row)
+    return rows
+
+
+def load_repro(root: Path, data: SiteData, notes: list[str]) -> dict[str, PaperRepro]:
+    """Status and claim rows of every paper that has a repro script."""
+    try:
+        import zoo.repro as repro
+    except ImportError as exc:
+        notes.append(f"zoo.repro unavailable ({exc}); every paper shows 'not run'")
+        return {}
+    folder = root / "repro"
+    out: dict[str, PaperRepro] = {}
+    for paper_id in repro.list_papers(folder):
+        spec = repro.load_spec(paper_id, folder)
+        records = repro.read_records(folder / "results", paper_id)
+        out[paper_id] = PaperRepro(status=repro.derive_status(spec, records), claims=claim_rows(spec, records))
+    known = {p["id"] for p in data.papers}
+    unknown = sorted(set(out) - known)
+    if unknown:
+        notes.append(f"repro scripts without a catalog entry: {', '.join(unknown)}")
+    return out
