@@ -67,6 +67,16 @@ class Patch:
         return len(self._undo)
 
 
+@dataclass(frozen=True)
+class ReductionEvent:
+    """One reduction during a forward: inside block ``block``, ``n_before`` -> ``n_after`` tokens."""
+
+    block: int
+    kind: str
+    n_before: int
+    n_after: int
+
+
 @dataclass
 class Run:
     """What an application did during the most recent forward pass(es).
@@ -75,8 +85,10 @@ class Run:
     ``"vit"``, ``"llm"``, ``"vision"``), for the last forward that reset the record.
     ``sources`` (when ``record_sources``) maps stage to a ``[B, N_kept, N_in]`` 0/1 (or
     size-weighted) tensor telling which input tokens each surviving token stands for.
-    ``kept_indices[stage]`` holds per-event ``[B, K]`` index tensors into the stage's input
-    tokens when ``record_indices`` is set.
+    ``kept_indices[stage]`` holds, per reduction event, a ``[B, K]`` index tensor into the
+    tokens entering that event (for each surviving token: itself or the token it was merged
+    into) when ``record_indices`` is set. ``events[stage]`` lists the reductions
+    (:class:`ReductionEvent`).
     """
 
     record_sources: bool = False
@@ -85,6 +97,7 @@ class Run:
     sources: dict[str, Any] = field(default_factory=dict)
     kept_indices: dict[str, list[Any]] = field(default_factory=dict)
     input_tokens: dict[str, int] = field(default_factory=dict)
+    events: dict[str, list["ReductionEvent"]] = field(default_factory=dict)
 
     def start(self, stage: str, n_input_tokens: int) -> None:
         """Begin recording a new forward of ``stage`` (clears that stage's record)."""
@@ -92,10 +105,15 @@ class Run:
         self.input_tokens[stage] = int(n_input_tokens)
         self.sources.pop(stage, None)
         self.kept_indices[stage] = []
+        self.events[stage] = []
 
     def log(self, stage: str, n_tokens: int) -> None:
         """Append the token count after one block of ``stage``."""
         self.tokens.setdefault(stage, []).append(int(n_tokens))
+
+    def log_event(self, stage: str, block: int, kind: str, n_before: int, n_after: int) -> None:
+        """Record one reduction (``kind``: "merge", "prune", ...) inside block ``block`` of ``stage``."""
+        self.events.setdefault(stage, []).append(ReductionEvent(block, kind, int(n_before), int(n_after)))
 
     def schedule(self, stage: str) -> list[int]:
         """Token counts entering each block of ``stage``: ``[N_in, after block 0, ...]`` minus the last."""
@@ -152,6 +170,47 @@ def check_layer(method: Method, name: str, value: int, depth: int) -> None:
     """Validate a block index against a model depth: ``0 <= value < depth``."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < depth:
         _fail(name, value, f"an integer block index 0..{depth - 1} (the model has {depth} blocks)", method.id)
+
+
+def check_int(method: Method, name: str, value: Any, *, low: int = 0, high: int | None = None) -> None:
+    """Validate an integer field: ``low <= value`` (and ``<= high`` when given)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+    if not ok:
+        _fail(name, value, f"an integer >= {low}" + ("" if high is None else f" and <= {high}"), method.id)
+
+
+def check_number(method: Method, name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False) -> None:
+    """Validate a real-valued field within ``[low, high]`` (``(low, high]`` when ``low_open``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        lo = "" if low is None else f"{low} {'<' if low_open else '<='} "
+        hi = "" if high is None else f" <= {high}"
+        _fail(name, value, f"a number {lo}{name}{hi}", method.id)
+
+
+def check_choice(method: Method, name: str, value: Any, choices: tuple[Any, ...]) -> None:
+    """Validate a field taking one of ``choices``."""
+    if value not in choices:
+        _fail(name, value, "one of " + ", ".join(repr(c) for c in choices), method.id)
+
+
+def check_budget(method: Method, keep_ratio: Any, keep_tokens: Any, *, others: dict[str, Any] | None = None) -> None:
+    """At most one budget among ``keep_ratio``, ``keep_tokens`` and the paper's own parameters in
+    ``others`` (name -> value, ``None`` = not given); validates ``keep_ratio``/``keep_tokens``."""
+    given = {"keep_ratio": keep_ratio, "keep_tokens": keep_tokens, **(others or {})}
+    set_names = [k for k, v in given.items() if v is not None]
+    if len(set_names) > 1:
+        raise ValueError(f"{method.id}: give one budget, not {' and '.join(set_names)}; "
+                         f"allowed: one of {', '.join(given)}")
+    if keep_ratio is not None:
+        check_ratio(method, "keep_ratio", keep_ratio)
+    if keep_tokens is not None:
+        check_int(method, "keep_tokens", keep_tokens, low=1)
 
 
 def method_class(method_id: str) -> type[Method]:
