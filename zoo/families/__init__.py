@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 ADAPTERS: dict[str, str] = {
+    "timm-vit": "zoo.families.timm_vit:TimmViTAdapter",
 }
 
 
