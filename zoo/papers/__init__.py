@@ -9,4 +9,11 @@ the module on demand, and a test checks that every entry resolves and that its c
 from __future__ import annotations
 
 REGISTRY: dict[str, str] = {
+    "tome": "zoo.papers.tome:ToMe",
+    "evit": "zoo.papers.evit:EViT",
+    "zero-tprune": "zoo.papers.zero_tprune:ZeroTPrune",
+    "token-fusion": "zoo.papers.token_fusion:TokenFusion",
+    "ppt": "zoo.papers.ppt:PPT",
+    "gtp-vit": "zoo.papers.gtp_vit:GTPViT",
+    "random": "zoo.papers.random_control:RandomPruning",
 }
