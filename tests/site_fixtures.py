@@ -71,3 +71,28 @@ def write_catalog(path: Path, papers: list[dict[str, Any]] | None = None) -> Pat
     data = {"schema_version": 1, "papers": papers if papers is not None else fixture_papers()}
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def site_catalog(tmp: Path) -> Path:
+    """The repository's catalog plus the hostile entry (or the fixture catalog when the
+    repository has no catalog.yaml yet), written to ``tmp/catalog.yaml``."""
+    source = repo_root() / "catalog.yaml"
+    if source.is_file():
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        hostile = next(p for p in fixture_papers() if p["id"] == MALICIOUS_ID)
+        data["papers"].append(hostile)
+        path = tmp / "catalog.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        return path
+    return write_catalog(tmp / "catalog.yaml")
+
+
+def build_site(tmp: Path):
+    """Build the whole site (strict) from :func:`site_catalog` into ``tmp/build``."""
+    from zoo.site.build import build
+
+    return build(tmp / "build", catalog_path=site_catalog(tmp))
