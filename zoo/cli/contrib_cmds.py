@@ -1,9 +1,116 @@
-"""tokzoo commands: contrib_cmds (being written)."""
+"""tokzoo commands for contributors: ``add``, ``new-method``, ``sync``.
+
+The logic lives in :mod:`zoo.contrib`; the optional ``arxiv`` package is imported only
+when ``add`` fetches metadata. Every command prints what it would change before changing
+anything, and writes atomically after validating the whole new catalog.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+CATALOG_HELP = "Catalog file to edit (default: the repo's catalog.yaml; env TOKZOO_CATALOG)."
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)
+
+
+def _catalog_path(catalog: Optional[Path]) -> Path:
+    from zoo.catalog import default_catalog_path
+
+    if catalog is not None:
+        return catalog
+    try:
+        return default_catalog_path()
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _arxiv_fetcher(timeout: float, api: Optional[str]):
+    def fetch(arxiv_id: str):
+        try:
+            from zoo.contrib.arxiv_client import ArxivClient
+            import arxiv  # noqa: F401  (the optional dependency; checked here for a clear message)
+        except ImportError:
+            raise _fail("the 'arxiv' package is needed to fetch metadata: pip install 'tokzoo[add]' "
+                        "(or add the paper by hand with --title/--url/--venue)") from None
+        return ArxivClient(query_url_format=api, timeout=timeout).fetch_one(arxiv_id)
+
+    return fetch
+
+
+# ---------------------------------------------------------------------------------------- add
+
+
+def add_cmd(
+    paper: Optional[str] = typer.Argument(
+        None, help="arXiv id or URL (2403.06764, arXiv:2403.06764, https://arxiv.org/abs/2403.06764v2). "
+        "Omit it for a paper without arXiv and give --title, --url and --venue.", show_default=False),
+    title: Optional[str] = typer.Option(None, "--title", help="Title (manual form; overrides arXiv's)."),
+    url: Optional[str] = typer.Option(None, "--url", help="https link to the paper (manual form)."),
+    venue: Optional[str] = typer.Option(None, "--venue", help="As upstream writes it: 'CVPR 2025', 'NeurIPS 2024 Spotlight', 'arXiv'."),
+    year: Optional[int] = typer.Option(None, "--year", help="Section year (year of the first version). Default: arXiv's first version."),
+    code: Optional[str] = typer.Option(None, "--code", help="Official code repository (https)."),
+    project: Optional[str] = typer.Option(None, "--project", help="Project page (https)."),
+    short_name: Optional[str] = typer.Option(None, "--short-name", help="The name the field uses (default: the name before ':' in the title)."),
+    paper_id: Optional[str] = typer.Option(None, "--id", help="Catalog id (default: derived from the short name or title)."),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", "-m", help="Override the proposed modality (repeat or comma-separate)."),
+    technique: Optional[List[str]] = typer.Option(None, "--technique", "-t", help="Override the proposed technique(s)."),
+    family: Optional[List[str]] = typer.Option(None, "--family", "-f", help="Override the proposed model family(ies)."),
+    training_free: Optional[bool] = typer.Option(None, "--training-free/--not-training-free", help="Override the proposal.", show_default=False),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the diff only; write nothing."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+    timeout: float = typer.Option(20.0, "--timeout", min=1.0, help="Seconds to wait for arXiv per request."),
+    arxiv_api: Optional[str] = typer.Option(None, "--arxiv-api", envvar="TOKZOO_ARXIV_API", hidden=True,
+                                            help="arXiv query URL format (tests point it at a local server)."),
+) -> None:
+    """Add one paper to the catalog from its arXiv id (or by hand), validated, with a diff.
+
+    Labels are PROPOSED from keywords in the title and abstract: review them (and the venue,
+    code link and training_free) before opening the pull request. Refuses duplicates.
+    """
+    from zoo.contrib.add import REVIEW_NOTE, AddError, AddRequest, plan_add
+    from zoo.contrib.catalog_edit import CatalogEditError
+
+    request = AddRequest(arxiv=paper, title=title, url=url, venue=venue, year=year, code=code, project=project,
+                         short_name=short_name, paper_id=paper_id, modality=modality or [], technique=technique or [],
+                         family=family or [], training_free=training_free)
+    path = _catalog_path(catalog)
+    try:
+        plan = plan_add(request, path, _arxiv_fetcher(timeout, arxiv_api) if paper else None)
+    except (AddError, CatalogEditError) as exc:
+        raise _fail(str(exc)) from None
+    out = typer.echo
+    out(plan.diff.rstrip("\n"))
+    before, after = plan.neighbours
+    out(f"\nentry {plan.entry['id']!r} goes into the {plan.entry['year']} section"
+        + (f", after {before!r}" if before else "") + (f", before {after!r}" if after else "") + ".")
+    if plan.notes:
+        out("\nWhere values came from:")
+        for note in plan.notes:
+            out(f"  - {note}")
+    if plan.proposal.reasons or plan.record is not None:
+        out("\nProposed labels (keyword rules in zoo/contrib/labels.py):")
+        for line in plan.proposal.explain():
+            out(f"  - {line}")
+    out(f"\n{REVIEW_NOTE}")
+    if dry_run:
+        out("\n--dry-run: nothing written. The whole catalog with this entry validates.")
+        return
+    try:
+        plan.write()
+    except CatalogEditError as exc:
+        raise _fail(str(exc)) from None
+    out(f"\nwrote {plan.catalog} (validated). Next: review the entry, run `tokzoo validate`, "
+        f"commit and open a pull request (one paper per PR).")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("add")(add_cmd)

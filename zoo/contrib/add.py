@@ -1,0 +1,315 @@
+"""``tokzoo add``: from an arXiv id (or a manual description) to a validated catalog entry.
+
+Steps: fetch the arXiv metadata (:mod:`zoo.contrib.arxiv_client`), refuse duplicates,
+propose labels with the keyword proposer (:mod:`zoo.contrib.labels`; the contributor
+reviews them), propose venue and code link from the arXiv comment/abstract, build the
+entry, insert it in the catalog's order and style (:mod:`zoo.contrib.catalog_edit`),
+validate the whole new catalog, and show the diff. Writing is a separate, atomic step.
+
+The venue text (``"CVPR 2025 Oral"``) is read with the upstream importer's own tag reader
+(:mod:`zoo.catalog.upstream`), ids come from :mod:`zoo.catalog.ids`, styling from
+:mod:`zoo.catalog.edit`: the same rules as the imported papers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from zoo import vocab
+from zoo.contrib.arxiv_client import ArxivNotFound, ArxivRecord, ArxivUnavailable
+from zoo.contrib.arxiv_ids import InvalidArxivId, abs_url, normalize_arxiv_id
+from zoo.contrib.catalog_edit import CatalogDocument, checked_text, unified_diff, write_checked
+from zoo.contrib.labels import LabelProposal, propose_labels
+
+LABEL_FIELDS = {"modality": vocab.MODALITY, "technique": vocab.TECHNIQUE, "family": vocab.FAMILY}
+REVIEW_NOTE = ("The labels were proposed from keywords in the title and abstract (rules in "
+               "zoo/contrib/labels.py). They are a starting point, often incomplete: review them, "
+               "and the venue, code link and training_free, before opening the pull request.")
+
+
+class AddError(Exception):
+    """``tokzoo add`` cannot go on; the message says what to do (nothing was written)."""
+
+
+@dataclass
+class AddRequest:
+    """What the contributor gave. ``arxiv`` triggers a fetch; without it the manual fields
+    (``title``, ``url``, ``venue``) are required. Label lists override the proposals."""
+
+    arxiv: Optional[str] = None
+    title: Optional[str] = None
+    url: Optional[str] = None
+    venue: Optional[str] = None
+    year: Optional[int] = None
+    code: Optional[str] = None
+    project: Optional[str] = None
+    short_name: Optional[str] = None
+    paper_id: Optional[str] = None
+    modality: list[str] = field(default_factory=list)
+    technique: list[str] = field(default_factory=list)
+    family: list[str] = field(default_factory=list)
+    training_free: Optional[bool] = None
+
+
+@dataclass
+class AddPlan:
+    """The entry to add, where, the resulting text and diff, and why each value was chosen."""
+
+    catalog: Path
+    entry: dict[str, Any]
+    index: int
+    old_text: str
+    new_text: str
+    diff: str
+    record: Optional[ArxivRecord]
+    proposal: LabelProposal
+    notes: list[str] = field(default_factory=list)
+    neighbours: tuple[Optional[str], Optional[str]] = (None, None)
+
+    def write(self) -> None:
+        """Atomically write the validated new catalog (refuses if the file changed meanwhile)."""
+        write_checked(self.catalog, self.old_text, self.new_text)
+
+
+# -- venue -------------------------------------------------------------------------------
+
+def parse_venue(text: str) -> dict[str, Any]:
+    """``"CVPR 2025 Oral"`` -> ``{name: CVPR, year: 2025, kind: conference, note: Oral}``.
+
+    Uses the upstream importer's tag reader, so a venue is spelled exactly as in the
+    imported entries. ``arXiv`` / ``OpenReview`` give a preprint (year null).
+    """
+    from zoo.catalog.upstream import _parse_tag
+    from zoo.catalog.venues import VENUES, canonical_venue
+
+    parsed = _parse_tag(text.strip())
+    if parsed is None:
+        raise AddError(f"cannot read the venue {text!r}; write it like the upstream list: "
+                       f"'CVPR 2025', 'NeurIPS 2024 Spotlight', 'TPAMI 2024' or 'arXiv'; notes: {', '.join(vocab.VENUE_NOTE)}")
+    name, year, note = parsed
+    canonical = canonical_venue(name)
+    if canonical is None:
+        known = ", ".join(sorted(VENUES))
+        raise AddError(f"unknown venue {name!r}. Known venues: {known}. A new venue needs its kind "
+                       "(conference, workshop, journal): add it to zoo/catalog/venues.py in the same PR.")
+    kind = VENUES[canonical].kind
+    if kind == "preprint":
+        return {"name": canonical, "year": None, "kind": "preprint"}
+    if year is None:
+        raise AddError(f"venue {text!r} needs a year, e.g. '{canonical} 2025'")
+    venue: dict[str, Any] = {"name": canonical, "year": year, "kind": kind}
+    if note:
+        venue["note"] = note
+    return venue
+
+
+def venue_from_comment(record: ArxivRecord) -> Optional[tuple[dict[str, Any], str]]:
+    """A venue named with a year in the arXiv comment or journal reference, and that text."""
+    from zoo.catalog.venues import VENUE_ALIASES, VENUES
+
+    names = [n for n, info in VENUES.items() if info.kind != "preprint"] + list(VENUE_ALIASES)
+    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    for text in (record.comment, record.journal_ref):
+        if not text:
+            continue
+        match = re.search(rf"(?<![A-Za-z])({alternation})\s*'?(\d{{4}}|\d{{2}})(?!\d)", text)
+        if not match:
+            continue
+        year = match.group(2)
+        year = year if len(year) == 4 else f"20{year}"
+        note = re.search(r"\b(" + "|".join(vocab.VENUE_NOTE) + r")\b", text[match.end():match.end() + 40])
+        tag = f"{match.group(1)} {year}" + (f" {note.group(1)}" if note else "")
+        try:
+            return parse_venue(tag), text
+        except AddError:
+            continue
+    return None
+
+
+_GITHUB = re.compile(r"https?://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+def code_from_record(record: ArxivRecord) -> Optional[str]:
+    """A GitHub repository URL mentioned in the abstract or comment, as https."""
+    for text in (record.abstract, record.comment or ""):
+        match = _GITHUB.search(text)
+        if match:
+            url = match.group(0).rstrip(".")
+            return "https://" + url.split("://", 1)[1]
+    return None
+
+
+def short_name_from_title(title: str, year: int) -> Optional[str]:
+    """The name before ``:`` in the title when it looks like a method name (importer rule)."""
+    from zoo.catalog.upstream import UpstreamEntry
+
+    head = title.split(":", 1)[0].strip() if ":" in title else ""
+    if not head:
+        return None
+    entry = UpstreamEntry(line=0, section_year=year, title=title, bold=(head,), venue={}, arxiv=None, links={})
+    return entry.short_name_guess()
+
+
+# -- labels ------------------------------------------------------------------------------
+
+def _labels(request: AddRequest, proposal: LabelProposal) -> tuple[dict[str, list[str]], list[str]]:
+    chosen: dict[str, list[str]] = {}
+    notes: list[str] = []
+    for name, terms in LABEL_FIELDS.items():
+        given = [v for item in getattr(request, name) for v in str(item).split(",") if v.strip()]
+        given = [v.strip() for v in given]
+        bad = [v for v in given if v not in terms]
+        if bad:
+            raise AddError(f"--{name}: unknown term(s) {', '.join(bad)}; allowed: {', '.join(terms)}")
+        if given:
+            chosen[name] = list(dict.fromkeys(given))
+            notes.append(f"{name}: {', '.join(chosen[name])} (given)")
+        else:
+            chosen[name] = list(getattr(proposal, name))
+    missing = [name for name, labels in chosen.items() if not labels]
+    if missing:
+        options = "; ".join(f"--{m} ({', '.join(LABEL_FIELDS[m])})" for m in missing)
+        raise AddError(f"no keyword in the title/abstract suggests a {' or '.join(missing)} label, and "
+                       f"tokzoo does not guess: pass {options}. Nothing was written.")
+    return chosen, notes
+
+
+# -- planning ----------------------------------------------------------------------------
+
+def manual_form(arxiv_id: Optional[str] = None, title: Optional[str] = None) -> str:
+    """The command line to add a paper without arXiv access (printed when a fetch fails)."""
+    url = abs_url(arxiv_id) if arxiv_id else "https://<paper page>"
+    shown_title = title or "<title>"
+    return (f'tokzoo add --title "{shown_title}" --url {url} --venue "<e.g. CVPR 2025 or arXiv>" '
+            "--year <year of the first version> --modality <...> --technique <...> --family <...> "
+            "[--training-free] [--code https://github.com/...]")
+
+
+def fetch_record(arxiv_text: str, fetch: Callable[[str], ArxivRecord]) -> ArxivRecord:
+    """Fetch with clear errors (bad id, unknown id, arXiv unreachable) offering the manual form."""
+    try:
+        arxiv_id = normalize_arxiv_id(arxiv_text)
+    except InvalidArxivId as exc:
+        raise AddError(str(exc)) from None
+    try:
+        return fetch(arxiv_id)
+    except ArxivNotFound as exc:
+        raise AddError(f"{exc}. Check the id; nothing was written.") from None
+    except ArxivUnavailable as exc:
+        raise AddError(
+            f"could not fetch the arXiv metadata of {arxiv_id}: {exc}\nNothing was written. "
+            f"Try again later, or add the paper by hand:\n  {manual_form(arxiv_id)}") from None
+
+
+def plan_add(request: AddRequest, catalog: Path | str, fetch: Optional[Callable[[str], ArxivRecord]] = None) -> AddPlan:
+    """Build and validate the new catalog text for ``request`` (nothing is written)."""
+    from zoo.catalog.ids import allocate_id, base_id
+    from zoo.catalog.schema import ID_PATTERN
+
+    notes: list[str] = []
+    record: Optional[ArxivRecord] = None
+    arxiv_id: Optional[str] = None
+    if request.arxiv:
+        if fetch is None:
+            raise AddError("no arXiv client given")
+        record = fetch_record(request.arxiv, fetch)
+        arxiv_id = record.arxiv_id
+        title = request.title or record.title
+        abstract = record.abstract
+        paper_url = request.url or record.url
+    else:
+        missing = [f"--{n}" for n, v in (("title", request.title), ("url", request.url), ("venue", request.venue)) if not v]
+        if missing:
+            raise AddError(f"give an arXiv id or URL (tokzoo add 2403.06764), or for a paper without arXiv: "
+                           f"{', '.join(missing)} (missing). Example:\n  {manual_form()}")
+        title = request.title or ""
+        abstract = ""
+        paper_url = request.url or ""
+        try:
+            arxiv_id = normalize_arxiv_id(paper_url)
+            notes.append(f"arxiv: {arxiv_id} (from --url; not fetched)")
+        except InvalidArxivId:
+            arxiv_id = None
+    title = re.sub(r"\s+", " ", title).strip()
+    if not paper_url.startswith("https://"):
+        raise AddError(f"--url {paper_url!r} must be an https link to the paper")
+
+    doc = CatalogDocument.load(catalog)
+    duplicate = doc.find_duplicate(arxiv_id, title)
+    if duplicate is not None:
+        raise duplicate
+
+    # venue and year
+    if request.venue:
+        venue = parse_venue(request.venue)
+    else:
+        found = venue_from_comment(record) if record else None
+        if found:
+            venue = found[0]
+            notes.append(f"venue: {_venue_text(venue)} (proposed from the arXiv comment {found[1]!r}; review it)")
+        else:
+            venue = {"name": "arXiv", "year": None, "kind": "preprint"}
+            notes.append("venue: arXiv preprint (no venue found in the arXiv comment; pass --venue if it was published)")
+    if request.year is not None:
+        year = request.year
+    elif record is not None:
+        year = record.published.year
+        notes.append(f"year: {year} (first arXiv version {record.published.isoformat()}, the upstream list's section year)")
+    elif venue.get("year"):
+        year = int(venue["year"])
+        notes.append(f"year: {year} (the venue's year; pass --year for the year of the first version)")
+    else:
+        raise AddError("--year is required for a preprint added by hand (the year of its first version)")
+
+    proposal = propose_labels(title, abstract)
+    labels, label_notes = _labels(request, proposal)
+    notes += label_notes
+    training_free = request.training_free if request.training_free is not None else proposal.training_free
+
+    short_name = request.short_name if request.short_name is not None else short_name_from_title(title, year)
+    if request.paper_id:
+        if not re.match(ID_PATTERN, request.paper_id):
+            raise AddError(f"--id {request.paper_id!r}: ids are lowercase letters, digits and '-' (e.g. 'divprune')")
+        if request.paper_id in doc.ids():
+            raise AddError(f"--id {request.paper_id!r} is already used (or retired); choose another")
+        paper_id = request.paper_id
+    else:
+        paper_id = allocate_id(base_id(short_name, title), doc.ids(), year)
+
+    links: dict[str, Any] = {"paper": paper_url}
+    code = request.code or (code_from_record(record) if record else None)
+    if code and not request.code:
+        notes.append(f"code: {code} (found in the abstract/comment; review it)")
+    if code:
+        links["code"] = code
+    if request.project:
+        links["project"] = request.project
+
+    entry: dict[str, Any] = {
+        "id": paper_id,
+        "title": title,
+        "short_name": short_name,
+        "year": year,
+        "venue": venue,
+        "arxiv": arxiv_id,
+        "links": links,
+        **labels,
+        "training_free": bool(training_free),
+        "zoo": {"status": "none"},
+    }
+    if record is not None and record.authors:
+        entry["authors"] = list(record.authors)
+
+    index = doc.insertion_index(year, arxiv_id)
+    before = str(doc.papers[index - 1]["id"]) if index > 0 else None
+    after = str(doc.papers[index]["id"]) if index < len(doc.papers) else None
+    new_text = checked_text(doc.path, doc.text, doc.insert(entry, index))
+    diff = unified_diff(doc.text, new_text, doc.path.name)
+    return AddPlan(doc.path, entry, index, doc.text, new_text, diff, record, proposal, notes, (before, after))
+
+
+def _venue_text(venue: dict[str, Any]) -> str:
+    return " ".join(str(v) for v in (venue.get("name"), venue.get("year"), venue.get("note")) if v)
