@@ -46,7 +46,7 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
 
 
-def gather(root: Path, catalog_path: Path | None = None) -> SiteData:
+def gather(root: Path, catalog_path: Path | None = None, *, strict: bool = True) -> SiteData:
     """Collect catalog, methods, repro results and benchmarks from the checkout at ``root``."""
     from zoo.catalog import load_catalog
 
@@ -54,7 +54,7 @@ def gather(root: Path, catalog_path: Path | None = None) -> SiteData:
     catalog = load_catalog(catalog_path) if catalog_path is not None else load_catalog()
     data = SiteData(papers=paper_dicts(catalog), notes=notes)
     data.bibtex = {p.id: p.bibtex() for p in catalog.papers if hasattr(p, "bibtex")}
-    data.methods = load_methods(notes)
+    data.methods = load_methods(notes, strict=strict)
     data.repro = load_repro(root, data, notes)
     data.benchmarks = load_benchmarks(root / "benchmarks" / "results", notes)
     return data
@@ -210,7 +210,7 @@ def build(out: Path | None = None, *, catalog_path: Path | None = None, root: Pa
             f"{root / 'site' / 'mkdocs.yml'} not found: `tokzoo site build` needs a tokzoo source checkout"
         )
     out = (out or root / "site" / "build").resolve()
-    data = gather(root, catalog_path)
+    data = gather(root, catalog_path, strict=strict)
     files, nav = render_pages(data, root)
     _safe_reset(out)
     write_tree(out / "docs", files, root / "site" / "assets")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ class MethodDoc:
     doc: str  # the class docstring, dedented
     module: str
     class_name: str
+    module_doc: str = ""  # the method module's docstring (the longer description)
+    effective: dict[str, str] | None = None  # field -> repr after the method's own validation of its defaults
 
 
 @dataclass
@@ -107,18 +110,23 @@ def paper_dicts(catalog: Any) -> list[dict[str, Any]]:
     return out
 
 
-def load_methods(notes: list[str]) -> dict[str, MethodDoc]:
-    """Every registered method with its docstring; an import failure is noted, not hidden."""
-    try:
-        from zoo.interface import method_class, methods
-    except ImportError as exc:  # pragma: no cover - the interface ships with the package
-        notes.append(f"method registry unavailable: {exc}")
-        return {}
+def load_methods(notes: list[str], *, strict: bool = True) -> dict[str, MethodDoc]:
+    """Every registered method with its docstring.
+
+    A method module that cannot be imported (e.g. torch missing) raises in ``strict`` mode,
+    so a published site never silently lacks method pages; otherwise it is noted.
+    """
+    from zoo.interface import method_class, methods
+
     out: dict[str, MethodDoc] = {}
     try:
         infos = methods()
-    except Exception as exc:  # a broken method module must not hide the rest of the site
-        notes.append(f"zoo.methods() failed: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        message = (f"the method registry could not be loaded ({type(exc).__name__}: {exc}); "
+                   "install the model extras (pip install 'tokzoo[vit,vlm]') or build with --no-strict")
+        if strict:
+            raise RuntimeError(message) from exc
+        notes.append(message)
         return {}
     for info in infos:
         cls = method_class(info.id)
@@ -133,8 +141,20 @@ def load_methods(notes: list[str]) -> dict[str, MethodDoc]:
             doc=inspect.cleandoc(cls.__doc__ or ""),
             module=cls.__module__,
             class_name=cls.__name__,
+            module_doc=inspect.cleandoc(getattr(sys.modules.get(cls.__module__), "__doc__", None) or ""),
+            effective=_effective_defaults(cls),
         )
     return out
+
+
+def _effective_defaults(cls: type) -> dict[str, str] | None:
+    """Parameters of ``cls()`` after its own validation (e.g. ToMe fills ``r`` from
+    ``default_r``); None when the method has required parameters or rejects its defaults."""
+    try:
+        instance = cls()
+    except Exception:
+        return None
+    return {f.name: repr(getattr(instance, f.name)) for f in dataclasses.fields(instance)}
 
 
 def load_benchmarks(results_dir: Path, notes: list[str]) -> list[dict[str, Any]]:

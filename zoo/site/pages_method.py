@@ -57,15 +57,25 @@ def inline_md(text: str) -> str:
     for i, part in enumerate(parts):
         if part is None:
             continue
-        out.append(code_span(part) if i % 3 else md_text(part))
+        if i % 3:
+            out.append(code_span(part))
+        elif part.strip():
+            # md_text collapses whitespace; keep one space where the text touched a code span
+            out.append((" " if part[0].isspace() else "") + md_text(part) + (" " if part[-1].isspace() else ""))
+        elif part:
+            out.append(" ")
     return "".join(out)
 
 
 def apply_snippet(method: MethodDoc) -> str:
+    """``zoo.apply`` with the method's effective defaults (None-valued options left out)."""
     args = [f'"{method.id}"']
-    for name, default in method.params.items():
-        if default != "(required)":
-            args.append(f"{name}={default}")
+    values = method.effective if method.effective is not None else method.params
+    for name, value in values.items():
+        if value == "(required)":
+            args.append(f"{name}=...")
+        elif value != "None":
+            args.append(f"{name}={value}")
     call = ", ".join(["model", *args])
     families = ", ".join(method.families) or "(none registered)"
     return fence(
@@ -80,8 +90,13 @@ def apply_snippet(method: MethodDoc) -> str:
 
 
 def param_table(method: MethodDoc) -> str:
-    rows = [[code_span(name), code_span(default)] for name, default in method.params.items()]
-    return table(["Parameter", "Default"], rows)
+    effective = method.effective or {}
+    rows = []
+    for name, default in method.params.items():
+        used = effective.get(name)
+        rows.append([code_span(name), code_span(default),
+                     code_span(used) if used is not None and used != default else "same"])
+    return table(["Parameter", "Declared default", "Value when omitted"], rows)
 
 
 def notation_table(method: MethodDoc) -> str:
@@ -205,6 +220,10 @@ def method_page(method: MethodDoc, data: SiteData) -> str:
 
     parts.append("## What it does\n")
     parts.append(docstring_md(method.doc) or md_text(method.summary) + "\n")
+    if method.module_doc:
+        body = method.module_doc.split("\n\n", 1)
+        # the module docstring's first line is usually the paper's title line, already shown above
+        parts.append(docstring_md(body[1] if len(body) > 1 else body[0]))
 
     parts.append("## Apply it\n")
     parts.append(apply_snippet(method))
