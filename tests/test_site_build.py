@@ -186,7 +186,8 @@ def test_method_pages_exist_for_every_registered_method(site):
         page = site.html / "methods" / method_id / "index.html"
         assert page.is_file(), method_id
         text = page.read_text(encoding="utf-8")
-        assert 'id="reproduction"' in text and "zoo.apply(" in html.unescape(text)
+        plain = html.unescape(re.sub(r"<[^>]+>", "", text))  # code is split into highlight spans
+        assert 'id="reproduction"' in text and f'zoo.apply(model, "{method_id}"' in plain
 
 
 def test_home_numbers_are_counted_from_the_data(site):
