@@ -216,7 +216,7 @@ def method_page(method: MethodDoc, data: SiteData) -> str:
     facts.append(["Implementation", code_span(f"{method.module}.{method.class_name}")])
     facts.append(["Acts at", f"{code_span(method.placement)}: {md_text(vocab.PLACEMENT.get(method.placement, ''))}"])
     facts.append(["Supported adapters", ", ".join(code_span(f) for f in method.families) or "–"])
-    parts.append(table(["", ""], facts))
+    parts.append("\n".join(f"- **{label}:** {value}" for label, value in facts) + "\n")
 
     parts.append("## What it does\n")
     parts.append(docstring_md(method.doc) or md_text(method.summary) + "\n")

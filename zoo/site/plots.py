@@ -68,7 +68,8 @@ def papers_per_year(papers: list[dict[str, Any]]) -> str | None:
                     xytext=(0, 2), textcoords="offset points")
     ax.set_ylabel("papers (per modality label)")
     ax.set_title("Token reduction papers per year, by modality")
-    ax.legend(frameon=False, ncol=3, fontsize=9)
+    ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="modality")
+    ax.margins(y=0.08)
     ax.grid(axis="x", visible=False)
     return _svg(fig)
 
