@@ -31,12 +31,16 @@ def _setting(setting: Any) -> str:
 
 
 def _hardware(hw: Any) -> str:
-    if isinstance(hw, dict):
-        for key in ("device", "gpu", "accelerator", "cpu"):
-            if hw.get(key):
-                return str(hw[key])
-        return ", ".join(f"{k}: {v}" for k, v in hw.items())
-    return str(hw or "")
+    """``NVIDIA H100 80GB HBM3 ×2`` or ``AMD EPYC (2 CPUs)`` from a record's hardware dict."""
+    if not isinstance(hw, dict):
+        return str(hw or "")
+    if hw.get("gpu"):
+        count = hw.get("gpu_count")
+        return f"{hw['gpu']}" + (f" ×{count}" if isinstance(count, int) and count > 1 else "")
+    if hw.get("cpu"):
+        count = hw.get("cpu_count")
+        return f"{hw['cpu']}" + (f" ({count} CPUs)" if count else "")
+    return ", ".join(f"{k}: {v}" for k, v in hw.items())
 
 
 def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:

@@ -1,0 +1,85 @@
+"""The method page's reproduction table comes from the repro script's claims and the
+committed records: reported vs measured, hardware, date, status; unmeasured claims say
+"not run" with what they need, and nothing is filled in."""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+
+import markdown
+
+from zoo.repro import Record, save_record
+from zoo.site.data import SiteData
+from zoo.site.pages_method import repro_section
+from zoo.site.repro_view import load_repro
+
+SCRIPT = textwrap.dedent('''
+    from zoo.repro import Claim, Measurement, PaperSpec, Source
+
+    def _never(ctx):
+        raise AssertionError("the site must not run measurements")
+
+    SPEC = PaperSpec(
+        paper_id="toy",
+        title="Toy",
+        arxiv="",
+        claims=[
+            Claim(id="flops-cut", kind="analytic", description="FLOPs reduction", reported=45, unit="%",
+                  tolerance=0.5, setting={"model": "toy-13b", "K": 2}, source=Source("arXiv:0000.00000v1", "Table 1"),
+                  measure=_never),
+            Claim(id="acc", kind="accuracy", description="GQA accuracy", reported=61.2, unit="%",
+                  setting={"benchmark": "GQA"}, source=Source("arXiv:0000.00000v1", "Table 2"),
+                  measure=_never, needs=("cuda", "dataset:gqa")),
+        ],
+    )
+''')
+
+
+def _repro_root(tmp_path):
+    (tmp_path / "repro").mkdir()
+    (tmp_path / "repro" / "toy.py").write_text(SCRIPT)
+    save_record(Record(paper_id="toy", claim_id="flops-cut", kind="analytic", status="reproduced", reported=45,
+                       unit="%", measured=45.29, tolerance=0.5,
+                       hardware={"cpu": "AMD EPYC", "cpu_count": 2, "system": "Linux"},
+                       date="2026-11-25T15:16:29+00:00"), tmp_path / "repro" / "results")
+    return tmp_path
+
+
+def test_claim_rows_come_from_the_spec_and_records(tmp_path):
+    root = _repro_root(tmp_path)
+    notes: list[str] = []
+    data = SiteData(papers=[{"id": "toy", "title": "Toy", "zoo": {"status": "none"}}])
+    repro = load_repro(root, data, notes)
+    entry = repro["toy"]
+    assert entry.status == "partial"  # derived by zoo.repro: one reproduced, one not measured
+    measured, missing = entry.claims
+    assert (measured.claim_id, measured.status, measured.measured) == ("flops-cut", "reproduced", "45.29%")
+    assert measured.reported == "45% ± 0.5"
+    assert measured.hardware == "AMD EPYC (2 CPUs)" and measured.date == "2026-11-25"
+    assert (missing.claim_id, missing.status, missing.measured) == ("acc", "not run", "")
+    assert missing.detail == "needs cuda, dataset:gqa"
+    assert notes == []
+
+
+def test_repro_table_renders_reported_measured_hardware_date_status(tmp_path):
+    root = _repro_root(tmp_path)
+    data = SiteData(papers=[{"id": "toy", "title": "Toy", "zoo": {"status": "none"}}])
+    data.repro = load_repro(root, data, [])
+    rendered = markdown.markdown(repro_section("methods/toy.md", "toy", data), extensions=["tables"])
+    rows = re.findall(r"<tr>(.*?)</tr>", rendered, re.S)
+    cells = [[html.unescape(re.sub(r"<[^>]+>", " ", c)).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+             for r in rows[1:]]
+    assert len(cells) == 2
+    flops = cells[0]
+    assert flops[2] == ["45%", "±", "0.5"] and flops[3] == ["45.29%"]
+    assert flops[6] == ["AMD", "EPYC", "(2", "CPUs)"] and flops[7] == ["2026-11-25"]
+    assert 'alt="repro: reproduced"' in rows[1]
+    assert cells[1][3] == ["–"] and 'alt="repro: not run"' in rows[2]
+    assert 'alt="repro: partial"' in rendered.split("<table>")[0]
+
+
+def test_without_a_script_the_page_says_not_run():
+    data = SiteData(papers=[])
+    assert "not run" in repro_section("methods/x.md", "x", data)
