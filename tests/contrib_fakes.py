@@ -116,3 +116,38 @@ class FakeArxiv:
         options = {"delay_seconds": 0.0, "timeout": 5.0, "retries": 1}
         options.update(kwargs)
         return ArxivClient(query_url_format=self.query_url_format, **options)
+
+
+def _paper(pid: str, title: str, year: int, arxiv: str, short: str | None = None, venue: dict | None = None,
+           **extra: object) -> dict:
+    entry = {"id": pid, "title": title, "short_name": short, "year": year,
+             "venue": venue or {"name": "arXiv", "year": None, "kind": "preprint"}, "arxiv": arxiv,
+             "links": {"paper": f"https://arxiv.org/abs/{arxiv}"}, "modality": ["image"], "technique": ["pruning"],
+             "family": ["vlm"], "training_free": True, "zoo": {"status": "none"}}
+    entry.update(extra)
+    return entry
+
+
+def write_small_catalog(path: Path) -> Path:
+    """A four-paper catalog (2025, 2024 x2, 2022) written by the catalog's own writer, so it
+    has the exact style of catalog.yaml. Valid; used by the add/sync/scaffold tests."""
+    from zoo.catalog import validate_text
+    from zoo.catalog.edit import HEADER, _new_catalog, dump_roundtrip, paper_node
+
+    data = _new_catalog()
+    for entry in [
+        _paper("lvpruning", "LVPruning: An Effective yet Simple Language-Guided Vision Token Pruning Approach for "
+               "Multi-modal Large Language Models", 2025, "2501.13652", "LVPruning"),
+        _paper("visionzip", "VisionZip: Longer is Better but Not Necessary in Vision Language Models", 2024,
+               "2412.04467", "VisionZip"),
+        _paper("fastv", "An Image is Worth 1/2 Tokens After Layer 2: Plug-and-Play Inference Acceleration for "
+               "Large Vision-Language Models", 2024, "2403.06764", "FastV",
+               {"name": "ECCV", "year": 2024, "kind": "conference", "note": "Oral"}),
+        _paper("tome", "Token Merging: Your ViT But Faster", 2022, "2210.09461", "ToMe",
+               {"name": "ICLR", "year": 2023, "kind": "conference", "note": "Oral"}, technique=["merging"], family=["vit"]),
+    ]:
+        data["papers"].append(paper_node(entry))
+    path.write_text(HEADER + dump_roundtrip(data), encoding="utf-8")
+    issues = validate_text(path.read_text(encoding="utf-8"), str(path))[1]
+    assert not issues, issues
+    return path

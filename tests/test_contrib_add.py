@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contrib_fakes import FakeArxiv
-from zoo.catalog import load_catalog, validate_text
-from zoo.catalog.edit import HEADER, _new_catalog, dump_roundtrip, paper_node
+from contrib_fakes import FakeArxiv, write_small_catalog
+from zoo.catalog import load_catalog
+from zoo.catalog.edit import HEADER
 from zoo.cli import app
 from zoo.contrib.add import AddRequest, plan_add
 from zoo.contrib.catalog_edit import CatalogEditError, only_insertions
@@ -18,35 +18,9 @@ from zoo.contrib.catalog_edit import CatalogEditError, only_insertions
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _paper(pid, title, year, arxiv, short=None, venue=None, **extra):
-    entry = {"id": pid, "title": title, "short_name": short, "year": year,
-             "venue": venue or {"name": "arXiv", "year": None, "kind": "preprint"}, "arxiv": arxiv,
-             "links": {"paper": f"https://arxiv.org/abs/{arxiv}"}, "modality": ["image"], "technique": ["pruning"],
-             "family": ["vlm"], "training_free": True, "zoo": {"status": "none"}}
-    entry.update(extra)
-    return entry
-
-
 @pytest.fixture
 def catalog(tmp_path: Path) -> Path:
-    """A small catalog written by the catalog's own writer (same style as catalog.yaml)."""
-    data = _new_catalog()
-    for entry in [
-        _paper("lvpruning", "LVPruning: An Effective yet Simple Language-Guided Vision Token Pruning Approach for "
-               "Multi-modal Large Language Models", 2025, "2501.13652", "LVPruning"),
-        _paper("visionzip", "VisionZip: Longer is Better but Not Necessary in Vision Language Models", 2024,
-               "2412.04467", "VisionZip"),
-        _paper("fastv", "An Image is Worth 1/2 Tokens After Layer 2: Plug-and-Play Inference Acceleration for "
-               "Large Vision-Language Models", 2024, "2403.06764", "FastV",
-               {"name": "ECCV", "year": 2024, "kind": "conference", "note": "Oral"}),
-        _paper("tome", "Token Merging: Your ViT But Faster", 2022, "2210.09461", "ToMe",
-               {"name": "ICLR", "year": 2023, "kind": "conference", "note": "Oral"}, technique=["merging"], family=["vit"]),
-    ]:
-        data["papers"].append(paper_node(entry))
-    path = tmp_path / "catalog.yaml"
-    path.write_text(HEADER + dump_roundtrip(data), encoding="utf-8")
-    assert not validate_text(path.read_text())[1]
-    return path
+    return write_small_catalog(tmp_path / "catalog.yaml")
 
 
 def _add(fake: FakeArxiv | None, catalog: Path, *args: str):

@@ -111,6 +111,69 @@ def add_cmd(
         f"commit and open a pull request (one paper per PR).")
 
 
+# ---------------------------------------------------------------------------------------- sync
+
+
+def sync_cmd(
+    source: Optional[str] = typer.Argument(
+        None, help="The upstream list: a file or an http(s) URL of its raw markdown "
+        "(default: tools/upstream/awesome-token-reduction.md next to the catalog).", show_default=False),
+    write: bool = typer.Option(False, "--write", help="Apply: add new papers (labels proposed by keywords) and fill empty fields."),
+    show_diff: bool = typer.Option(False, "--diff", help="Also print the catalog diff that --write would make."),
+    fetch_abstracts: bool = typer.Option(False, "--fetch-abstracts", help="Fetch arXiv abstracts of new papers for better label proposals."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when the catalog is behind the list (for scheduled jobs)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+    timeout: float = typer.Option(20.0, "--timeout", min=1.0, help="Seconds to wait for a URL or arXiv."),
+    arxiv_api: Optional[str] = typer.Option(None, "--arxiv-api", envvar="TOKZOO_ARXIV_API", hidden=True),
+) -> None:
+    """Re-import the upstream awesome list: report new, changed and removed papers.
+
+    Report only unless --write. Curated values are never overwritten: only empty fields are
+    filled, differences are listed and kept, papers gone upstream stay in the catalog.
+    """
+    from zoo.contrib.catalog_edit import CatalogEditError
+    from zoo.contrib.sync import DEFAULT_UPSTREAM, SyncError, plan_sync, read_upstream
+
+    path = _catalog_path(catalog)
+    upstream = source or str(path.resolve().parent / DEFAULT_UPSTREAM)
+    abstracts = None
+    if fetch_abstracts:
+        def abstracts(ids: list[str]) -> dict[str, str]:
+            from zoo.contrib.arxiv_client import ArxivClient
+
+            report = ArxivClient(query_url_format=arxiv_api, timeout=timeout).fetch(ids)
+            if not report.ok:
+                typer.echo(f"note: arXiv abstracts: {report.summary()}", err=True)
+            return {i: r.abstract for i, r in report.found.items()}
+    try:
+        text = read_upstream(upstream, timeout=timeout)
+        report = plan_sync(path, text, prepare_write=write or show_diff, abstracts=abstracts)
+    except (SyncError, CatalogEditError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(report.text().rstrip("\n"))
+    if report.label_reasons:
+        typer.echo("\nLabels of new papers were proposed from title keywords"
+                   + (" and arXiv abstracts" if fetch_abstracts else "") + "; review them:")
+        for pid, reasons in report.label_reasons.items():
+            typer.echo(f"  {pid}: " + "; ".join(reasons))
+    if show_diff and report.new_text is not None:
+        typer.echo("\n" + report.diff().rstrip("\n"))
+    if write:
+        if report.new_text is None:
+            typer.echo("\nnothing to write: the catalog is up to date with the list")
+        else:
+            try:
+                report.write()
+            except CatalogEditError as exc:
+                raise _fail(str(exc)) from None
+            typer.echo(f"\nwrote {path} (validated)")
+    elif report.plan.changes:
+        typer.echo("\nreport only; run again with --write to apply")
+    if check and report.behind and not write:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("add")(add_cmd)
+    app.command("sync")(sync_cmd)

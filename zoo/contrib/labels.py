@@ -29,7 +29,7 @@ class Rule:
 
 
 _VLM = (r"vision[- ]language models?", r"VLMs?\b", r"LVLMs?\b", r"MLLMs?\b", r"VLLMs?\b", r"LMMs?\b",
-        r"multi-?modal large language", r"large multi-?modal models?", r"LLaVA", r"Qwen-?VL", r"InternVL")
+        r"multi-?modal large language", r"multi-?modal LLMs?", r"large multi-?modal models?", r"LLaVA", r"Qwen-?VL", r"InternVL")
 
 RULES: tuple[Rule, ...] = (
     # modality: the kind of tokens that get reduced
