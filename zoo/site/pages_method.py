@@ -52,6 +52,7 @@ def docstring_md(doc: str) -> str:
 
 def inline_md(text: str) -> str:
     """Escape text but keep reST/Markdown inline code (````x```` or ```x```) as code."""
+    text = re.sub(r":(?:class|func|meth|attr|mod|data|obj|exc):(?=`)", "", text)  # Sphinx roles
     parts = re.split(r"``(.+?)``|`([^`]+)`", text)
     out = []
     for i, part in enumerate(parts):

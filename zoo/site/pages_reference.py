@@ -38,7 +38,7 @@ def _param_row(param: Any, ctx: Any) -> list[str]:
         type_name = str(getattr(getattr(param, "type_descriptor", None), "annotation", ""))
     if kind == "argument":
         names = code_span((param.name or "").upper())
-        default_cell = "required" if param.required else code_span(repr(param.default))
+        default_cell = "required" if param.required else ("–" if param.default is None else code_span(repr(param.default)))
         help_text = getattr(param, "help", None) or ""
     else:
         names = ", ".join(code_span(o) for o in [*param.opts, *param.secondary_opts])
@@ -97,11 +97,37 @@ def _public_members(module: Any) -> list[tuple[str, Any]]:
     return members
 
 
+def _annotation(ann: Any) -> str:
+    # postponed annotations (``from __future__ import annotations``) are already strings
+    return ann if isinstance(ann, str) else inspect.formatannotation(ann)
+
+
 def _signature(obj: Any) -> str:
+    """``(a: int, b: str = 'x') -> bool`` without the quotes of postponed annotations;
+    classes show their constructor without a return annotation."""
     try:
-        return str(inspect.signature(obj))
+        sig = inspect.signature(obj)
     except (TypeError, ValueError):
         return "(...)"
+    params = []
+    for p in sig.parameters.values():
+        text = p.name
+        if p.kind is p.VAR_POSITIONAL:
+            text = "*" + text
+        elif p.kind is p.VAR_KEYWORD:
+            text = "**" + text
+        if p.annotation is not p.empty:
+            text += f": {_annotation(p.annotation)}"
+        if p.default is not p.empty:
+            text += f" = {p.default!r}" if p.annotation is not p.empty else f"={p.default!r}"
+        params.append(text)
+    kinds = [p.kind for p in sig.parameters.values()]
+    if inspect.Parameter.KEYWORD_ONLY in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds:
+        params.insert(kinds.index(inspect.Parameter.KEYWORD_ONLY), "*")
+    out = f"({', '.join(params)})"
+    if not inspect.isclass(obj) and sig.return_annotation is not sig.empty:
+        out += f" -> {_annotation(sig.return_annotation)}"
+    return out
 
 
 def api_page() -> str:
