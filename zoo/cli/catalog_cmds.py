@@ -1,9 +1,274 @@
-"""tokzoo commands: catalog_cmds (being written)."""
+"""tokzoo commands over the paper catalog: list, show, stats, validate, cite.
+
+Only light imports here (``zoo.catalog`` needs pydantic and PyYAML, never torch).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+CATALOG_HELP = "Catalog file to read (default: the repo's catalog.yaml; env TOKZOO_CATALOG)."
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    csv = "csv"
+    bibtex = "bibtex"
+
+
+class ShowFormat(str, Enum):
+    text = "text"
+    json = "json"
+    yaml = "yaml"
+    bibtex = "bibtex"
+
+
+class StatsFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _fail(message: str, code: int = 1) -> "typer.Exit":
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)
+
+
+def _load(catalog: Optional[Path]):
+    from zoo.catalog import CatalogError, load_catalog
+
+    try:
+        return load_catalog(catalog)
+    except CatalogError as exc:
+        raise _fail(f"the catalog is invalid; run `tokzoo validate` for details\n{exc}") from None
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _select(cat, **criteria):
+    from zoo.catalog import QueryError
+
+    try:
+        return cat.filter(**criteria)
+    except QueryError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `tokzoo list | head`
+        sys.stderr.close()
+
+
+# ---------------------------------------------------------------------------------------- list
+
+
+def list_cmd(
+    query: Optional[List[str]] = typer.Argument(
+        None, help="Free text (all words must occur in id, name, title, arXiv id or venue) or a wildcard "
+        "matched against id, short name, arXiv id or title, e.g. 'fast*'.", show_default=False
+    ),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", "-m", help="image, video, text, audio, 3d, other (repeat or comma-separate for OR)."),
+    year: Optional[List[str]] = typer.Option(None, "--year", "-y", help="Year or range of the upstream section: 2024, 2023..2024, 2023.., ..2022."),
+    venue: Optional[List[str]] = typer.Option(None, "--venue", help="Venue name, optionally with year: CVPR, 'CVPR 2024', 'NeurIPS*'."),
+    technique: Optional[List[str]] = typer.Option(None, "--technique", "-t", help="pruning, merging, pooling, ... (see `tokzoo stats`)."),
+    family: Optional[List[str]] = typer.Option(None, "--family", "-f", help="vit, vlm, video-llm, llm, diffusion, ..."),
+    training_free: Optional[bool] = typer.Option(None, "--training-free/--needs-training", help="Only training-free papers / only papers that need training."),
+    has_code: Optional[bool] = typer.Option(None, "--has-code/--no-code", help="Only papers with / without an official code link."),
+    implemented: Optional[bool] = typer.Option(None, "--implemented/--not-implemented", help="Only papers implemented in tokzoo / not implemented."),
+    status: Optional[List[str]] = typer.Option(None, "--status", help="Zoo status: none, planned, implemented."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-F", help="Output format."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most N papers."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+) -> None:
+    """List papers matching all filters (values of one filter are alternatives).
+
+    Table columns: ID, Year, Venue, Name, Title, arXiv, Code, Zoo.
+    """
+    from zoo.catalog.formats import render
+
+    cat = _load(catalog)
+    papers = _select(
+        cat, modality=modality, year=year, venue=venue, technique=technique, family=family,
+        training_free=training_free, has_code=has_code, implemented=implemented, status=status, text=query,
+    )
+    total = len(papers)
+    if limit is not None:
+        papers = papers[:limit]
+    if fmt is ListFormat.table:
+        if not papers:
+            sys.stderr.write(f"no paper matches (catalog has {len(cat)} papers)\n")
+            return
+        shown = f"{len(papers)} of {total} matching" if len(papers) < total else f"{total}"
+        _write(render(papers, "table") + f"{shown} paper{'s' if total != 1 else ''} (catalog: {len(cat)})\n")
+    else:
+        _write(render(papers, fmt.value))
+
+
+# ---------------------------------------------------------------------------------------- show
+
+
+def _show_text(paper) -> str:
+    rows = [
+        ("id", paper.id),
+        ("short name", paper.short_name or "-"),
+        ("year", str(paper.year)),
+        ("venue", f"{paper.venue.label()} ({paper.venue.kind})"),
+        ("arXiv", paper.arxiv or "-"),
+        ("paper", paper.links.paper),
+        ("code", paper.links.code or "-"),
+        ("project", paper.links.project or "-"),
+    ]
+    rows += [("other", url) for url in paper.links.other]
+    rows += [
+        ("authors", ", ".join(paper.authors) if paper.authors else "-"),
+        ("modality", ", ".join(paper.modality)),
+        ("technique", ", ".join(paper.technique)),
+        ("family", ", ".join(paper.family)),
+        ("training-free", "yes" if paper.training_free else "no"),
+    ]
+    zoo = paper.zoo.status + (f" (method {paper.zoo.method!r})" if paper.zoo.method else "")
+    rows.append(("zoo", zoo))
+    if paper.implemented:
+        rows.append(("apply", f'with zoo.apply(model, "{paper.zoo.method}") as run: ...'))
+    rows.append(("cite", f"tokzoo cite {paper.id}"))
+    width = max(len(k) for k, _ in rows)
+    head = f"{paper.name}: {paper.title}\n\n" if paper.short_name else f"{paper.title}\n\n"
+    return head + "".join(f"  {k.ljust(width)}  {v}\n" for k, v in rows)
+
+
+def show_cmd(
+    key: str = typer.Argument(..., help="Paper id, arXiv id (2403.06764, arXiv:2403.06764v2, abs URL) or unambiguous name."),
+    fmt: ShowFormat = typer.Option(ShowFormat.text, "--format", "-F", help="Output format."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+) -> None:
+    """Show one paper with all its fields and links."""
+    from zoo.catalog import AmbiguousPaper, PaperNotFound
+    from zoo.catalog.formats import render
+
+    cat = _load(catalog)
+    try:
+        paper = cat.get(key)
+    except (PaperNotFound, AmbiguousPaper) as exc:
+        raise _fail(str(exc)) from None
+    if fmt is ShowFormat.text:
+        _write(_show_text(paper))
+    elif fmt is ShowFormat.json:
+        from zoo.catalog import SCHEMA_VERSION
+
+        _write(json.dumps({"schema_version": SCHEMA_VERSION, "paper": paper.to_dict()}, ensure_ascii=False, indent=2) + "\n")
+    else:
+        _write(render([paper], fmt.value))
+
+
+# ---------------------------------------------------------------------------------------- stats
+
+
+def stats_cmd(
+    modality: Optional[List[str]] = typer.Option(None, "--modality", "-m", help="Restrict to these modalities."),
+    year: Optional[List[str]] = typer.Option(None, "--year", "-y", help="Restrict to a year or range (2023..2024)."),
+    technique: Optional[List[str]] = typer.Option(None, "--technique", "-t", help="Restrict to these techniques."),
+    family: Optional[List[str]] = typer.Option(None, "--family", "-f", help="Restrict to these model families."),
+    fmt: StatsFormat = typer.Option(StatsFormat.table, "--format", "-F", help="Output format."),
+    top: int = typer.Option(15, "--top", min=1, help="Venues listed in the table (the rest are summed as 'other')."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+) -> None:
+    """Count papers by year, modality, technique, family, venue and zoo status."""
+    from zoo.catalog import SCHEMA_VERSION
+
+    cat = _load(catalog)
+    papers = _select(cat, modality=modality, year=year, technique=technique, family=family)
+    counts = cat.stats(papers)
+    if fmt is StatsFormat.json:
+        _write(json.dumps({"schema_version": SCHEMA_VERSION, **counts}, ensure_ascii=False, indent=2) + "\n")
+        return
+    total = counts["total"]
+    out = [
+        f"{total['papers']} papers ({total['with_arxiv']} with an arXiv id, {total['with_code']} with code, "
+        f"{total['training_free']} training-free)\n"
+    ]
+    titles = {"year": "year", "modality": "modality", "technique": "technique", "family": "family",
+              "venue": "venue", "venue_kind": "venue kind", "zoo_status": "zoo status"}
+    for key, title in titles.items():
+        items = list(counts[key].items())
+        if key == "venue" and len(items) > top:
+            rest = sum(n for _, n in items[top:])
+            items = items[:top] + [(f"({len(items) - top} others)", rest)]
+        width = max([len(title)] + [len(k) for k, _ in items])
+        out.append(f"\n{title.ljust(width)}  papers\n")
+        out.extend(f"{k.ljust(width)}  {n:6d}\n" for k, n in items)
+    out.append("\n(a paper with several modalities, techniques or families counts once in each)\n")
+    _write("".join(out))
+
+
+# ---------------------------------------------------------------------------------------- validate
+
+
+def validate_cmd(
+    file: Optional[Path] = typer.Argument(None, help="Catalog file to check (default: the repo's catalog.yaml).", show_default=False),
+    schema: bool = typer.Option(False, "--schema", help="Print the catalog's JSON Schema and exit."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+) -> None:
+    """Check a catalog: schema, closed vocabularies, unique ids/arXiv ids, https links.
+
+    Exit status 1 when there are problems; each is printed as FILE:LINE: entry, field, message
+    and the allowed values.
+    """
+    from zoo.catalog import catalog_json_schema, default_catalog_path, validate_file
+
+    if schema:
+        _write(json.dumps(catalog_json_schema(), indent=2, ensure_ascii=False) + "\n")
+        return
+    target = file or catalog
+    if target is None:
+        try:
+            target = default_catalog_path()
+        except FileNotFoundError as exc:
+            raise _fail(str(exc)) from None
+    parsed, issues = validate_file(target)
+    if issues:
+        _write("".join(f"{issue}\n" for issue in issues))
+        raise _fail(f"{target}: {len(issues)} problem{'s' if len(issues) != 1 else ''}")
+    assert parsed is not None
+    _write(f"{target}: OK ({len(parsed.papers)} papers)\n")
+
+
+# ---------------------------------------------------------------------------------------- cite
+
+
+def cite_cmd(
+    keys: List[str] = typer.Argument(..., help="Paper ids, arXiv ids or unambiguous names."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+) -> None:
+    """Print BibTeX entries (the key is the catalog id)."""
+    from zoo.catalog import AmbiguousPaper, PaperNotFound
+    from zoo.catalog.bibtex import bibtex
+
+    cat = _load(catalog)
+    papers, errors = [], []
+    for key in keys:
+        try:
+            papers.append(cat.get(key))
+        except (PaperNotFound, AmbiguousPaper) as exc:
+            errors.append(str(exc))
+    if errors:
+        raise _fail("\n".join(errors))
+    _write(bibtex(papers))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("list")(list_cmd)
+    app.command("show")(show_cmd)
+    app.command("stats")(stats_cmd)
+    app.command("validate")(validate_cmd)
+    app.command("cite")(cite_cmd)

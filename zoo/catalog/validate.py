@@ -1,0 +1,258 @@
+"""Check catalog data against the schema and across entries; report line-numbered issues.
+
+``check_data`` validates already-parsed YAML data. Issues carry a path (``papers[3].venue``);
+``locate`` turns that path into a line with a :class:`LineIndex` built from the YAML nodes, so
+lines are only computed when something is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from typing import Any, Optional, Sequence
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from zoo import vocab
+from zoo.catalog.issues import Issue
+from zoo.catalog.schema import ARXIV_VERSIONED_RE, PATTERN_HELP, CatalogFile, Links, Paper, Venue, ZooInfo
+
+Loc = tuple[Any, ...]
+
+_VOCAB_BY_FIELD: dict[tuple[str, ...], dict[str, str]] = {
+    ("modality",): vocab.MODALITY,
+    ("technique",): vocab.TECHNIQUE,
+    ("family",): vocab.FAMILY,
+    ("zoo", "status"): vocab.ZOO_STATUS,
+    ("venue", "kind"): vocab.VENUE_KIND,
+    ("venue", "note"): vocab.VENUE_NOTE,
+}
+
+_MODEL_AT: dict[tuple[str, ...], type[BaseModel]] = {
+    (): Paper,
+    ("venue",): Venue,
+    ("links",): Links,
+    ("zoo",): ZooInfo,
+}
+
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def normalized_title(title: str) -> str:
+    """Lowercase letters and digits only: the key used to match papers without an arXiv id."""
+    text = title.lower() if title.isascii() else unicodedata.normalize("NFKD", title).casefold()
+    return _NOT_ALNUM.sub("", text)
+
+
+class LineIndex:
+    """Maps a data path (``('papers', 3, 'venue', 'kind')``) to a 1-based line in the YAML text."""
+
+    def __init__(self, root: Optional[yaml.Node]) -> None:
+        self.root = root
+
+    @classmethod
+    def from_text(cls, text: str) -> "LineIndex":
+        try:
+            return cls(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        except yaml.YAMLError:
+            return cls(None)
+
+    def line(self, loc: Loc) -> Optional[int]:
+        """Line of the deepest node on ``loc`` that exists (a key's line for mapping values)."""
+        node = self.root
+        if node is None:
+            return None
+        best = node.start_mark.line + 1
+        for step in loc:
+            child = None
+            if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == step:
+                        best = key_node.start_mark.line + 1
+                        child = value_node
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+                child = node.value[step]
+                best = child.start_mark.line + 1
+            if child is None:
+                break
+            node = child
+        return best
+
+    def duplicate_keys(self) -> list[tuple[Loc, str, int]]:
+        """Mapping keys that appear twice: (path of the mapping, key, line of the repeat)."""
+        found: list[tuple[Loc, str, int]] = []
+
+        def walk(node: yaml.Node, loc: Loc) -> None:
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for key_node, value_node in node.value:
+                    key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                    if key is not None:
+                        if key in seen:
+                            found.append((loc, key, key_node.start_mark.line + 1))
+                        seen.add(key)
+                        walk(value_node, loc + (key,))
+            elif isinstance(node, yaml.SequenceNode):
+                for i, item in enumerate(node.value):
+                    walk(item, loc + (i,))
+
+        if self.root is not None:
+            walk(self.root, ())
+        return found
+
+
+def _field_path(loc: Loc) -> str:
+    text = ""
+    for step in loc:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+def _suggest(value: Any, options: Sequence[str]) -> str:
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Reporter:
+    """Collects issues for one file, knowing which entry each data path belongs to."""
+
+    def __init__(self, file: str, data: Any, lines: Optional[LineIndex]) -> None:
+        self.file = file
+        self.data = data
+        self.lines = lines
+        self.issues: list[Issue] = []
+        self._pending: list[tuple[Loc, str, tuple[str, ...]]] = []
+
+    def add(self, loc: Loc, message: str, allowed: Sequence[str] = ()) -> None:
+        self._pending.append((loc, message, tuple(allowed)))
+
+    def _entry_id(self, index: int) -> Optional[str]:
+        papers = self.data.get("papers") if isinstance(self.data, dict) else None
+        if isinstance(papers, list) and 0 <= index < len(papers) and isinstance(papers[index], dict):
+            ident = papers[index].get("id")
+            return ident if isinstance(ident, str) else None
+        return None
+
+    def finish(self, lines: Optional[LineIndex]) -> list[Issue]:
+        for loc, message, allowed in self._pending:
+            entry = entry_id = None
+            field_loc = loc
+            if len(loc) >= 2 and loc[0] == "papers" and isinstance(loc[1], int):
+                entry, entry_id, field_loc = loc[1], self._entry_id(loc[1]), loc[2:]
+            line = lines.line(loc) if lines is not None else None
+            self.issues.append(
+                Issue(
+                    file=self.file,
+                    line=line,
+                    message=message,
+                    entry=entry,
+                    entry_id=entry_id,
+                    field=_field_path(field_loc) or None,
+                    allowed=allowed,
+                )
+            )
+        self._pending.clear()
+        return self.issues
+
+
+def _pydantic_issue(error: dict[str, Any], rep: _Reporter) -> None:
+    loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    inner: tuple[str, ...] = tuple(s for s in loc[2:] if isinstance(s, str)) if loc[:1] == ("papers",) else ()
+    vocabulary = _VOCAB_BY_FIELD.get(inner)
+    if kind == "literal_error" and vocabulary is not None:
+        rep.add(loc, f"unknown term {value!r}{_suggest(value, list(vocabulary))}", list(vocabulary))
+    elif kind == "too_short" and vocabulary is not None:
+        rep.add(loc, "needs at least one term (empty list)", list(vocabulary))
+    elif kind == "extra_forbidden":
+        model = _MODEL_AT.get(inner[:-1]) if loc[:1] == ("papers",) else CatalogFile
+        fields = list(model.model_fields) if model else []
+        rep.add(loc, f"unknown field {loc[-1]!r}{_suggest(loc[-1], fields)}", fields)
+    elif kind == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern", "")
+        if isinstance(value, str) and ARXIV_VERSIONED_RE.match(value):
+            bare = re.sub(r"v\d+$", "", value)
+            rep.add(loc, f"{value!r} has a version suffix; store the versionless arXiv id {bare!r}")
+        else:
+            rep.add(loc, f"{value!r} {PATTERN_HELP.get(pattern, f'does not match {pattern}')}")
+    elif kind == "bool_type":
+        rep.add(loc, f"must be true or false (got {'null' if value is None else repr(value)})", ["true", "false"])
+    elif kind == "missing":
+        rep.add(loc, "required field is missing")
+    elif kind == "literal_error" and loc == ("schema_version",):
+        rep.add(loc, f"unsupported schema_version {value!r}", ["1"])
+    else:
+        message = error["msg"]
+        if kind.endswith("_type") or kind in {"string_type", "int_type", "bool_type", "list_type"}:
+            message = f"{message} (got {value!r})"
+        rep.add(loc, message)
+
+
+def _cross_checks(papers: list[Any], retired: list[Any], rep: _Reporter) -> None:
+    """Duplicate ids, arXiv ids, titles and methods; reuse of retired ids; garbled titles."""
+    seen: dict[tuple[str, str], int] = {}
+    retired_set = {r for r in retired if isinstance(r, str)}
+    for index, entry in enumerate(papers):
+        if not isinstance(entry, dict):
+            continue
+        keys = [
+            ("id", entry.get("id"), "id"),
+            ("arxiv", entry.get("arxiv"), "arXiv id"),
+            ("title", normalized_title(entry["title"]) if isinstance(entry.get("title"), str) else None, "title"),
+        ]
+        zoo = entry.get("zoo")
+        if isinstance(zoo, dict) and isinstance(zoo.get("method"), str):
+            keys.append(("zoo.method", zoo["method"], "zoo method"))
+        for field_name, value, what in keys:
+            if not isinstance(value, str) or not value:
+                continue
+            first = seen.setdefault((field_name, value), index)
+            if first != index:
+                loc = ("papers", index) + tuple(field_name.split("."))
+                first_id = papers[first].get("id") if isinstance(papers[first], dict) else None
+                rep.add(loc, f"duplicate {what}: already used by entry {first + 1} (id {first_id!r})")
+        ident = entry.get("id")
+        if isinstance(ident, str) and ident in retired_set:
+            rep.add(("papers", index, "id"), f"id {ident!r} is retired (listed in retired_ids) and must not be reused")
+        title = entry.get("title")
+        if isinstance(title, str) and not title.isascii():
+            from ftfy.badness import is_bad
+
+            if is_bad(title):
+                import ftfy
+
+                rep.add(("papers", index, "title"), f"title looks garbled (mojibake); did you mean {ftfy.fix_text(title)!r}?")
+
+
+def check_data(data: Any, file: str, lines: Optional[LineIndex] = None) -> tuple[Optional[CatalogFile], list[Issue]]:
+    """Validate parsed catalog data. Returns the parsed file (None if invalid) and the issues.
+
+    ``lines`` (or the text via :meth:`LineIndex.from_text`) gives line numbers; without it,
+    issues have ``line=None``.
+    """
+    rep = _Reporter(file, data, lines)
+    if not isinstance(data, dict):
+        rep.add((), "the catalog must be a mapping with keys schema_version and papers", ["schema_version", "papers", "retired_ids"])
+        return None, rep.finish(lines)
+    parsed: Optional[CatalogFile] = None
+    try:
+        parsed = CatalogFile.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            _pydantic_issue(error, rep)
+    papers = data.get("papers")
+    retired = data.get("retired_ids")
+    if isinstance(papers, list):
+        _cross_checks(papers, retired if isinstance(retired, list) else [], rep)
+    if lines is not None:
+        for loc, key, line in lines.duplicate_keys():
+            rep.add(loc + (key,), f"key {key!r} appears twice in the same mapping (line {line}); YAML keeps only the last")
+    issues = rep.finish(lines)
+    return (parsed if not issues else None), issues
