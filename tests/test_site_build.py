@@ -213,3 +213,30 @@ def test_cli_import_stays_light():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_commands_named_in_hand_written_pages_exist():
+    """Every ``tokzoo <command>`` the hand-written pages mention is a real command."""
+    import typer.main
+
+    from zoo.cli import app
+
+    root = typer.main.get_command(app)
+    pages_dir = Path(__file__).resolve().parents[1] / "site" / "pages"
+    missing = []
+    for page in sorted(pages_dir.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        code = re.findall(r"```.*?```", text, re.S) + re.findall(r"`[^`\n]+`", re.sub(r"```.*?```", "", text, flags=re.S))
+        for words in re.findall(r"\btokzoo((?: [a-z][a-z-]*)+)", "\n".join(code)):
+            group, name = root, None
+            for word in words.split():
+                commands = getattr(group, "commands", None)
+                if not commands:
+                    break
+                if word not in commands:
+                    name = word
+                    break
+                group = commands[word]
+            if name is not None:
+                missing.append(f"{page.name}: tokzoo{words}")
+    assert missing == []
