@@ -6,6 +6,7 @@ paths (``methods/fastv.md``); links between pages are made relative with :func:`
 
 from __future__ import annotations
 
+import html
 import posixpath
 from typing import Any, Iterable, Sequence
 
@@ -50,6 +51,11 @@ def badge(page: str, kind: str, value: str, link: str | None = None) -> str:
         target = safe_url(link)
         return f"[{img}]({target})" if target else img
     return f"[{img}]({rel(page, link)})"
+
+
+def code_span(text: object) -> str:
+    """Inline code that shows ``text`` literally (an HTML-escaped ``<code>`` element)."""
+    return f"<code>{html.escape(str(text), quote=False)}</code>"
 
 
 def display_name(paper: dict[str, Any]) -> str:

@@ -4,14 +4,14 @@ notation, supported families, token schedule / FLOPs, benchmarks, and the repro 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from zoo import vocab
+from zoo.site import bench_view
 from zoo.site.data import MethodDoc, SiteData
 from zoo.site.escape import md_link, md_text, safe_url
-from zoo.site.markdown import badge, display_name, labels, table, venue_text
+from zoo.site.markdown import badge, code_span, display_name, labels, table, venue_text
 
 
 def fence(text: str, lang: str = "") -> str:
@@ -19,13 +19,6 @@ def fence(text: str, lang: str = "") -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}\n"
-
-
-def code_span(text: str) -> str:
-    """Inline code that shows ``text`` literally (HTML-escaped ``<code>``)."""
-    import html
-
-    return f"<code>{html.escape(str(text), quote=False)}</code>"
 
 
 def docstring_md(doc: str) -> str:
@@ -103,47 +96,6 @@ def param_table(method: MethodDoc) -> str:
 def notation_table(method: MethodDoc) -> str:
     rows = [[inline_md(symbol), inline_md(meaning)] for symbol, meaning in method.paper_notation.items()]
     return table(["Paper", "In tokzoo"], rows)
-
-
-def format_number(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.4e}"
-    return str(value)
-
-
-def benchmark_section(method_id: str, data: SiteData) -> str:
-    records = [r for r in data.benchmarks if method_id in _record_methods(r)]
-    if not records:
-        return "No benchmark results for this method yet (run `tokzoo bench` and commit the JSON under `benchmarks/results/`).\n"
-    out = []
-    for rec in records:
-        title = rec.get("name") or rec.get("benchmark") or rec["_file"]
-        out.append(f"### {md_text(title)}\n")
-        meta = {k: v for k, v in rec.items() if not isinstance(v, (list, dict)) and not k.startswith("_")}
-        if meta:
-            out.append(table(["Field", "Value"], [[md_text(k), md_text(format_number(v))] for k, v in meta.items()]))
-        rows = rec.get("rows") or rec.get("results")
-        if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
-            keys: list[str] = []
-            for r in rows:
-                keys += [k for k in r if k not in keys and not isinstance(r[k], (list, dict))]
-            out.append("\n" + table([md_text(k) for k in keys], [[md_text(format_number(r.get(k, ""))) for k in keys] for r in rows]))
-        out.append(f"\nSource: `benchmarks/results/{md_text(rec['_file'])}`\n")
-    return "\n".join(out)
-
-
-def _record_methods(record: dict[str, Any]) -> set[str]:
-    found = set()
-    for key in ("method", "method_id"):
-        if isinstance(record.get(key), str):
-            found.add(record[key])
-    if isinstance(record.get("methods"), list):
-        found.update(m for m in record["methods"] if isinstance(m, str))
-    return found
 
 
 def repro_section(page: str, paper_id: str | None, data: SiteData) -> str:
@@ -239,7 +191,7 @@ def method_page(method: MethodDoc, data: SiteData) -> str:
     parts.append(schedule_section(method.id, paper.get("id"), data))
 
     parts.append("## Benchmarks\n")
-    parts.append(benchmark_section(method.id, data))
+    parts.append(bench_view.benchmark_markdown(method.id, data.benchmarks))
 
     parts.append("## Reproduction {#reproduction}\n")
     parts.append(repro_section(page, paper.get("id") if paper else None, data))
@@ -252,25 +204,25 @@ def method_page(method: MethodDoc, data: SiteData) -> str:
 
 
 def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> str:
-    """Token schedules and FLOPs recorded by analytic repro claims and benchmarks."""
+    """Token schedules and FLOPs: the repro script's analytic claims and recorded benchmark runs."""
     rows = []
     entry = data.repro.get(paper_id) if paper_id else None
     for c in entry.claims if entry else []:
-        if c.kind == "analytic" and c.measured:
-            rows.append([md_text(c.description), md_text(c.setting), md_text(c.measured), md_text(c.reported)])
-    schedules = []
-    for rec in data.benchmarks:
-        if method_id in _record_methods(rec):
-            for key in ("schedule", "tokens", "token_schedule"):
-                if isinstance(rec.get(key), (list, dict)):
-                    schedules.append(f"`{md_text(rec['_file'])}`: " + md_text(json.dumps(rec[key])))
-    if not rows and not schedules:
-        return "No analytic schedule recorded yet (it comes from the reproduction's analytic claims).\n"
+        if c.kind == "analytic":
+            rows.append([md_text(c.description), md_text(c.setting), md_text(c.reported),
+                         md_text(c.measured) if c.measured else "not run"])
+    lines = bench_view.schedule_lines(method_id, data.benchmarks)
+    if not rows and not lines:
+        return ("No token schedule recorded yet: it comes from the reproduction's analytic claims "
+                "and from `tokzoo bench` runs.\n")
     out = []
     if rows:
-        out.append(table(["Quantity", "Setting", "tokzoo", "Paper"], rows))
-    if schedules:
-        out.append("\n".join(f"- {s}" for s in schedules) + "\n")
+        out.append("Analytic claims of the paper (token counts, FLOPs) and tokzoo's computation under the "
+                   "paper's own counting convention:\n")
+        out.append(table(["Quantity", "Setting", "Paper", "tokzoo"], rows))
+    if lines:
+        out.append("Tokens entering the model and after every block, as recorded by benchmark runs:\n")
+        out.append("\n".join(f"- {line}" for line in lines) + "\n")
     return "\n".join(out)
 
 

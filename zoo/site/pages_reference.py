@@ -10,8 +10,8 @@ from typing import Any
 
 from zoo import vocab
 from zoo.site.escape import md_text
-from zoo.site.markdown import table
-from zoo.site.pages_method import code_span, docstring_md, fence, inline_md
+from zoo.site.markdown import code_span, table
+from zoo.site.pages_method import docstring_md, fence, inline_md
 
 API_MODULES = ("zoo.interface", "zoo.catalog", "zoo.repro")
 

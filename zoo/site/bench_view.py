@@ -1,0 +1,130 @@
+"""Benchmark records (``benchmarks/results/*.json``, written by ``tokzoo bench``) as site tables.
+
+A ``tokzoo-bench`` record holds: ``family``, ``method`` (id), ``params``, ``setting`` (model,
+dtype, batch size, threads, device, weights), ``baseline``/``method`` timing summaries
+(``median_s``, ``throughput``), ``speedup``, ``speedup_pairs_median``, ``tokens``
+(``input``, ``after_block``), ``flops`` (``convention``, ``baseline_gmacs``,
+``method_gmacs``, ``theoretical_speedup``), ``hardware``, ``versions``, ``date``, ``command``.
+Records of another shape are shown as their scalar fields. Every number shown is read from
+a record; nothing is derived except ratios of two recorded numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.site.escape import md_text
+from zoo.site.markdown import code_span, table
+
+BENCH_KIND = "tokzoo-bench"
+
+
+def record_method(record: dict[str, Any]) -> str | None:
+    """The method id a record measures (``method`` / ``method_id``; a timing dict under
+    ``method`` is not an id)."""
+    for key in ("method_id", "method"):
+        value = record.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def records_for(method_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if record_method(r) == method_id]
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if isinstance(value, bool) or value is None:
+        return "–"
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}g}" if isinstance(value, float) else f"{value:,}"
+    return str(value)
+
+
+def _params(params: Any) -> str:
+    if not isinstance(params, dict):
+        return md_text(params)
+    shown = {k: v for k, v in params.items() if v is not None}
+    return md_text(", ".join(f"{k}={v}" for k, v in shown.items()) or "defaults")
+
+
+def _setting(setting: Any) -> str:
+    if not isinstance(setting, dict):
+        return md_text(setting)
+    keys = ("model", "weights", "dtype", "batch_size", "threads", "device")
+    return md_text(", ".join(f"{k}: {setting[k]}" for k in keys if k in setting))
+
+
+def _hardware(hw: Any) -> str:
+    if not isinstance(hw, dict):
+        return md_text(hw)
+    name = hw.get("accelerator") or hw.get("gpu") or hw.get("cpu") or ""
+    threads = hw.get("threads")
+    return md_text(f"{name}" + (f", {threads} threads" if threads and not hw.get("accelerator") else ""))
+
+
+def bench_table(records: list[dict[str, Any]]) -> str:
+    """One row per ``tokzoo-bench`` record: setting, tokens, GMACs, theoretical and measured speedup."""
+    rows = []
+    for r in records:
+        tokens = r.get("tokens") or {}
+        after = tokens.get("after_block") or []
+        flops = r.get("flops") or {}
+        base, meth = r.get("baseline") or {}, r.get("method") if isinstance(r.get("method"), dict) else {}
+        rows.append([
+            _params(r.get("params")),
+            _setting(r.get("setting")),
+            md_text(f"{tokens.get('input', '–')} → {after[-1] if after else '–'}"),
+            md_text(f"{_num(flops.get('baseline_gmacs'))} → {_num(flops.get('method_gmacs'))}"),
+            md_text(f"{_num(flops.get('theoretical_speedup'))}×" if flops.get("theoretical_speedup") else "–"),
+            md_text(f"{_num(r.get('speedup_pairs_median', r.get('speedup')))}×" if r.get("speedup") else "–"),
+            md_text(f"{_num(base.get('throughput'))} → {_num(meth.get('throughput'))}" if base else "–"),
+            _hardware(r.get("hardware")),
+            md_text(str(r.get("date", ""))[:10]) or "–",
+        ])
+    return table(["Params", "Setting", "Tokens in → out", "GMACs base → method", "Theoretical speedup",
+                  "Measured speedup", "Items/s base → method", "Hardware", "Date"], rows)
+
+
+def generic_table(record: dict[str, Any]) -> str:
+    rows = [[md_text(k), md_text(v)] for k, v in record.items()
+            if not k.startswith("_") and not isinstance(v, (dict, list))]
+    return table(["Field", "Value"], rows)
+
+
+def benchmark_markdown(method_id: str, records: list[dict[str, Any]]) -> str:
+    mine = records_for(method_id, records)
+    if not mine:
+        return ("No benchmark results for this method yet (`tokzoo bench` writes them; committed "
+                "JSON under `benchmarks/results/` appears here).\n")
+    bench = [r for r in mine if r.get("kind") == BENCH_KIND]
+    other = [r for r in mine if r.get("kind") != BENCH_KIND]
+    out = []
+    if bench:
+        out.append("Baseline and method timed alternately in the same run (median of paired ratios); "
+                   "GMACs per item under the convention the record names.\n")
+        out.append(bench_table(bench))
+        conventions = sorted({str((r.get("flops") or {}).get("convention")) for r in bench if r.get("flops")})
+        if conventions:
+            out.append("FLOPs convention: " + "; ".join(md_text(c) for c in conventions) + ".\n")
+        files = ", ".join(code_span(r["_file"]) for r in bench if r.get("_file"))
+        if files:
+            out.append(f"Records: {files} in `benchmarks/results/`.\n")
+    for r in other:
+        out.append(f"{code_span(r.get('_file', 'record'))}\n")
+        out.append(generic_table(r))
+    return "\n".join(out)
+
+
+def schedule_lines(method_id: str, records: list[dict[str, Any]]) -> list[str]:
+    """``model (params): 197 → 181 → ... → 101`` per recorded run of the method."""
+    lines = []
+    for r in records_for(method_id, records):
+        tokens = r.get("tokens") or {}
+        after = tokens.get("after_block")
+        if not isinstance(after, list) or not after:
+            continue
+        model = (r.get("setting") or {}).get("model", "model")
+        counts = " → ".join(str(n) for n in [tokens.get("input"), *after] if n is not None)
+        lines.append(f"{md_text(model)} ({_params(r.get('params'))}): {md_text(counts)}")
+    return lines
