@@ -173,7 +173,58 @@ def sync_cmd(
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------------------- new-method
+
+
+def _default_root() -> Path:
+    cwd = Path.cwd()
+    if (cwd / "zoo" / "papers").is_dir() and (cwd / "catalog.yaml").is_file():
+        return cwd
+    return Path(__file__).resolve().parents[2]
+
+
+def new_method_cmd(
+    paper: str = typer.Argument(..., help="Catalog id, arXiv id or name of the paper (add it first with `tokzoo add`)."),
+    family: Optional[str] = typer.Option(None, "--family", help="Family adapter: timm-vit, llava, ... (default: from the catalog family)."),
+    placement: Optional[str] = typer.Option(None, "--placement", help="Where it acts: vision-encoder, projector, llm-prefill, llm-decode, backbone."),
+    class_name: Optional[str] = typer.Option(None, "--class-name", help="Python class name (default: from the short name)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Source checkout to write into (default: the current one)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: <root>/catalog.yaml)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show what would be created and changed; write nothing."),
+) -> None:
+    """Scaffold a method for a catalog paper: module, repro script, tests, registry and catalog status.
+
+    The scaffold fails its tests on purpose until the method is implemented.
+    """
+    from zoo.contrib.scaffold import ScaffoldError, plan_new_method
+
+    target = (root or _default_root()).resolve()
+    try:
+        plan = plan_new_method(target, paper, family=family, placement=placement, class_name=class_name,
+                               catalog=catalog)
+    except ScaffoldError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(plan.summary())
+    typer.echo("\n" + plan.diff().rstrip("\n"))
+    if dry_run:
+        typer.echo("\n--dry-run: nothing written.")
+        return
+    try:
+        plan.write()
+    except ScaffoldError as exc:
+        raise _fail(str(exc)) from None
+    m, mid = plan.module, plan.method_id
+    typer.echo(f"""
+Scaffolded {mid!r} (catalog status: planned). Its tests fail until it works. Next:
+  1. implement {plan.class_name}.install in zoo/papers/{m}.py; write its docstrings and paper_notation
+     (they become the method's page on the site);
+  2. pytest tests/test_method_{m}.py   (then add {mid} to its family's shared case list);
+  3. write the paper's claims with their sources in repro/{mid}.py, then: tokzoo repro {mid};
+  4. set the catalog entry to zoo: {{status: implemented, method: {mid}}} and open a pull request.""")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("add")(add_cmd)
     app.command("sync")(sync_cmd)
+    app.command("new-method")(new_method_cmd)

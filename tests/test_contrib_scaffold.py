@@ -1,0 +1,109 @@
+"""`tokzoo new-method` in a temporary copy of the repository (never on the real tree).
+
+The generated test file is run in a subprocess against the copy: it must fail while the
+method is a scaffold, and pass once a real ``install`` is written, so it tests behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from contrib_fakes import write_small_catalog
+from zoo.catalog import load_catalog
+from zoo.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "results", "build")
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """zoo/, the test fixtures, repro/configs and a small catalog with a ViT paper to implement."""
+    root = tmp_path / "tokzoo"
+    shutil.copytree(REPO / "zoo", root / "zoo", ignore=IGNORE)
+    (root / "tests").mkdir()
+    for name in ("conftest.py", "vit_fixtures.py", "vlm_fixtures.py"):
+        if (REPO / "tests" / name).exists():
+            shutil.copy(REPO / "tests" / name, root / "tests" / name)
+    shutil.copytree(REPO / "repro" / "configs", root / "repro" / "configs")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    catalog = write_small_catalog(root / "catalog.yaml")
+    added = CliRunner().invoke(app, ["add", "--catalog", str(catalog), "--title", "Token Cropr: Faster ViTs for Quite a Few Tasks",
+                                     "--url", "https://arxiv.org/abs/2412.00965", "--venue", "arXiv", "--year", "2024",
+                                     "--technique", "pruning", "--short-name", "Cropr"])
+    assert added.exit_code == 0, added.output
+    return root
+
+
+def _new_method(root: Path, *args: str):
+    return CliRunner().invoke(app, ["new-method", *args, "--root", str(root)])
+
+
+def _pytest(root: Path, test_file: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(root), "TOKZOO_CACHE_DIR": "off"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", test_file],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_scaffold_writes_wired_files_that_fail_until_implemented(repo_copy):
+    result = _new_method(repo_copy, "2412.00965")
+    assert result.exit_code == 0, result.output
+    for relative in ("zoo/papers/cropr.py", "repro/cropr.py", "tests/test_method_cropr.py"):
+        assert (repo_copy / relative).is_file(), relative
+    assert '"cropr": "zoo.papers.cropr:Cropr",' in (repo_copy / "zoo/papers/__init__.py").read_text()
+    paper = load_catalog(repo_copy / "catalog.yaml").get("cropr")
+    assert paper.zoo.status == "planned" and paper.zoo.method == "cropr"
+    assert "+    zoo: {status: planned, method: cropr}" in result.output
+
+    # the repro script refuses to load: no claim, and no made-up number
+    from zoo.repro.loader import load_spec
+
+    with pytest.raises(NotImplementedError, match="repro/cropr.py has no claims yet"):
+        load_spec("cropr", repo_copy / "repro")
+    assert "reported=" not in (repo_copy / "repro/cropr.py").read_text().split("CLAIMS: list[Claim] = []")[1]
+
+    # the generated tests fail, saying what is missing
+    failing = _pytest(repo_copy, "tests/test_method_cropr.py")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "replace the TODOs in the docstrings" in failing.stdout
+
+    # ... and pass once the method is implemented and documented
+    module = repo_copy / "zoo/papers/cropr.py"
+    text = module.read_text()
+    text = text.replace("TODO(contributor)", "Done:").replace(
+        "    paper_notation: ClassVar[dict[str, str]] = {\n",
+        '    paper_notation: ClassVar[dict[str, str]] = {\n        "k": "k: block where tokens are pruned",\n')
+    start = text.index("        raise NotImplementedError(")
+    text = text[:start] + (
+        "        adapter.install_token_pruning(patch, run, layer=self.k, keep_ratio=self.keep_ratio,\n"
+        "                                      keep_tokens=self.keep_tokens, scorer=lambda x: x.norm(dim=-1))\n")
+    module.write_text(text)
+    passing = _pytest(repo_copy, "tests/test_method_cropr.py")
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "2 passed" in passing.stdout
+
+
+def test_refusals_name_the_problem_and_write_nothing(repo_copy):
+    registry = (repo_copy / "zoo/papers/__init__.py").read_text()
+    catalog = (repo_copy / "catalog.yaml").read_text()
+    missing = _new_method(repo_copy, "no-such-paper")
+    assert missing.exit_code == 1 and "tokzoo add <arXiv id>" in missing.output
+    taken = _new_method(repo_copy, "tome")
+    assert taken.exit_code == 1 and "already in REGISTRY" in taken.output
+    family = _new_method(repo_copy, "cropr", "--family", "nope")
+    assert family.exit_code == 1 and "not a family adapter; known: timm-vit" in family.output
+    (repo_copy / "repro" / "cropr.py").write_text("# someone's work\n")
+    exists = _new_method(repo_copy, "cropr")
+    assert exists.exit_code == 1 and "repro/cropr.py exists already" in exists.output
+    dry = _new_method(repo_copy, "lvpruning", "--dry-run")
+    assert dry.exit_code == 0 and "new  zoo/papers/lvpruning.py" in dry.output and "nothing written" in dry.output
+    assert not (repo_copy / "zoo/papers/lvpruning.py").exists()
+    assert (repo_copy / "zoo/papers/__init__.py").read_text() == registry
+    assert (repo_copy / "catalog.yaml").read_text() == catalog
