@@ -223,8 +223,62 @@ Scaffolded {mid!r} (catalog status: planned). Its tests fail until it works. Nex
   4. set the catalog entry to zoo: {{status: implemented, method: {mid}}} and open a pull request.""")
 
 
+# ---------------------------------------------------------------------------------------- pr-check
+
+
+def _git(root: Path, *args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise _fail(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def pr_check_cmd(
+    base: Optional[str] = typer.Option(None, "--base", help="Git ref of the target branch (e.g. origin/main): "
+                                       "enables the one-paper-per-PR, permanent-id and result checks."),
+    max_new_papers: int = typer.Option(1, "--max-new-papers", min=0, help="New papers allowed (0: no limit, for bulk imports)."),
+    allow_tokzoo_results: bool = typer.Option(False, "--allow-tokzoo-results", help="Accept result records with source 'tokzoo' (maintainer re-runs)."),
+    github: Optional[bool] = typer.Option(None, "--github/--no-github", help="Also print GitHub Actions annotations (default: when GITHUB_ACTIONS is set)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
+) -> None:
+    """Check a pull request like CI does: catalog validity, one paper per PR, permanent ids, community results."""
+    import os
+
+    from zoo.contrib.pr_check import check_catalog, check_results, github_annotation
+
+    path = _catalog_path(catalog).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc}") from None
+    root = path.parent
+    base_text = None
+    changed: list[Path] = []
+    if base:
+        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+        rel = path.relative_to(top).as_posix()
+        listing = _git(top, "ls-tree", "--name-only", base, "--", rel)
+        base_text = _git(top, "show", f"{base}:{rel}") if listing.strip() else ""
+        names = _git(top, "diff", "--name-only", "--diff-filter=AM", f"{base}...HEAD", "--", "repro/results")
+        changed = [top / n for n in names.splitlines() if n.strip()]
+        root = top
+    findings = check_catalog(text, os.path.relpath(path, Path.cwd()), base_text, max_new_papers=max_new_papers)
+    findings += check_results(changed, root, require_community=not allow_tokzoo_results)
+    annotate = github if github is not None else bool(os.environ.get("GITHUB_ACTIONS"))
+    for finding in findings:
+        typer.echo(str(finding))
+        if annotate:
+            typer.echo(github_annotation(finding))
+    if findings:
+        raise _fail(f"{len(findings)} problem{'s' if len(findings) != 1 else ''}; each line above says what to fix")
+    typer.echo("pr-check: OK" + ("" if base else " (catalog only; pass --base to compare with the target branch)"))
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("add")(add_cmd)
     app.command("sync")(sync_cmd)
     app.command("new-method")(new_method_cmd)
+    app.command("pr-check")(pr_check_cmd)
