@@ -281,6 +281,39 @@ def _check_labels(key: str, fields: Mapping[str, Any], report: LabelMergeReport,
     return ok
 
 
+_KIND_RANK = {"conference": 0, "journal": 1, "workshop": 2, "preprint": 3}
+
+
+def _resolve_clashes(papers: Any, final_ids: dict[int, str], pinned: set[str], report: LabelMergeReport) -> None:
+    """Papers wanting the same id: a pinned paper keeps it, else the oldest (section year,
+    venue year, then conference before journal, workshop, preprint); the others get the
+    venue's short name appended (``tcformer-tpami``), or the year for preprints."""
+    from zoo.catalog.ids import allocate_id, slugify
+
+    groups: dict[str, list[Any]] = {}
+    for paper in papers:
+        groups.setdefault(final_ids[id(paper)], []).append(paper)
+    taken = set(final_ids.values())
+    for wanted, group in groups.items():
+        if len(group) < 2:
+            continue
+
+        def rank(p: Any) -> tuple:
+            venue = p.get("venue") or {}
+            return (str(p.get("arxiv")) not in pinned and wanted not in pinned, p.get("year") or 9999,
+                    venue.get("year") or 9999, _KIND_RANK.get(venue.get("kind"), 9))
+
+        keeper, *others = sorted(group, key=rank)
+        for paper in others:
+            venue = paper.get("venue") or {}
+            suffix = slugify(venue["name"]) if venue.get("kind") not in (None, "preprint") else str(paper.get("year"))
+            new = allocate_id(f"{wanted}-{suffix}", taken, paper.get("year"))
+            taken.add(new)
+            final_ids[id(paper)] = new
+            report.warnings.append(f"id clash on {wanted!r}: {keeper.get('title', '')[:50]!r} keeps it, "
+                                   f"{paper.get('title', '')[:50]!r} gets {new!r}")
+
+
 def merge_labels(
     catalog_path: PathLike,
     labels: Mapping[str, Mapping[str, Any]],
@@ -289,6 +322,7 @@ def merge_labels(
     pinned_ids: Mapping[str, str] = PINNED_IDS,
     zoo_status: Optional[Mapping[str, Mapping[str, Any]]] = None,
     require_complete: bool = False,
+    resolve_clashes: bool = False,
     dry_run: bool = False,
 ) -> LabelMergeReport:
     """Apply curated labels to the catalog file.
@@ -297,8 +331,10 @@ def merge_labels(
     fields among :data:`LABEL_FIELDS`. Ids of papers in ``pinned_ids`` (arXiv -> id) are
     forced to the pinned id whatever the labels say. ``zoo_status`` maps a (final) paper id
     to its ``zoo`` mapping (e.g. ``{"status": "implemented", "method": "fastv"}``).
-    With ``require_complete`` every catalog paper needs labels with every field. Nothing
-    is written when there are errors or with ``dry_run``.
+    With ``require_complete`` every catalog paper needs labels with every field. With
+    ``resolve_clashes``, papers that would share an id (a conference paper and its journal
+    version, say) are told apart by :func:`_resolve_clashes`; otherwise a clash is an error.
+    Nothing is written when there are errors or with ``dry_run``.
     """
     report = LabelMergeReport()
     data = load_roundtrip(catalog_path)
@@ -340,6 +376,8 @@ def merge_labels(
             final_ids[id(paper)] = pid
         if id(paper) not in resolved:
             report.unlabelled.append(pid)
+    if resolve_clashes:
+        _resolve_clashes(papers, final_ids, set(pinned_ids.values()), report)
     owners: dict[str, str] = {}
     retired = {str(r) for r in (data.get("retired_ids") or [])}
     for paper in papers:

@@ -28,8 +28,12 @@ from zoo import vocab
 SCHEMA_VERSION = 1
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-#: New-style (``2403.06764``) or old-style (``cs/0112017``, ``math.GT/0309136``) arXiv ids, versionless.
-ARXIV_PATTERN = r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?/\d{7})$"
+#: Versionless arXiv ids: YYMM.NNNNN since 2015, YYMM.NNNN from 2007 to 2014, and old-style
+#: ``cs/0112017`` / ``math.GT/0309136`` before that.
+ARXIV_PATTERN = (
+    r"^((1[5-9]|[2-9]\d)(0[1-9]|1[0-2])\.\d{5}|(0[7-9]|1[0-4])(0[1-9]|1[0-2])\.\d{4}"
+    r"|[a-z][a-z-]*(\.[A-Z]{2})?/\d{7})$"
+)
 ARXIV_VERSIONED_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?/\d{7})v\d+$")
 
 
@@ -66,7 +70,7 @@ PaperId = Annotated[StrictStr, Field(pattern=ID_PATTERN)]
 
 PATTERN_HELP: dict[str, str] = {
     HTTPS_PATTERN: "is not an https URL; links must start with https:// and contain no spaces",
-    ARXIV_PATTERN: "is not a versionless arXiv id; expected e.g. '2403.06764' (YYMM.NNNNN) or an old-style id like 'cs/0112017'",
+    ARXIV_PATTERN: "is not a versionless arXiv id; expected e.g. '2403.06764' (YYMM.NNNNN; YYMM.NNNN before 2015) or an old-style id like 'cs/0112017'",
     TEXT_PATTERN: "must be non-empty single-line text without leading or trailing spaces",
     ID_PATTERN: "is not a valid id; ids are lowercase letters, digits and '-', starting with a letter or digit (e.g. 'fastv', 'llava-prumerge')",
 }
@@ -78,6 +82,7 @@ def _labels(term: Any, what: str, vocabulary: dict[str, str]) -> Any:
         list[term],
         Field(
             min_length=1,
+            json_schema_extra={"uniqueItems": True},
             description=f"One or more {what} terms: " + "; ".join(f"{k}: {v}" for k, v in vocabulary.items()),
         ),
         AfterValidator(_check_unique),

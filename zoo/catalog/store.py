@@ -102,6 +102,8 @@ class Catalog:
         arxiv = _ARXIV_IN_TEXT.match(key)
         if arxiv and arxiv.group(1) in self._by_arxiv:
             return self._by_arxiv[arxiv.group(1)]
+        if key.casefold() in self._by_id:  # 'ToMe' -> tome, although another paper is also called ToMe
+            return self._by_id[key.casefold()]
         by_name, by_title = self._name_index()
         named = by_name.get(_name_key(key), [])
         if len(named) == 1:
@@ -111,8 +113,9 @@ class Catalog:
         return by_title.get(normalized_title(key))
 
     def get(self, key: str) -> Paper:
-        """One paper by id, arXiv id (``2403.06764``, ``arXiv:2403.06764v2``, abs URL), unambiguous
-        short name (case and punctuation ignored: ``llava prumerge``) or exact title.
+        """One paper by id, arXiv id (``2403.06764``, ``arXiv:2403.06764v2``, abs URL), id in any
+        case (``ToMe`` -> ``tome``), unambiguous short name (case and punctuation ignored:
+        ``llava prumerge``) or exact title.
 
         Raises :class:`PaperNotFound` (with the closest ids) or :class:`AmbiguousPaper`.
         """
