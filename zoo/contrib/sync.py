@@ -29,6 +29,8 @@ from zoo.contrib.labels import propose_labels
 
 DEFAULT_UPSTREAM = Path("tools") / "upstream" / "awesome-token-reduction.md"
 USER_AGENT = "tokzoo-sync (upstream list check)"
+#: The raw markdown of the upstream awesome list (its default branch).
+UPSTREAM_URL = "https://raw.githubusercontent.com/sangminwoo/awesome-token-reduction/HEAD/README.md"
 
 
 class SyncError(Exception):
