@@ -18,7 +18,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 import yaml
 

@@ -121,6 +121,10 @@ def _parse_tag(tag: str) -> Optional[tuple[str, Optional[int], Optional[str]]]:
     return name.strip(), (int(year) if year else None), note
 
 
+#: Public name: ``parse_venue_tag("CVPR 2024 Oral") -> ("CVPR", 2024, "Oral")`` (None if unreadable).
+parse_venue_tag = _parse_tag
+
+
 def parse_line(raw: str, line: int, section_year: int) -> tuple[Optional[UpstreamEntry], list[Problem]]:
     """Parse one ``- ...`` line. Returns the entry (None if unusable) and problems found."""
     problems: list[Problem] = []
