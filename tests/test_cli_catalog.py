@@ -163,7 +163,7 @@ def test_validate_ok_and_broken(catalog, tmp_path):
     assert result.stdout.startswith(f"{broken}:{line}: entry 3 (id 'locret'): field 'technique[0]': unknown term 'kv-cache'")
     assert "allowed: pruning, merging" in result.stdout and "1 problem" in result.stderr
     result = run("list", "--catalog", str(broken), code=1)
-    assert "the catalog is invalid" in result.stderr and "kv-cache" in result.stderr
+    assert "is invalid (1 problems)" in result.stderr and "kv-cache" in result.stderr
 
 
 def test_validate_schema_option(catalog):

@@ -47,7 +47,11 @@ def _load(catalog: Optional[Path]):
     try:
         return load_catalog(catalog)
     except CatalogError as exc:
-        raise _fail(f"the catalog is invalid; run `tokzoo validate` for details\n{exc}") from None
+        shown = "\n".join(f"  {issue}" for issue in exc.issues[:10])
+        more = f"\n  ... and {len(exc.issues) - 10} more" if len(exc.issues) > 10 else ""
+        raise _fail(
+            f"the catalog {exc.path} is invalid ({len(exc.issues)} problems); `tokzoo validate` lists them all\n{shown}{more}"
+        ) from None
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
 
