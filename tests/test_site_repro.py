@@ -43,6 +43,8 @@ def _repro_root(tmp_path):
     save_record(Record(paper_id="toy", claim_id="flops-cut", kind="analytic", status="reproduced", reported=45,
                        unit="%", measured=45.29, tolerance=0.5,
                        hardware={"cpu": "AMD EPYC", "cpu_count": 2, "system": "Linux"},
+                       details={"convention": "fastv", "flops_baseline": 6.0e12, "flops_method": 3.3e12,
+                                "image_tokens_per_layer": [576, 576, 288, 288, 288]},
                        date="2026-11-25T15:16:29+00:00"), tmp_path / "repro" / "results")
     return tmp_path
 
@@ -74,10 +76,24 @@ def test_repro_table_renders_reported_measured_hardware_date_status(tmp_path):
     assert len(cells) == 2
     flops = cells[0]
     assert flops[2] == ["45%", "±", "0.5"] and flops[3] == ["45.29%"]
-    assert flops[6] == ["AMD", "EPYC", "(2", "CPUs)"] and flops[7] == ["2026-11-25"]
+    assert flops[5] == ["AMD", "EPYC", "(2", "CPUs)"] and flops[6] == ["2026-11-25"]
+    assert "model: toy-13b; K: 2" in " ".join(flops[0])
     assert 'alt="repro: reproduced"' in rows[1]
     assert cells[1][3] == ["–"] and 'alt="repro: not run"' in rows[2]
     assert 'alt="repro: partial"' in rendered.split("<table>")[0]
+
+
+def test_schedule_section_shows_recorded_per_layer_tokens_and_flops(tmp_path):
+    from zoo.site.pages_method import schedule_section
+
+    root = _repro_root(tmp_path)
+    data = SiteData(papers=[{"id": "toy", "title": "Toy", "zoo": {"status": "none"}}])
+    data.repro = load_repro(root, data, [])
+    text = html.unescape(re.sub(r"<[^>]+>", "", markdown.markdown(schedule_section("toy", "toy", data),
+                                                                   extensions=["tables"])))
+    assert "image_tokens_per_layer: 576 ×2 → 288 ×3" in text
+    assert "FLOPs 6e+12 → 3.3e+12 (convention: fastv)" in text
+    assert "GQA" not in text  # only analytic claims belong to the schedule section
 
 
 def test_without_a_script_the_page_says_not_run():

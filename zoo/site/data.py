@@ -56,6 +56,7 @@ class ClaimRow:
     date: str = ""
     detail: str = ""  # e.g. "skipped: needs cuda"
     setting: str = ""
+    details: dict[str, Any] = field(default_factory=dict)  # the record's evidence (schedules, FLOPs totals)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from zoo import vocab
-from zoo.site import bench_view
+from zoo.site import bench_view, repro_view
 from zoo.site.data import MethodDoc, SiteData
 from zoo.site.escape import md_link, md_text, safe_url
 from zoo.site.markdown import badge, code_span, display_name, labels, table, venue_text
@@ -111,19 +111,19 @@ def repro_section(page: str, paper_id: str | None, data: SiteData) -> str:
         status_cell = badge(page, "repro", c.status)
         if c.detail:
             status_cell += f"<br>{md_text(c.detail)}"
+        setting = f"<br><small>{md_text(c.setting)}</small>" if c.setting else ""
         rows.append([
-            f"{code_span(c.claim_id)}<br>{md_text(c.description)}",
+            f"{code_span(c.claim_id)}<br>{md_text(c.description)}{setting}",
             md_text(c.kind),
             md_text(c.reported),
             md_text(c.measured) if c.measured else "–",
-            md_text(c.setting),
             _source_cell(c),
             md_text(c.hardware) or "–",
             md_text(c.date) or "–",
             status_cell,
         ])
     out.append(table(
-        ["Claim", "Kind", "Reported", "Measured", "Setting", "Source", "Hardware", "Date", "Status"], rows
+        ["Claim and setting", "Kind", "Reported", "Measured", "Source", "Hardware", "Date", "Status"], rows
     ))
     return "\n".join(out)
 
@@ -211,8 +211,17 @@ def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> st
         if c.kind == "analytic":
             rows.append([md_text(c.description), md_text(c.setting), md_text(c.reported),
                          md_text(c.measured) if c.measured else "not run"])
+    recorded = []
+    for c in entry.claims if entry else []:
+        schedules = repro_view.token_schedules(c.details)
+        flops = repro_view.flops_summary(c.details)
+        if schedules or flops:
+            parts = [f"{code_span(name)}: {md_text(text)}" for name, text in schedules]
+            if flops:
+                parts.append(md_text(flops))
+            recorded.append(f"{code_span(c.claim_id)}: " + "; ".join(parts))
     lines = bench_view.schedule_lines(method_id, data.benchmarks)
-    if not rows and not lines:
+    if not rows and not lines and not recorded:
         return ("No token schedule recorded yet: it comes from the reproduction's analytic claims "
                 "and from `tokzoo bench` runs.\n")
     out = []
@@ -220,6 +229,10 @@ def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> st
         out.append("Analytic claims of the paper (token counts, FLOPs) and tokzoo's computation under the "
                    "paper's own counting convention:\n")
         out.append(table(["Quantity", "Setting", "Paper", "tokzoo"], rows))
+    if recorded:
+        out.append("Per-layer token counts (a run of equal counts is written `count ×layers`) and FLOPs "
+                   "totals recorded with the reproduction:\n")
+        out.append("\n".join(f"- {line}" for line in recorded) + "\n")
     if lines:
         out.append("Tokens entering the model and after every block, as recorded by benchmark runs:\n")
         out.append("\n".join(f"- {line}" for line in lines) + "\n")

@@ -67,6 +67,7 @@ def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:
             row.status = rec.status
             if rec.status != "skipped" and rec.measured is not None:
                 row.measured = _number(rec.measured, rec.unit or claim.unit)
+            row.details = dict(rec.details or {}) if rec.status != "skipped" else {}
             row.hardware = _hardware(rec.hardware) if rec.status != "skipped" else ""
             row.date = (rec.date or "")[:10] if rec.status != "skipped" else ""
             parts = [p for p in (rec.label, rec.reason) if p]
@@ -95,3 +96,42 @@ def load_repro(root: Path, data: SiteData, notes: list[str]) -> dict[str, PaperR
     if unknown:
         notes.append(f"repro scripts without a catalog entry: {', '.join(unknown)}")
     return out
+
+
+def run_lengths(values: list[int]) -> str:
+    """``576 ×2 → 288 ×38`` for a per-layer token list (runs of equal counts)."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and runs[-1][0] == v:
+            runs[-1][1] += 1
+        else:
+            runs.append([v, 1])
+    return " → ".join(f"{v} ×{n}" if n > 1 else f"{v}" for v, n in runs)
+
+
+def token_schedules(details: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Every per-layer token list in a record's details (keys mentioning "token"), compressed."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(details, dict):
+        return out
+    for key, value in details.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += token_schedules(value, f"{name}.")
+        elif (isinstance(value, list) and len(value) >= 2 and "token" in name.lower()
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            out.append((name, run_lengths(value)))
+    return out
+
+
+def flops_summary(details: Any) -> str:
+    """``FLOPs 6.186e+12 → 3.384e+12 (convention: fastv)`` when the details record both totals."""
+    if not isinstance(details, dict):
+        return ""
+    pairs = [("flops_baseline", "flops_method", "FLOPs"), ("baseline_gmacs", "method_gmacs", "GMACs")]
+    for base_key, method_key, unit in pairs:
+        base, meth = details.get(base_key), details.get(method_key)
+        if isinstance(base, (int, float)) and isinstance(meth, (int, float)):
+            conv = details.get("convention")
+            return f"{unit} {base:.4g} → {meth:.4g}" + (f" (convention: {conv})" if conv else "")
+    return ""
