@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from zoo.flops import fastv_schedule, flops_ratio, full_schedule
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
-from zoo.repro.analytic import decoder, image_tokens, reproducing_range, schedule_measurement
+from zoo.repro.analytic import (decoder, image_tokens, llava_implementation_schedule, reproducing_range,
+                                 schedule_measurement)
+from zoo.repro.harness.vlm import benchmark, lmms_eval_score, prefill_latency
 
 README = "github.com/pkunlp-icler/FastV README.md@01a5b86"
 README_URL = "https://github.com/pkunlp-icler/FastV/blob/01a5b868784921cd519adca3564ff84262df689a/README.md"
@@ -54,10 +56,19 @@ def _flops(config: str, k: int, r: float, as_percent: str):
 
 
 def _kept_tokens(r: float):
+    """Image tokens the zoo's FastV keeps, read from its own record on the LLaVA-1.5-13B layout."""
+
     def measure(ctx) -> Measurement:
-        n_img = image_tokens("llava-1.5-13b")
-        kept = fastv_schedule(40, n_img, 0, k=2, r=r).image[-1]
-        return Measurement(kept, details={"image_tokens": n_img, "prune_ratio_R": r}, params={"k": 2, "keep_ratio": 1 - r})
+        params = {"k": 2, "keep_ratio": 1 - r}
+        rec = llava_implementation_schedule("llava-1.5-13b", "fastv", params, n_system=SYSTEM_TOKENS, n_question=40)
+        llm = rec["tokens"]["llm"]
+        n_other = rec["input_tokens"]["llm"] - image_tokens("llava-1.5-13b")
+        expected = fastv_schedule(40, 576, n_other, k=2, r=r).total
+        entering = [rec["input_tokens"]["llm"], *llm[:-1]]
+        return Measurement(llm[-1] - n_other, params=params, details={
+            "llm_tokens_after_layer": llm, "non_image_tokens": n_other, "prune_ratio_R": r,
+            "schedule_matches_fastv_eq5_schedule": entering == list(expected),
+            "note": "narrow LLaVA-1.5-13B layout: 40 decoder layers, 576 image tokens, random weights"})
 
     return measure
 
@@ -93,13 +104,65 @@ CLAIMS = [
             kind="analytic",
             description=f"Image tokens kept after layer K with R={r:.1%}",
             reported=kept, unit="tokens", tolerance=0,
-            setting={"model": "LLaVA-1.5-13B", "K": 2, "R": f"{r:.1%}", "image_tokens": 576,
-                     "metric": "attention rank (1-R)*576 passed as --fast-v-attention-rank"},
+            setting={"model": "LLaVA-1.5-13B layout (40 layers, 576 image tokens), narrow random weights", "K": 2,
+                     "R": f"{r:.1%}", "image_tokens": 576,
+                     "metric": "image tokens kept by the zoo's FastV vs the script's attention rank (1-R)*576"},
             source=LATENCY_SCRIPT, measure=_kept_tokens(r), method="fastv", params={"k": 2, "keep_ratio": 1 - r},
         )
         for r, kept in ((0.875, 72), (0.75, 144), (0.5, 288), (0.25, 432))
     ],
 ]
+
+LATENCY = Source(README, "section 'Latency Experiment Reproduction', aokvqa results table (A100 80G)", README_URL)
+LMMS = Source(README, "section 'Support LMMs-Eval', table 'LLaVA-1.5-7B'", README_URL)
+HUB_7B, HUB_13B = "llava-hf/llava-1.5-7b-hf", "llava-hf/llava-1.5-13b-hf"
+BASELINE_LATENCY_13B = 0.203  # README: 13B Vanilla Decoding, latency / first output token
+
+for r, latency in ((0.5, 0.155), (0.75, 0.124)):
+    params = {"k": 2, "keep_ratio": 1 - r}
+    CLAIMS.append(Claim(
+        id=f"latency-ratio-13b-k2-r{int(r * 100)}", kind="latency",
+        description=f"First-token latency of LLaVA-1.5-13B with FastV K=2 R={r:.0%} relative to the baseline",
+        reported=round(latency / BASELINE_LATENCY_13B, 3), unit="x", tolerance=0.1, direction="lower",
+        setting={"model": "LLaVA-1.5-13B (exact architecture, random weights, fp16)", "K": 2, "R": f"{r:.0%}",
+                 "reported_latency_s": {"baseline": BASELINE_LATENCY_13B, "fastv": latency}, "paper_hardware": "A100 80G",
+                 "tokens": f"576 image + {SYSTEM_TOKENS} system + 40 question tokens",
+                 "metric": "prefill (first output token) latency ratio FastV / baseline; the README's ratio is computed "
+                           "from its two rows"},
+        source=LATENCY,
+        measure=lambda ctx, p=params: prefill_latency(ctx, "llava-1.5-13b", "fastv", p, n_system=SYSTEM_TOKENS,
+                                                      n_question=40),
+        needs=("cuda",), method="fastv", params=params,
+    ))
+
+for task, metric, reported, tol in (("mme", "mme_percetion_score", 1511.7, 30.0), ("mmmu_val", "mmmu_acc", 35.2, 2.0)):
+    CLAIMS.append(Claim(
+        id=f"{task.split('_')[0]}-7b-k3-r50", kind="accuracy",
+        description=f"{task} score of LLaVA-1.5-7B with FastV K=3 R=50% (lmms-eval)",
+        reported=reported, unit="score" if task == "mme" else "%", tolerance=tol, direction="higher",
+        setting={"model": "LLaVA-1.5-7B (HF port; the README used the original LLaVA code)", "K": 3, "R": "50%",
+                 "harness": "lmms-eval", "task": task, "metric": metric},
+        source=LMMS,
+        measure=lambda ctx, t=task, mt=metric: lmms_eval_score(ctx, HUB_7B, t, mt, "fastv", {"k": 3, "keep_ratio": 0.5},
+                                                               control_params={"layers": [3], "keep_ratio": 0.5}),
+        needs=("cuda", f"weights:{HUB_7B}", "dataset:lmms-lab/MME" if task == "mme" else "dataset:lmms-lab/MMMU"),
+        method="fastv", params={"k": 3, "keep_ratio": 0.5},
+    ))
+
+CLAIMS.append(Claim(
+    id="aokvqa-13b-k2-r50", kind="accuracy",
+    description="A-OKVQA multiple-choice accuracy of LLaVA-1.5-13B with FastV K=2 R=50%",
+    reported=81.3, unit="%", tolerance=2.0, direction="higher",
+    setting={"model": "LLaVA-1.5-13B (HF port)", "K": 2, "R": "50%", "benchmark": "A-OKVQA validation, multiple choice",
+             "metric": "accuracy (answer letter)", "harness": "tokzoo minimal evaluator",
+             "protocol note": "prompt: lettered options + 'Answer with the option's letter'; FastV's own prompt differs"},
+    source=LATENCY,
+    measure=lambda ctx: benchmark(ctx, HUB_13B, "HuggingFaceM4/A-OKVQA", "fastv", {"k": 2, "keep_ratio": 0.5},
+                                  scorer="choice", split="validation",
+                                  control_params={"layers": [2], "keep_ratio": 0.5}),
+    needs=("cuda", f"weights:{HUB_13B}", "dataset:HuggingFaceM4/A-OKVQA"), method="fastv",
+    params={"k": 2, "keep_ratio": 0.5},
+))
 
 SPEC = PaperSpec(
     paper_id="fastv",

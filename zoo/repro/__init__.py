@@ -21,11 +21,11 @@ from typing import Iterable, Optional
 from zoo.repro.engine import RunOptions, run_claim, run_paper
 from zoo.repro.loader import configs_dir, list_papers, load_config, load_spec, repro_dir, results_dir
 from zoo.repro.records import RECORD_STATUS, SOURCES, Record, read_records, save_record
-from zoo.repro.spec import DIRECTIONS, Claim, Measurement, PaperSpec, Source, compare, printed
+from zoo.repro.spec import DIRECTIONS, Claim, Measurement, PaperSpec, Source, Unavailable, compare, printed
 from zoo.repro.status import derive_status, summary
 
 __all__ = [
-    "Claim", "Measurement", "PaperSpec", "Source", "Record", "RunOptions",
+    "Claim", "Measurement", "PaperSpec", "Source", "Unavailable", "Record", "RunOptions",
     "DIRECTIONS", "RECORD_STATUS", "SOURCES",
     "compare", "printed", "derive_status", "summary",
     "list_papers", "load_spec", "load_config", "load_results", "paper_status", "run", "run_paper", "run_claim",

@@ -53,3 +53,98 @@ def reproducing_range(predicate, candidates: Sequence[int]) -> list[int] | None:
 
 
 __all__ = ["decoder", "image_tokens", "schedule_measurement", "reproducing_range", "full_schedule"]
+
+
+# ---------------------------------------------------------------- ViT (timm) helpers
+def vit_macs(config_name: str, tokens_after_block: Sequence[int] | None = None) -> float:
+    """fvcore-style MACs of a timm ViT (``repro/configs/<config_name>.json``) for a token schedule.
+
+    Counted like fvcore/torchprofile's matmul handlers: patch embedding (conv), per block
+    qkv (3·n·d²), attention scores and weighted sum (2·n²·d), output projection (n·d²), MLP
+    (2·n·d·m), and the classifier head; norms, softmax and activations are not counted.
+    ``tokens_after_block[i]`` is the token count after block ``i`` (CLS included); a method
+    that reduces inside a block (between attention and MLP, as every zoo ViT reducer does)
+    runs attention on the count entering the block and the MLP on the count leaving it.
+    ``None`` means no reduction.
+    """
+    cfg = loader.load_config(config_name)
+    d, depth = cfg["embed_dim"], cfg["depth"]
+    m = int(d * cfg["mlp_ratio"])
+    grid = cfg["img_size"] // cfg["patch_size"]
+    n0 = grid * grid + (1 if cfg.get("class_token", True) else 0)
+    after = list(tokens_after_block) if tokens_after_block is not None else [n0] * depth
+    if len(after) != depth:
+        raise ValueError(f"{config_name}: schedule has {len(after)} blocks, the model has {depth}")
+    macs = grid * grid * d * cfg["in_chans"] * cfg["patch_size"] ** 2 + d * cfg["num_classes"]
+    n_in = n0
+    for n_out in after:
+        macs += 3 * n_in * d * d + 2 * n_in * n_in * d + n_in * d * d + 2 * n_out * d * m
+        n_in = n_out
+    return float(macs)
+
+
+def vit_implementation_schedule(config_name: str, method_id: str, params: dict, *, width: int = 48,
+                                heads: int = 3, seed: int = 0) -> dict:
+    """Token counts the zoo's implementation of ``method_id`` produces on the paper's architecture.
+
+    Runs a *narrow* timm model (width ``width``) with the paper model's depth, patch grid and
+    class token on one seeded random image: the schedule of a fixed-budget method depends on
+    the depth and token count, not on the width. Returns ``{"input": n0, "after_block": [...]}``.
+    """
+    import torch
+
+    from zoo.repro.harness import methods
+    from zoo.repro.harness.vit import vit_model
+
+    methods.require_method(method_id)
+    torch.manual_seed(seed)
+    model = vit_model(config_name, embed_dim=width, num_heads=heads)
+    size = loader.load_config(config_name)["img_size"]
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+    with methods.apply(model, method_id, params) as handle, torch.inference_mode():
+        model(x)
+        run = handle.run
+        return {"input": run.input_tokens["vit"], "after_block": list(run.tokens["vit"])}
+
+
+def llava_implementation_schedule(config_name: str, method_id: str, params: dict, *, n_system: int = 36,
+                                  n_question: int = 40, width: int = 64, seed: int = 0) -> dict:
+    """Token counts of the zoo's implementation on a narrow LLaVA with the paper model's depths.
+
+    Keeps the LLM's number of layers, the vision tower's depth, image size and patch size
+    (so the image-token count is exact) and shrinks widths; returns the ``Run`` record
+    (``tokens`` per stage and ``input_tokens``).
+    """
+    import torch
+
+    from zoo.repro.harness import methods
+    from zoo.repro.harness.vlm import random_llava, synthetic_prompt
+
+    methods.require_method(method_id)
+    torch.manual_seed(seed)
+    model = random_llava(config_name, device="cpu", dtype="float32", hidden_size=width, intermediate_size=2 * width,
+                         num_attention_heads=4, num_key_value_heads=4, narrow_vision=True)
+    inputs = synthetic_prompt(model, n_system=n_system, n_question=n_question, device="cpu", seed=seed)
+    with methods.apply(model, method_id, params) as handle, torch.inference_mode():
+        model(**inputs, use_cache=False)
+        run = handle.run
+        return {"tokens": {k: list(v) for k, v in run.tokens.items()}, "input_tokens": dict(run.input_tokens)}
+
+
+def vit_operating_point(config_name: str, method_id: str, target_reduction: float, candidates: Sequence[int],
+                        extra: dict | None = None) -> dict:
+    """The constant ``r`` whose fvcore-MACs reduction on the implementation's schedule is closest
+    to ``target_reduction`` (a fraction). For papers that state an operating point by its
+    FLOPs saving only; returns ``{"r", "reduction", "macs", "schedule"}``."""
+    base = vit_macs(config_name)
+    best = None
+    for r in candidates:
+        params = {"r": int(r), **(extra or {})}
+        sched = vit_implementation_schedule(config_name, method_id, params)
+        macs = vit_macs(config_name, sched["after_block"])
+        cand = {"r": int(r), "reduction": 1 - macs / base, "macs": macs, "schedule": sched["after_block"]}
+        if best is None or abs(cand["reduction"] - target_reduction) < abs(best["reduction"] - target_reduction):
+            best = cand
+    if best is None:
+        raise ValueError("vit_operating_point: no candidate r given")
+    return best

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from zoo.repro import loader, provenance
 from zoo.repro.records import Record, save_record
-from zoo.repro.spec import Claim, PaperSpec, compare
+from zoo.repro.spec import Claim, PaperSpec, Unavailable, compare
 
 
 @dataclass
@@ -176,6 +176,10 @@ def run_claim(spec: PaperSpec, claim: Claim, options: RunOptions, progress: Call
     start = time.perf_counter()
     try:
         m = claim.measure(ctx)
+    except Unavailable as exc:
+        record.reason = f"needs {exc}"
+        record.duration_s = round(time.perf_counter() - start, 3)
+        return record
     except Exception as exc:  # noqa: BLE001 - a failed measurement is a result, not a crash
         record.status = "failed"
         record.reason = f"{type(exc).__name__}: {exc}"
@@ -193,6 +197,11 @@ def run_claim(spec: PaperSpec, claim: Claim, options: RunOptions, progress: Call
         record.reason = claim.known_deviation or "outside tolerance"
     record.hardware = provenance.hardware(with_torch=True)
     return record
+
+
+def _is_main_process() -> bool:
+    """Under ``accelerate launch`` / ``torchrun`` only rank 0 writes records."""
+    return os.environ.get("RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") == "0"
 
 
 def _set_threads(n: int) -> None:
@@ -225,7 +234,7 @@ def run_paper(spec: PaperSpec, options: RunOptions | None = None,
         else:
             record = _base_record(spec, claim, options)
             record.reason = why
-        if options.write:
+        if options.write and _is_main_process():
             save_record(record, Path(options.results_dir) if options.results_dir else loader.results_dir())
         out.append(record)
         if on_claim:

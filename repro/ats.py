@@ -1,0 +1,59 @@
+"""ATS: Adaptive Token Sampling for Efficient Vision Transformers (arXiv 2111.15667, ECCV 2022).
+
+Run: ``tokzoo repro ats``.
+
+ATS keeps a data-dependent number of tokens, so its cost is measured on real images with
+real weights: the claim's value is the mean fvcore-style GMACs of DeiT-S without ATS divided
+by the mean with ATS, over the evaluated images, for the repository's DeiT-S evaluation
+config (ATS in blocks 3-11, at most 197 tokens; ``configs/ImageNet/DeiT_S.yaml``), with the
+top-1 of both in the same run. The README/abstract's headline is "reducing the computational
+cost (GFLOPs) by 2x while preserving the accuracy" over several models; DeiT-S is the model
+its evaluation instructions use. Random weights would give a meaningless token count, so
+there is no random-weight speed claim.
+"""
+
+from __future__ import annotations
+
+from zoo.repro import Claim, PaperSpec, Source
+from zoo.repro.harness import methods
+
+README = Source("github.com/adaptivetokensampling/ATS README.md@11bc16b",
+                "introduction paragraph ('reducing the computational cost (GFLOPs) by 2x while preserving the accuracy')",
+                "https://github.com/adaptivetokensampling/ATS/blob/11bc16bbeecd19e579ac1114b666e7196561a137/README.md")
+WEIGHTS = "timm/deit_small_patch16_224.fb_in1k"
+PARAMS = {"layers": list(range(3, 12)), "max_tokens": 197}
+
+
+def gflops_factor(ctx):
+    from zoo.repro.harness.vit import imagenet_top1
+
+    methods.require_method("ats")
+    m = imagenet_top1(ctx, "deit-small", "ats", PARAMS, weights=WEIGHTS)
+    sched = m.details.get("mean_tokens_after_block")
+    if not sched:
+        raise RuntimeError("the ats implementation did not record per-block token counts")
+    from zoo.repro.analytic import vit_macs
+
+    m.details["gmacs_method_mean"] = vit_macs("deit-small", sched) / 1e9
+    m.value = vit_macs("deit-small") / vit_macs("deit-small", sched)
+    return m
+
+
+CLAIMS = [
+    Claim(id="gflops-factor-deit-s", kind="fidelity",
+          description="GFLOPs reduction factor of off-the-shelf DeiT-S with ATS (data-dependent token count)",
+          reported=2.0, unit="x", tolerance=0.3, direction="higher",
+          setting={"model": "DeiT-S", "weights": WEIGHTS, "ATS blocks": "3-11", "max tokens": 197,
+                   "benchmark": "ImageNet-1k val", "metric": "mean GMACs baseline / mean GMACs with ATS",
+                   "note": "the '2x' headline covers several models; DeiT-S is the README's evaluation model"},
+          source=README, measure=gflops_factor, needs=("cpu", f"weights:{WEIGHTS}", "dataset:imagenet-val"),
+          method="ats", params=PARAMS),
+]
+
+SPEC = PaperSpec(paper_id="ats", title="Adaptive Token Sampling For Efficient Vision Transformers",
+                 arxiv="2111.15667", method="ats", claims=CLAIMS, notes=__doc__)
+
+if __name__ == "__main__":
+    from zoo.repro.script import main
+
+    main(SPEC)
