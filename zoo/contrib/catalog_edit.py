@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -48,17 +47,25 @@ class InvalidEdit(CatalogEditError):
         super().__init__(f"the edited catalog would not validate, nothing was written:\n{lines}")
 
 
-@dataclass
 class CatalogDocument:
-    """A catalog file loaded for round-trip editing."""
+    """A validated catalog file, ready for round-trip editing.
 
-    path: Path
-    text: str
-    data: Any
-    yaml: Any
+    Lookups (ids, duplicates, positions) use the plain parsed data (fast, C YAML loader);
+    the ruamel round-trip tree, which keeps comments and layout but is slow to build for
+    hundreds of entries, is only loaded when an edit is made (:attr:`data`).
+    """
+
+    def __init__(self, path: Path, text: str, plain: Any) -> None:
+        self.path = path
+        self.text = text
+        self.plain = plain
+        self.yaml = roundtrip_yaml()
+        self._data: Any = None
 
     @classmethod
     def load(cls, path: Path | str) -> "CatalogDocument":
+        import yaml
+
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -69,21 +76,30 @@ class CatalogDocument:
             raise CatalogEditError(
                 f"{path} does not validate before the edit; fix these first (`tokzoo validate`):\n"
                 + "\n".join(f"  {issue}" for issue in issues))
-        yaml = roundtrip_yaml()
-        data = yaml.load(text)
-        return cls(path, text, data, yaml)
+        plain = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return cls(path, text, plain)
 
     @property
-    def papers(self) -> Any:
-        return self.data["papers"]
+    def data(self) -> Any:
+        """The ruamel round-trip tree (loaded on first use)."""
+        if self._data is None:
+            self._data = self.yaml.load(self.text)
+        return self._data
+
+    @property
+    def papers(self) -> list[dict[str, Any]]:
+        """The entries as plain data (not for editing)."""
+        return self.plain["papers"]
 
     def ids(self) -> set[str]:
         taken = {str(p["id"]) for p in self.papers}
-        taken.update(str(r) for r in (self.data.get("retired_ids") or []))
+        taken.update(str(r) for r in (self.plain.get("retired_ids") or []))
         return taken
 
-    def line_of(self, index: int) -> int:
-        return self.papers[index].lc.line + 1
+    def line_of(self, index: int) -> Optional[int]:
+        from zoo.catalog.validate import LineIndex
+
+        return LineIndex.from_text(self.text).line(("papers", index))
 
     def find_duplicate(self, arxiv: Optional[str], title: str) -> Optional[DuplicatePaper]:
         """The existing entry with this arXiv id or normalized title, as an error to raise."""
@@ -124,8 +140,15 @@ class CatalogDocument:
 
     def insert(self, entry: dict[str, Any], index: int) -> str:
         """Insert ``entry`` at ``index`` in the catalog's style; return the new text."""
-        self.papers.insert(index, paper_node(entry))
+        self.data["papers"].insert(index, paper_node(entry))
         return self.render()
+
+    def round_trip_entry(self, paper_id: str) -> Any:
+        """The editable (ruamel) node of entry ``paper_id``."""
+        entry = next((p for p in self.data["papers"] if p.get("id") == paper_id), None)
+        if entry is None:
+            raise CatalogEditError(f"no catalog entry {paper_id!r} in {self.path}")
+        return entry
 
 
 def _arxiv_key(arxiv: str) -> tuple:

@@ -117,9 +117,7 @@ def set_planned(catalog_text: str, path: Path, paper_id: str) -> str:
     from zoo.contrib.catalog_edit import CatalogDocument
 
     doc = CatalogDocument.load(path)
-    entry = next((p for p in doc.papers if p.get("id") == paper_id), None)
-    if entry is None:
-        raise ScaffoldError(f"no catalog entry {paper_id!r}")
+    entry = doc.round_trip_entry(paper_id)
     zoo = CommentedMap([("status", "planned"), ("method", paper_id)])
     zoo.fa.set_flow_style()
     entry["zoo"] = zoo
