@@ -6,7 +6,7 @@ command bodies only.
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -53,7 +53,10 @@ def serve_cmd(
         raise typer.Exit(1) from None
     typer.echo(f"serving {result.out} on http://{addr}/ (Ctrl-C stops)")
     cmd = [sys.executable, "-m", "mkdocs", "serve", "-f", str(result.out / "mkdocs.yml"), "-a", addr]
-    raise typer.Exit(subprocess.call(cmd))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # replace this process with mkdocs so Ctrl-C and kill reach the server directly
+    os.execv(sys.executable, cmd)
 
 
 def register(app: typer.Typer) -> None:
