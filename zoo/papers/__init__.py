@@ -15,5 +15,6 @@ REGISTRY: dict[str, str] = {
     "token-fusion": "zoo.papers.token_fusion:TokenFusion",
     "ppt": "zoo.papers.ppt:PPT",
     "gtp-vit": "zoo.papers.gtp_vit:GTPViT",
+    "ats": "zoo.papers.ats:ATS",
     "random": "zoo.papers.random_control:RandomPruning",
 }
