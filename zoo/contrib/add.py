@@ -82,10 +82,10 @@ def parse_venue(text: str) -> dict[str, Any]:
     Uses the upstream importer's tag reader, so a venue is spelled exactly as in the
     imported entries. ``arXiv`` / ``OpenReview`` give a preprint (year null).
     """
-    from zoo.catalog.upstream import _parse_tag
+    from zoo.catalog.upstream import parse_venue_tag
     from zoo.catalog.venues import VENUES, canonical_venue
 
-    parsed = _parse_tag(text.strip())
+    parsed = parse_venue_tag(text.strip())
     if parsed is None:
         raise AddError(f"cannot read the venue {text!r}; write it like the upstream list: "
                        f"'CVPR 2025', 'NeurIPS 2024 Spotlight', 'TPAMI 2024' or 'arXiv'; notes: {', '.join(vocab.VENUE_NOTE)}")
