@@ -67,12 +67,16 @@ def interleaved(baseline: Callable[[], Any], method: Callable[[], Any], *, warmu
 
 
 def summarize(samples: dict[str, list[float]], items_per_call: int) -> dict[str, Any]:
-    """Medians, throughputs (items/s) and speedups from :func:`interleaved` samples."""
+    """Medians, throughputs (items/s) and speedups from :func:`interleaved` samples.
+
+    Keys: ``baseline`` and ``reduced`` (the model with the method), each ``median_s``,
+    ``throughput``, ``samples_s``; ``speedup`` (ratio of medians) and ``speedup_pairs_median``.
+    """
     b, m = samples["baseline"], samples["method"]
     mb, mm = statistics.median(b), statistics.median(m)
     return {
         "baseline": {"median_s": mb, "throughput": items_per_call / mb, "samples_s": b},
-        "method": {"median_s": mm, "throughput": items_per_call / mm, "samples_s": m},
+        "reduced": {"median_s": mm, "throughput": items_per_call / mm, "samples_s": m},
         "speedup": mb / mm,
         "speedup_pairs_median": statistics.median(x / y for x, y in zip(b, m)),
     }
@@ -122,7 +126,15 @@ def versions(*packages: str) -> dict[str, str]:
 def bench_record(*, family: str, method: str, params: dict[str, Any], setting: dict[str, Any],
                  timing: dict[str, Any], extra: dict[str, Any], hw: dict[str, Any], vers: dict[str, str],
                  command: str | None = None) -> dict[str, Any]:
-    """One benchmark result with its provenance (the JSON the site renders)."""
+    """One benchmark result with its provenance (the JSON the site renders).
+
+    Top-level keys: ``kind`` (``"tokzoo-bench"``), ``schema``, ``family``, ``method`` (id),
+    ``params`` (all method fields), ``setting`` (model, weights, batch_size, img_size, dtype,
+    threads, device, warmup, repeats), the :func:`summarize` keys (``baseline``, ``reduced``,
+    ``speedup``, ``speedup_pairs_median``), the family's extras (ViT: ``tokens`` with ``input``
+    and ``after_block``; ``flops`` with ``convention``, ``baseline_gmacs``, ``method_gmacs``,
+    ``theoretical_speedup``), ``hardware``, ``versions``, ``date`` (UTC ISO) and ``command``.
+    """
     return {
         "kind": RECORD_KIND,
         "schema": RECORD_SCHEMA,

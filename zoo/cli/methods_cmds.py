@@ -103,7 +103,7 @@ def bench_cmd(
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return
-    s, b, m = record["setting"], record["baseline"], record["method"]
+    s, b, m = record["setting"], record["baseline"], record["reduced"]
     typer.echo(f"{method} {record['params']} on {s['model']} ({fam}), batch {s['batch_size']}, {s['dtype']}, "
                f"{s['threads']} threads, {s['device']}; median of {s['repeats']} interleaved pairs")
     typer.echo(f"  baseline  {b['throughput']:9.2f} items/s")
