@@ -23,13 +23,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _catalog_path(catalog: Optional[Path]) -> Path:
     from zoo.catalog import default_catalog_path
+    from zoo.catalog.loader import packaged_catalog_path
 
     if catalog is not None:
         return catalog
     try:
-        return default_catalog_path()
+        path = default_catalog_path()
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
+    if path.resolve() == packaged_catalog_path().resolve():
+        raise _fail(f"{path} is the copy inside the installed package; contributions edit a clone's catalog.yaml: "
+                    "run this in a tokzoo checkout (pip install -e .) or pass --catalog PATH")
+    return path
 
 
 def _arxiv_fetcher(timeout: float, api: Optional[str]):
