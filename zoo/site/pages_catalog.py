@@ -126,7 +126,8 @@ def static_rows(page: str, papers: list[dict[str, Any]], data: SiteData, *, with
             repro_cell,
         ]
         rows.append(row)
-    return table(headers, rows)
+    # md_in_html: the wrapper lets the stylesheet give this wide table the full content width
+    return f'<div class="tz-static" markdown>\n\n{table(headers, rows)}\n</div>\n'
 
 
 def modality_pages(data: SiteData) -> dict[str, str]:
@@ -141,6 +142,7 @@ def modality_pages(data: SiteData) -> dict[str, str]:
         papers = [p for p in data.papers if key in (p.get("modality") or [])]
         filtered = f"../catalog.md?modality={key}"
         pages[page] = (
+            "---\nhide:\n  - toc\n---\n\n"
             f"# {md_text(key.capitalize())} ({len(papers)} papers)\n\n{md_text(desc)}\n\n"
             f"Open in the [interactive catalog]({filtered}) to filter further.\n\n"
             + static_rows(page, papers, data, with_year=True)
@@ -162,6 +164,7 @@ def year_pages(data: SiteData) -> dict[str, str]:
         papers = [p for p in data.papers if p.get("year") == year]
         mods = Counter(m for p in papers for m in (p.get("modality") or []))
         pages[page] = (
+            "---\nhide:\n  - toc\n---\n\n"
             f"# {year} ({len(papers)} papers)\n\n"
             f"Open in the [interactive catalog](../catalog.md?year={year}) to filter further.\n\n"
             + static_rows(page, papers, data, with_year=False)
