@@ -107,7 +107,8 @@ def test_benchmark_records_render_their_own_numbers():
     record = {
         "kind": "tokzoo-bench", "family": "timm-vit", "method": "tome", "params": {"r": 16, "keep_ratio": None},
         "setting": {"model": "vit_base_patch16_224", "dtype": "bfloat16", "batch_size": 16, "threads": 2},
-        "baseline": {"median_s": 2.0, "throughput": 8.0}, "speedup": 1.9, "speedup_pairs_median": 1.87,
+        "baseline": {"median_s": 2.0, "throughput": 8.0},
+        "reduced": {"median_s": 1.07, "throughput": 15.0}, "speedup": 1.9, "speedup_pairs_median": 1.87,
         "tokens": {"input": 197, "after_block": [181, 165, 149]},
         "flops": {"convention": "MACs per image", "baseline_gmacs": 17.6, "method_gmacs": 8.8,
                   "theoretical_speedup": 2.0},
@@ -117,7 +118,7 @@ def test_benchmark_records_render_their_own_numbers():
     text = benchmark_markdown("tome", [record, other])
     rendered = html.unescape(re.sub(r"<[^>]+>", "", markdown.markdown(text, extensions=["tables"])))
     assert "r=16" in rendered and "keep_ratio" not in rendered
-    assert "197 → 149" in rendered and "17.6 → 8.8" in rendered and "1.87×" in rendered
+    assert "197 → 149" in rendered and "17.6 → 8.8" in rendered and "1.87×" in rendered and "8 → 15" in rendered
     assert "2026-11-25" in rendered and "vit-tome.json" in rendered and "vit-evit.json" not in rendered
     assert schedule_lines("tome", [record]) == ["vit\\_base\\_patch16\\_224 (r=16): 197 → 181 → 165 → 149"]
     assert "No benchmark results" in benchmark_markdown("ppt", [record])

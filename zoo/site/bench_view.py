@@ -1,7 +1,7 @@
 """Benchmark records (``benchmarks/results/*.json``, written by ``tokzoo bench``) as site tables.
 
 A ``tokzoo-bench`` record holds: ``family``, ``method`` (id), ``params``, ``setting`` (model,
-dtype, batch size, threads, device, weights), ``baseline``/``method`` timing summaries
+dtype, batch size, threads, device, weights), ``baseline``/``reduced`` timing summaries
 (``median_s``, ``throughput``), ``speedup``, ``speedup_pairs_median``, ``tokens``
 (``input``, ``after_block``), ``flops`` (``convention``, ``baseline_gmacs``,
 ``method_gmacs``, ``theoretical_speedup``), ``hardware``, ``versions``, ``date``, ``command``.
@@ -70,7 +70,8 @@ def bench_table(records: list[dict[str, Any]]) -> str:
         tokens = r.get("tokens") or {}
         after = tokens.get("after_block") or []
         flops = r.get("flops") or {}
-        base, meth = r.get("baseline") or {}, r.get("method") if isinstance(r.get("method"), dict) else {}
+        base = r.get("baseline") or {}
+        meth = r.get("reduced") if isinstance(r.get("reduced"), dict) else {}
         rows.append([
             _params(r.get("params")),
             _setting(r.get("setting")),
