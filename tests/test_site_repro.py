@@ -122,3 +122,27 @@ def test_benchmark_records_render_their_own_numbers():
     assert "2026-11-25" in rendered and "vit-tome.json" in rendered and "vit-evit.json" not in rendered
     assert schedule_lines("tome", [record]) == ["vit\\_base\\_patch16\\_224 (r=16): 197 → 181 → 165 → 149"]
     assert "No benchmark results" in benchmark_markdown("ppt", [record])
+
+
+def test_accuracy_vs_flops_plots_only_measured_accuracy_with_recorded_flops():
+    from zoo.site.data import ClaimRow, PaperRepro
+    from zoo.site.pages_stats import accuracy_points, stats_page
+
+    def row(cid, status, value, details):
+        return ClaimRow(claim_id=cid, kind="accuracy", description="", reported="61%", measured=f"{value}%",
+                        status=status, source="", measured_value=value, unit="%", details=details)
+
+    data = SiteData(papers=[{"id": "toy", "title": "Toy", "year": 2024, "modality": ["image"],
+                             "technique": ["pruning"], "family": ["vlm"], "zoo": {"status": "none"}}])
+    data.repro = {"toy": PaperRepro("partial", [
+        row("gqa", "reproduced", 60.8, {"flops": {"method_gmacs": 8.8}}),
+        row("mme", "reproduced", 1500.0, {}),                       # no FLOPs recorded: not plotted
+        row("pope", "skipped", 85.0, {"method_gmacs": 8.8}),        # not measured: not plotted
+    ])}
+    assert accuracy_points(data) == [{"method": "toy", "accuracy": 60.8, "flops": 8.8,
+                                      "accuracy_unit": "accuracy (%)", "flops_unit": "method_gmacs"}]
+    text, files = stats_page(data)
+    assert "assets/plots/accuracy-vs-flops.svg" in files and "accuracy-vs-flops.svg" in text
+    data.repro["toy"].claims.pop(0)
+    text, files = stats_page(data)
+    assert "assets/plots/accuracy-vs-flops.svg" not in files and "Nothing is plotted" in text

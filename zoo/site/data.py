@@ -57,6 +57,8 @@ class ClaimRow:
     detail: str = ""  # e.g. "skipped: needs cuda"
     setting: str = ""
     details: dict[str, Any] = field(default_factory=dict)  # the record's evidence (schedules, FLOPs totals)
+    measured_value: float | None = None  # the measured number (None when not measured)
+    unit: str = ""
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
@@ -47,22 +46,32 @@ def numbers_html(data: SiteData) -> str:
     return f'<div class="tz-numbers">{inner}</div>'
 
 
+_FLOPS_KEYS = ("method_gmacs", "gmacs", "method_tflops", "tflops", "method_gflops", "gflops", "flops_method", "flops")
+
+
+def _flops_of(details: Any) -> tuple[float, str] | None:
+    if not isinstance(details, dict):
+        return None
+    for key in _FLOPS_KEYS:
+        value = details.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value), key
+    flops = details.get("flops")
+    return _flops_of(flops) if isinstance(flops, dict) else None
+
+
 def accuracy_points(data: SiteData) -> list[dict[str, Any]]:
-    """Measured (accuracy, FLOPs) pairs from benchmark rows that record both; never filled in."""
+    """Measured accuracy claims whose record also holds the method's FLOPs; never filled in."""
     points = []
-    for rec in data.benchmarks:
-        rows = rec.get("rows") or rec.get("results") or []
-        for row in rows if isinstance(rows, list) else []:
-            if not isinstance(row, dict):
+    for paper_id, entry in sorted(data.repro.items()):
+        for claim in entry.claims:
+            if claim.kind != "accuracy" or claim.measured_value is None or claim.status not in ("reproduced", "deviates"):
                 continue
-            acc_key = next((k for k in row if re.fullmatch(r"(top1|acc|accuracy)(_.*)?", k)), None)
-            flops_key = next((k for k in row if re.fullmatch(r"g?flops(_.*)?", k, flags=re.I)), None)
-            if acc_key and flops_key and isinstance(row[acc_key], (int, float)) and isinstance(row[flops_key], (int, float)):
-                points.append({
-                    "method": str(row.get("method") or rec.get("method") or "?"),
-                    "accuracy": row[acc_key], "flops": row[flops_key],
-                    "accuracy_unit": acc_key, "flops_unit": flops_key,
-                })
+            flops = _flops_of(claim.details)
+            if flops is None:
+                continue
+            points.append({"method": paper_id, "accuracy": claim.measured_value, "flops": flops[0],
+                           "accuracy_unit": f"accuracy ({claim.unit})", "flops_unit": flops[1]})
     return points
 
 

@@ -60,6 +60,7 @@ def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:
             source=str(claim.source),
             source_url=getattr(claim.source, "url", "") or "",
             setting=_setting(claim.setting),
+            unit=claim.unit,
         )
         if rec is None:
             row.detail = "needs " + ", ".join(claim.needs) if claim.needs else ""
@@ -67,6 +68,7 @@ def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:
             row.status = rec.status
             if rec.status != "skipped" and rec.measured is not None:
                 row.measured = _number(rec.measured, rec.unit or claim.unit)
+                row.measured_value = float(rec.measured)
             row.details = dict(rec.details or {}) if rec.status != "skipped" else {}
             row.hardware = _hardware(rec.hardware) if rec.status != "skipped" else ""
             row.date = (rec.date or "")[:10] if rec.status != "skipped" else ""
