@@ -164,8 +164,8 @@ MODEL_SETUP = {
     model = load_tiny_llava(build_tiny_llava(tmp_path / "llava"))
     inputs = make_inputs(model)
 
-    def forward():
-        return model(**inputs).logits
+    def forward():  # next-token logits [B, V] (pruning inside the LLM shortens the sequence)
+        return model(**inputs).logits[:, -1]
 ''',
 }
 
