@@ -40,7 +40,7 @@ def tiny_vit(variant: str = "deit", seed: int = 0, folder: Path | None = None, *
     if folder is not None:
         path = Path(folder) / f"{variant}.pth"
         torch.save(model.state_dict(), path)
-        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **kw)
+        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path), custom_load=False), **kw)
     return model.eval()
 
 
