@@ -13,6 +13,8 @@ from typing import List, Optional
 
 import typer
 
+from zoo import vocab
+
 CATALOG_HELP = "Catalog file to read (default: the repo's catalog.yaml; env TOKZOO_CATALOG)."
 
 
@@ -81,15 +83,15 @@ def list_cmd(
         None, help="Free text (all words must occur in id, name, title, arXiv id or venue) or a wildcard "
         "matched against id, short name, arXiv id or title, e.g. 'fast*'.", show_default=False
     ),
-    modality: Optional[List[str]] = typer.Option(None, "--modality", "-m", help="image, video, text, audio, 3d, other (repeat or comma-separate for OR)."),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", "-m", help=f"{', '.join(vocab.MODALITY)} (repeat or comma-separate for OR)."),
     year: Optional[List[str]] = typer.Option(None, "--year", "-y", help="Year or range of the upstream section: 2024, 2023..2024, 2023.., ..2022."),
     venue: Optional[List[str]] = typer.Option(None, "--venue", help="Venue name, optionally with year: CVPR, 'CVPR 2024', 'NeurIPS*'."),
-    technique: Optional[List[str]] = typer.Option(None, "--technique", "-t", help="pruning, merging, pooling, ... (see `tokzoo stats`)."),
-    family: Optional[List[str]] = typer.Option(None, "--family", "-f", help="vit, vlm, video-llm, llm, diffusion, ..."),
+    technique: Optional[List[str]] = typer.Option(None, "--technique", "-t", help=", ".join(vocab.TECHNIQUE) + "."),
+    family: Optional[List[str]] = typer.Option(None, "--family", "-f", help=", ".join(vocab.FAMILY) + "."),
     training_free: Optional[bool] = typer.Option(None, "--training-free/--needs-training", help="Only training-free papers / only papers that need training."),
     has_code: Optional[bool] = typer.Option(None, "--has-code/--no-code", help="Only papers with / without an official code link."),
     implemented: Optional[bool] = typer.Option(None, "--implemented/--not-implemented", help="Only papers implemented in tokzoo / not implemented."),
-    status: Optional[List[str]] = typer.Option(None, "--status", help="Zoo status: none, planned, implemented."),
+    status: Optional[List[str]] = typer.Option(None, "--status", help="Zoo status: " + ", ".join(vocab.ZOO_STATUS) + "."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-F", help="Output format."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most N papers."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
