@@ -51,7 +51,8 @@ def _schedule(handle: Any) -> dict[str, Any]:
 
 
 def throughput(ctx: Any, config_name: str, method_id: str, params: dict[str, Any], *, batch: int = 16,
-               repeats: int = 5, dtype: str = "float32", model: Any = None) -> Measurement:
+               repeats: int = 5, dtype: str = "float32", model: Any = None,
+               model_kwargs: Optional[dict[str, Any]] = None) -> Measurement:
     """Speedup (baseline time / method time) of ``method_id`` on random weights, same run.
 
     The value is the median over alternating pairs of ``t_baseline / t_method``; details give
@@ -61,7 +62,7 @@ def throughput(ctx: Any, config_name: str, method_id: str, params: dict[str, Any
 
     methods.require_method(method_id)
     device = ctx.device
-    model = model if model is not None else vit_model(config_name, device=device, dtype=dtype)
+    model = model if model is not None else vit_model(config_name, device=device, dtype=dtype, **(model_kwargs or {}))
     size = model.patch_embed.img_size if hasattr(model, "patch_embed") else (224, 224)
     x = torch.randn(batch, 3, *size, device=device, dtype=_torch_dtype(dtype))
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
@@ -93,6 +94,9 @@ def _loader(model: Any, root: str, batch: int, limit: Optional[int], workers: in
     from timm.data import ImageDataset, create_transform, resolve_data_config
 
     cfg = resolve_data_config({}, model=model)
+    grid = getattr(getattr(model, "patch_embed", None), "img_size", None)
+    if grid:  # the model's own input size wins over its pretrained config's (they agree for hub models)
+        cfg["input_size"] = (3, *grid)
     dataset = ImageDataset(root, transform=create_transform(**cfg))
     indices = list(range(len(dataset)))
     if limit:
@@ -127,7 +131,7 @@ def _gather(counts: dict[str, int]) -> dict[str, int]:
 def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, Any], *,
                   control_params: Optional[dict[str, Any]] = None, data: str = "imagenet-val",
                   weights: Optional[str] = None, batch: int = 64, dtype: str = "float32",
-                  model: Any = None, report: str = "method") -> Measurement:
+                  model: Any = None, report: str = "method", model_kwargs: Optional[dict[str, Any]] = None) -> Measurement:
     """Top-1 (%) of the method; baseline and random control on the same images in the same run.
 
     ``report="drop"`` makes the value the accuracy drop (baseline top-1 minus method top-1, in
@@ -143,7 +147,7 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
         raise Unavailable(f"dataset {data} (--data-dir {data}=PATH)")
     if model is None:
         model = vit_model(config_name, pretrained=True, weights=ctx.weights_path(weights) if weights else None,
-                          device=ctx.device, dtype=dtype)
+                          device=ctx.device, dtype=dtype, **(model_kwargs or {}))
     loader_, data_cfg = _loader(model, root, batch, ctx.options.limit)
     counts = {"n": 0, "baseline": 0, "method": 0, "control": 0}
     control_note = ""

@@ -80,7 +80,13 @@ def synthetic_prompt(model: Any, *, n_system: int, n_question: int, device: str,
     cfg = model.config
     n_img = cfg.image_seq_length
     g = torch.Generator().manual_seed(seed)
-    text = lambda n: torch.randint(100, 30000, (n,), generator=g)  # noqa: E731 - ordinary token ids
+    vocab = cfg.text_config.vocab_size
+    low, high = (100, min(30000, vocab)) if vocab > 200 else (10, vocab)  # ordinary ids: no special tokens
+
+    def text(n: int):
+        ids = torch.randint(low, high, (n,), generator=g)
+        return torch.where(ids == cfg.image_token_index, torch.full_like(ids, low), ids)
+
     ids = torch.cat([torch.tensor([1]), text(n_system - 1), torch.full((n_img,), cfg.image_token_index),
                      text(n_question)])[None]
     size = cfg.vision_config.image_size
@@ -275,7 +281,9 @@ def evaluate(model: Any, processor: Any, examples: Iterable[dict[str, Any]], sco
         handle = apply() if apply else None
         try:
             with torch.inference_mode():
-                ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+                # the image placeholder is never a valid answer token (a random test model may pick it)
+                ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                     suppress_tokens=[model.config.image_token_index])
         finally:
             if handle is not None:
                 handle.remove()
