@@ -10,6 +10,7 @@ import importlib
 
 ADAPTERS: dict[str, str] = {
     "timm-vit": "zoo.families.timm_vit:TimmViTAdapter",
+    "llava": "zoo.families.llava:LlavaAdapter",
 }
 
 

@@ -17,4 +17,10 @@ REGISTRY: dict[str, str] = {
     "gtp-vit": "zoo.papers.gtp_vit:GTPViT",
     "ats": "zoo.papers.ats:ATS",
     "random": "zoo.papers.random_control:RandomPruning",
+    "fastv": "zoo.papers.fastv:FastV",
+    "visionzip": "zoo.papers.visionzip:VisionZip",
+    "fastervlm": "zoo.papers.fastervlm:FasterVLM",
+    "sparsevlm": "zoo.papers.sparsevlm:SparseVLM",
+    "pyramiddrop": "zoo.papers.pyramiddrop:PyramidDrop",
+    "llava-prumerge": "zoo.papers.llava_prumerge:PruMerge",
 }
