@@ -86,6 +86,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "catalog.yaml"
         path.write_text(yaml.safe_dump(synthetic_catalog(args.entries), sort_keys=False), encoding="utf-8")
+        file_mb = round(path.stat().st_size / 1e6, 1)
         env = {**os.environ, "TOKZOO_CATALOG": str(path), "TOKZOO_CACHE_DIR": str(Path(tmp) / "cache"), "COLUMNS": "160"}
         commands = {
             "list --modality video": tokzoo + ["list", "--modality", "video"],
@@ -101,7 +102,7 @@ def main() -> int:
         baseline = [run([sys.executable, "-c", "pass"], env) for _ in range(args.repeat)]
     report = {
         "entries": args.entries,
-        "file_mb": None,
+        "file_mb": file_mb,
         "cold_first_run_s": round(cold, 3),
         "warm": results,
         "python_startup_median_s": round(statistics.median(baseline), 3),
@@ -112,7 +113,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"synthetic catalog: {args.entries} entries; python {report['python']}, {report['cpus']} CPUs, load {report['loadavg_1min']}")
+        print(f"synthetic catalog: {args.entries} entries ({report['file_mb']} MB); python {report['python']}, {report['cpus']} CPUs, load {report['loadavg_1min']}")
         print(f"cold first run (YAML parse + cache write): {report['cold_first_run_s']:.3f} s")
         for label, r in results.items():
             print(f"warm  tokzoo {label:32s} median {r['median_s']:.3f} s  min {r['min_s']:.3f} s")
