@@ -257,7 +257,7 @@ line3:
     report = merge_labels(path, labels, UPSTREAM_FOR_LABELS, zoo_status={"todo": {"status": "planned"}})
     assert report.errors == [] and report.written
     assert sorted(report.renamed) == [("fastast", "fast-ast"), ("locret", "locret-kv")]  # fastv stays pinned
-    assert any("confidence" in w for w in report.warnings)
+    assert report.ignored_fields == {"confidence": 1} and "field 'confidence' ignored in 1 entries" in report.summary()
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# fixture catalog (comment kept")
     assert "    technique: [kv-compression, pruning]\n" in text

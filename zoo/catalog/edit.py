@@ -191,10 +191,13 @@ class LabelMergeReport:
     zoo: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    ignored_fields: dict[str, int] = field(default_factory=dict)
     written: bool = False
 
     def summary(self) -> str:
         lines = [f"error: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
+        lines += [f"warning: field {name!r} ignored in {n} entries (merged fields: {', '.join(LABEL_FIELDS)})"
+                  for name, n in self.ignored_fields.items()]
         lines += [f"renamed {old} -> {new}" for old, new in self.renamed]
         lines += [f"zoo {pid}: {status}" for pid, status in self.zoo]
         lines.append(
@@ -249,7 +252,7 @@ def _check_labels(key: str, fields: Mapping[str, Any], report: LabelMergeReport,
     ok = True
     for name in fields:
         if name not in LABEL_FIELDS:
-            report.warnings.append(f"{key}: field {name!r} ignored (merged fields: {', '.join(LABEL_FIELDS)})")
+            report.ignored_fields[name] = report.ignored_fields.get(name, 0) + 1
     if complete:
         missing = [f for f in LABEL_FIELDS if f not in fields]
         if missing:
