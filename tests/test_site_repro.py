@@ -69,15 +69,15 @@ def test_repro_table_renders_reported_measured_hardware_date_status(tmp_path):
     root = _repro_root(tmp_path)
     data = SiteData(papers=[{"id": "toy", "title": "Toy", "zoo": {"status": "none"}}])
     data.repro = load_repro(root, data, [])
-    rendered = markdown.markdown(repro_section("methods/toy.md", "toy", data), extensions=["tables"])
+    rendered = markdown.markdown(repro_section("methods/toy.md", "toy", data), extensions=["tables", "md_in_html"])
     rows = re.findall(r"<tr>(.*?)</tr>", rendered, re.S)
     cells = [[html.unescape(re.sub(r"<[^>]+>", " ", c)).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
              for r in rows[1:]]
     assert len(cells) == 2
     flops = cells[0]
     assert flops[2] == ["45%", "±", "0.5"] and flops[3] == ["45.29%"]
-    assert flops[5] == ["AMD", "EPYC", "(2", "CPUs)"] and flops[6] == ["2026-11-25"]
-    assert "model: toy-13b; K: 2" in " ".join(flops[0])
+    assert flops[4] == ["AMD", "EPYC", "(2", "CPUs)"] and flops[5] == ["2026-11-25"]
+    assert "model: toy-13b; K: 2" in " ".join(flops[0]) and "Source: arXiv:0000.00000v1, Table 1" in " ".join(flops[0])
     assert 'alt="repro: reproduced"' in rows[1]
     assert cells[1][3] == ["–"] and 'alt="repro: not run"' in rows[2]
     assert 'alt="repro: partial"' in rendered.split("<table>")[0]
@@ -90,7 +90,7 @@ def test_schedule_section_shows_recorded_per_layer_tokens_and_flops(tmp_path):
     data = SiteData(papers=[{"id": "toy", "title": "Toy", "zoo": {"status": "none"}}])
     data.repro = load_repro(root, data, [])
     text = html.unescape(re.sub(r"<[^>]+>", "", markdown.markdown(schedule_section("toy", "toy", data),
-                                                                   extensions=["tables"])))
+                                                                   extensions=["tables", "md_in_html"])))
     assert "image_tokens_per_layer: 576 ×2 → 288 ×3" in text
     assert "FLOPs 6e+12 → 3.3e+12 (convention: fastv)" in text
     assert "GQA" not in text  # only analytic claims belong to the schedule section
@@ -116,7 +116,7 @@ def test_benchmark_records_render_their_own_numbers():
     }
     other = {**record, "method": "evit", "_file": "vit-evit.json"}
     text = benchmark_markdown("tome", [record, other])
-    rendered = html.unescape(re.sub(r"<[^>]+>", "", markdown.markdown(text, extensions=["tables"])))
+    rendered = html.unescape(re.sub(r"<[^>]+>", "", markdown.markdown(text, extensions=["tables", "md_in_html"])))
     assert "r=16" in rendered and "keep_ratio" not in rendered
     assert "197 → 149" in rendered and "17.6 → 8.8" in rendered and "1.87×" in rendered and "8 → 15" in rendered
     assert "2026-11-25" in rendered and "vit-tome.json" in rendered and "vit-evit.json" not in rendered

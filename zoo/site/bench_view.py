@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.site.escape import md_text
-from zoo.site.markdown import code_span, table
+from zoo.site.markdown import code_span, table, wide
 
 BENCH_KIND = "tokzoo-bench"
 
@@ -104,7 +104,7 @@ def benchmark_markdown(method_id: str, records: list[dict[str, Any]]) -> str:
     if bench:
         out.append("Baseline and method timed alternately in the same run (median of paired ratios); "
                    "GMACs per item under the convention the record names.\n")
-        out.append(bench_table(bench))
+        out.append(wide(bench_table(bench)))
         conventions = sorted({str((r.get("flops") or {}).get("convention")) for r in bench if r.get("flops")})
         if conventions:
             out.append("FLOPs convention: " + "; ".join(md_text(c) for c in conventions) + ".\n")

@@ -39,6 +39,14 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: Sequence
     return "\n".join(lines) + "\n"
 
 
+def wide(table_md: str, css_class: str = "") -> str:
+    """Wrap a Markdown table so the stylesheet lays it out at full content width (md_in_html)."""
+    if not table_md:
+        return ""
+    classes = " ".join(["tz-wide", css_class]).strip()
+    return f'<div class="{classes}" markdown>\n\n{table_md}\n</div>\n'
+
+
 def badge(page: str, kind: str, value: str, link: str | None = None) -> str:
     """Markdown image of a status badge, optionally wrapped in a link (docs path or URL)."""
     b = Badge(kind, value)

@@ -11,7 +11,7 @@ from zoo import vocab
 from zoo.site.badges import Badge, standard_badges
 from zoo.site.data import SiteData
 from zoo.site.escape import json_for_script, md_text, safe_url
-from zoo.site.markdown import BADGE_DIR, badge, labels, paper_cell, table, venue_text
+from zoo.site.markdown import BADGE_DIR, badge, labels, paper_cell, table, venue_text, wide
 
 CATALOG_PAGE = "catalog.md"
 
@@ -126,8 +126,7 @@ def static_rows(page: str, papers: list[dict[str, Any]], data: SiteData, *, with
             repro_cell,
         ]
         rows.append(row)
-    # md_in_html: the wrapper lets the stylesheet give this wide table the full content width
-    return f'<div class="tz-static" markdown>\n\n{table(headers, rows)}\n</div>\n'
+    return wide(table(headers, rows))
 
 
 def modality_pages(data: SiteData) -> dict[str, str]:

@@ -11,7 +11,7 @@ from zoo import vocab
 from zoo.site import bench_view, repro_view
 from zoo.site.data import MethodDoc, SiteData
 from zoo.site.escape import md_link, md_text, safe_url
-from zoo.site.markdown import badge, code_span, display_name, labels, table, venue_text
+from zoo.site.markdown import badge, code_span, display_name, labels, table, venue_text, wide
 
 
 def fence(text: str, lang: str = "") -> str:
@@ -111,20 +111,20 @@ def repro_section(page: str, paper_id: str | None, data: SiteData) -> str:
         status_cell = badge(page, "repro", c.status)
         if c.detail:
             status_cell += f"<br>{md_text(c.detail)}"
-        setting = f"<br><small>{md_text(c.setting)}</small>" if c.setting else ""
+        setting = f'<br><span class="tz-setting">{md_text(c.setting)}</span>' if c.setting else ""
+        source = f'<br><span class="tz-setting">Source: {_source_cell(c)}</span>'
         rows.append([
-            f"{code_span(c.claim_id)}<br>{md_text(c.description)}{setting}",
+            f"{code_span(c.claim_id)}<br>{md_text(c.description)}{setting}{source}",
             md_text(c.kind),
             md_text(c.reported),
             md_text(c.measured) if c.measured else "–",
-            _source_cell(c),
             md_text(c.hardware) or "–",
             md_text(c.date) or "–",
             status_cell,
         ])
-    out.append(table(
-        ["Claim and setting", "Kind", "Reported", "Measured", "Source", "Hardware", "Date", "Status"], rows
-    ))
+    out.append(wide(table(
+        ["Claim, setting and source", "Kind", "Reported", "Measured", "Hardware", "Date", "Status"], rows
+    ), "tz-claims"))
     return "\n".join(out)
 
 
@@ -141,7 +141,8 @@ def method_page(method: MethodDoc, data: SiteData) -> str:
     head = f"# {md_text(title)}"
     if paper and paper.get("short_name"):
         head += f": {md_text(paper['title'])}"
-    parts = [head + "\n"]
+    # the claims table needs the width of the right-hand table of contents
+    parts = ["---\nhide:\n  - toc\n---\n", head + "\n"]
 
     badges = [badge(page, "zoo", "implemented")]
     repro = data.repro_status(paper.get("id")) if paper else None
@@ -228,7 +229,7 @@ def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> st
     if rows:
         out.append("Analytic claims of the paper (token counts, FLOPs) and tokzoo's computation under the "
                    "paper's own counting convention:\n")
-        out.append(table(["Quantity", "Setting", "Paper", "tokzoo"], rows))
+        out.append(wide(table(["Quantity", "Setting", "Paper", "tokzoo"], rows)))
     if recorded:
         out.append("Per-layer token counts (a run of equal counts is written `count ×layers`) and FLOPs "
                    "totals recorded with the reproduction:\n")
