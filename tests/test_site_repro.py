@@ -44,7 +44,8 @@ def _repro_root(tmp_path):
                        unit="%", measured=45.29, tolerance=0.5,
                        hardware={"cpu": "AMD EPYC", "cpu_count": 2, "system": "Linux"},
                        details={"convention": "fastv", "flops_baseline": 6.0e12, "flops_method": 3.3e12,
-                                "image_tokens_per_layer": [576, 576, 288, 288, 288]},
+                                "image_tokens_per_layer": [576, 576, 288, 288, 288],
+                                "non_image_tokens_reproducing": [34, 47]},
                        date="2026-11-25T15:16:29+00:00"), tmp_path / "repro" / "results")
     return tmp_path
 
@@ -93,6 +94,7 @@ def test_schedule_section_shows_recorded_per_layer_tokens_and_flops(tmp_path):
                                                                    extensions=["tables", "md_in_html"])))
     assert "image_tokens_per_layer: 576 ×2 → 288 ×3" in text
     assert "FLOPs 6e+12 → 3.3e+12 (convention: fastv)" in text
+    assert "reproducing" not in text  # a [lo, hi] range is not a schedule
     assert "GQA" not in text  # only analytic claims belong to the schedule section
 
 

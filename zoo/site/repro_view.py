@@ -111,8 +111,16 @@ def run_lengths(values: list[int]) -> str:
     return " → ".join(f"{v} ×{n}" if n > 1 else f"{v}" for v, n in runs)
 
 
+def _per_layer_key(name: str) -> bool:
+    """Token counts per layer/block (``image_tokens_per_layer``, ``tokens_after_block``,
+    ``record.tokens.llm``), not e.g. a ``[lo, hi]`` range of token counts."""
+    name = name.lower()
+    leaf = name.rsplit(".", 1)[-1]
+    return "token" in leaf and ("layer" in leaf or "block" in leaf) or ".tokens." in f".{name}"
+
+
 def token_schedules(details: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Every per-layer token list in a record's details (keys mentioning "token"), compressed."""
+    """Every per-layer token list in a record's details, compressed with :func:`run_lengths`."""
     out: list[tuple[str, str]] = []
     if not isinstance(details, dict):
         return out
@@ -120,7 +128,7 @@ def token_schedules(details: Any, prefix: str = "") -> list[tuple[str, str]]:
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out += token_schedules(value, f"{name}.")
-        elif (isinstance(value, list) and len(value) >= 2 and "token" in name.lower()
+        elif (isinstance(value, list) and len(value) >= 2 and _per_layer_key(name)
               and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
             out.append((name, run_lengths(value)))
     return out
