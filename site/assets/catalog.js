@@ -9,6 +9,8 @@
   "use strict";
 
   var SCRIPT_SRC = document.currentScript ? document.currentScript.src : null;
+  // Not "q": Material's own site search opens on ?q=.
+  var SEARCH_PARAM = "search";
   var FACETS = [
     { key: "modality", label: "Modality", multi: true, vocab: "modality" },
     { key: "year", label: "Year" },
@@ -165,7 +167,7 @@
     var searchWrap = el("label", { "class": "tz-search" });
     searchWrap.appendChild(el("span", { "class": "tz-visually-hidden" }, "Search the catalog"));
     this.searchInput = el("input", {
-      type: "search", name: "q", autocomplete: "off", spellcheck: "false",
+      type: "search", name: "search", autocomplete: "off", spellcheck: "false",
       placeholder: "Search " + this.rows.length + " papers: title, name, arXiv id, venue, label\u2026"
     });
     var timer = null;
@@ -302,10 +304,11 @@
   Catalog.prototype.readUrl = function () {
     var params = new URLSearchParams(window.location.search);
     var state = {};
-    ["q", "sort", "dir"].concat(FACETS.map(function (f) { return f.key; })).forEach(function (k) {
+    ["sort", "dir"].concat(FACETS.map(function (f) { return f.key; })).forEach(function (k) {
       var v = params.get(k);
       if (v) state[k] = v;
     });
+    if (params.get(SEARCH_PARAM)) state.q = params.get(SEARCH_PARAM);
     if (state.sort && !COLUMNS.some(function (c) { return c.key === state.sort; })) delete state.sort;
     if (state.dir !== "asc" && state.dir !== "desc") delete state.dir;
     this.state = state;
@@ -328,7 +331,8 @@
   Catalog.prototype.writeUrl = function () {
     var params = new URLSearchParams();
     var state = this.state;
-    ["q"].concat(FACETS.map(function (f) { return f.key; }), ["sort", "dir"]).forEach(function (k) {
+    if (state.q) params.set(SEARCH_PARAM, state.q);
+    FACETS.map(function (f) { return f.key; }).concat(["sort", "dir"]).forEach(function (k) {
       if (state[k]) params.set(k, state[k]);
     });
     var query = params.toString();
