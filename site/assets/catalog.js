@@ -257,7 +257,8 @@
     var methodHref = row.method_url ? new URL(row.method_url, this.base).href : null;
     // The name is shown before the title unless the title already starts with it.
     var titleHasName = row.short_name && row.title.toLowerCase().indexOf(row.short_name.toLowerCase()) === 0;
-    if ((row.short_name && !titleHasName) || methodHref) {
+    // (an implemented paper's method page is also linked from its zoo badge)
+    if (row.short_name && !titleHasName) {
       var nameNode = methodHref
         ? el("a", { href: methodHref, "class": "tz-name", title: "tokzoo method page" }, row.short_name || row.id)
         : el("strong", { "class": "tz-name" }, row.short_name);

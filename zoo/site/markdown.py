@@ -92,8 +92,8 @@ def paper_cell(page: str, paper: dict[str, Any], implemented: set[str]) -> str:
     method = (paper.get("zoo") or {}).get("method")
     title = md_link(paper["title"], links.get("paper"))
     short = paper.get("short_name")
-    if short and paper["title"].casefold().startswith(short.casefold()) and not (method and method in implemented):
-        return title  # "DyCoke: Dynamic Compression ..." already starts with the name
+    if short and paper["title"].casefold().startswith(short.casefold()):
+        return title  # "DyCoke: Dynamic ..." already names it; the zoo badge links the method page
     if method and method in implemented:
         name = f"**[{md_text(short or method)}]({rel(page, method_page(method))})**"
         return f"{name}: {title}"
