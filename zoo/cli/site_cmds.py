@@ -28,6 +28,9 @@ def build_cmd(
 
     try:
         result = build(out, catalog_path=catalog, strict=strict)
+    except ImportError as exc:
+        typer.echo(f"error: {exc}; the site needs the site extra: pip install 'tokzoo[site]'", err=True)
+        raise typer.Exit(1) from None
     except (FileNotFoundError, FileExistsError, RuntimeError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
