@@ -240,3 +240,16 @@ def test_commands_named_in_hand_written_pages_exist():
             if name is not None:
                 missing.append(f"{page.name}: tokzoo{words}")
     assert missing == []
+
+
+def test_cli_reports_an_invalid_catalog_and_builds_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from zoo.cli import app
+
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text("schema_version: 1\npapers:\n  - id: x\n    title: T\n")
+    result = CliRunner().invoke(app, ["site", "build", "--out", str(tmp_path / "out"), "--catalog", str(bad)])
+    assert result.exit_code == 1
+    assert "the catalog is invalid" in result.output and "catalog.yaml:3" in result.output
+    assert not (tmp_path / "out").exists()

@@ -24,10 +24,14 @@ def build_cmd(
     strict: bool = typer.Option(True, "--strict/--no-strict", help="Fail on any MkDocs warning (broken link, missing page)."),
 ) -> None:
     """Generate every page and run ``mkdocs build --strict``; the HTML lands in <out>/html."""
+    from zoo.catalog import CatalogError
     from zoo.site.build import build
 
     try:
         result = build(out, catalog_path=catalog, strict=strict)
+    except CatalogError as exc:
+        typer.echo(f"error: the catalog is invalid; nothing was built\n{exc}", err=True)
+        raise typer.Exit(1) from None
     except ImportError as exc:
         typer.echo(f"error: {exc}; the site needs the site extra: pip install 'tokzoo[site]'", err=True)
         raise typer.Exit(1) from None
@@ -47,11 +51,12 @@ def serve_cmd(
     addr: str = typer.Option("127.0.0.1:8000", "--addr", help="Address to serve on."),
 ) -> None:
     """Generate the pages and preview the site with ``mkdocs serve`` (reloads on edits of the generated docs)."""
+    from zoo.catalog import CatalogError
     from zoo.site.build import build
 
     try:
         result = build(out, catalog_path=catalog, run=False)
-    except (FileNotFoundError, FileExistsError, RuntimeError, ValueError) as exc:
+    except (CatalogError, FileNotFoundError, FileExistsError, RuntimeError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"serving {result.out} on http://{addr}/ (Ctrl-C stops)")
