@@ -176,12 +176,3 @@ def load_benchmarks(results_dir: Path, notes: list[str]) -> list[dict[str, Any]]
             if isinstance(item, dict):
                 records.append({**item, "_file": path.name})
     return records
-
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    """A dataclass, pydantic model or mapping as a plain dict."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    return dict(obj)
