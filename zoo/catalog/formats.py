@@ -22,7 +22,7 @@ import io
 import shutil
 from typing import Any, Callable, Iterable, Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from zoo.catalog.bibtex import bibtex
 from zoo.catalog.schema import SCHEMA_VERSION, Paper
@@ -83,6 +83,8 @@ def records(papers: Iterable[Paper]) -> list[dict[str, Any]]:
 
 class _ListPayload(BaseModel):
     """The JSON document of ``tokzoo list --format json`` (serialised by pydantic-core: fast)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     schema_version: int
     tokzoo_version: str
