@@ -122,6 +122,10 @@ def _table(console, specs, records, zr) -> None:
         by_paper.setdefault(r.paper_id, []).append(r)
     for spec in specs:
         recs = by_paper.get(spec.paper_id, [])
+        if not recs:
+            why = "no claims (see the script's notes)" if not spec.claims else "no claim selected"
+            console.print(f"[bold]{spec.paper_id}[/bold]: {why}\n")
+            continue
         table = Table(title=f"{spec.paper_id}: {spec.title}", title_justify="left", show_lines=False)
         table.add_column("claim", no_wrap=True)
         for col in ("kind", "reported", "measured", "status", "note"):
@@ -132,8 +136,10 @@ def _table(console, specs, records, zr) -> None:
             table.add_row(r.claim_id, r.kind, f"{_fmt(r.reported)} {r.unit}", f"{_fmt(r.measured)} {r.unit}" if r.measured is not None else "-",
                           f"[{style}]{r.status}[/{style}]" if style else r.status, note)
         console.print(table)
-        counts = zr.summary(spec, recs)
-        console.print("  " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + "\n")
+        counts: dict[str, int] = {}
+        for r in recs:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        console.print("  " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + "\n")
 
 
 def _list(console, zr, results_dir, as_json) -> None:

@@ -25,10 +25,11 @@ Papers count differently, so every function takes a named *convention*
     PyramidDrop (arXiv 2410.17247): per layer ``4·n·d² + 2·n²·d + 3·n·d·m`` (three FFN
     matrices of the SwiGLU MLP), where ``n`` counts the *image tokens only*.
 ``"dycoke"``
-    DyCoke (arXiv 2411.15024): the FastV prefill count plus the decoding stage with a KV
-    cache: each generated token costs ``4·d² + 2·d·m + 2·d·c`` per layer, where ``c`` is
-    the number of cached tokens it attends to (prefill tokens kept in that layer's cache
-    plus tokens generated so far).
+    DyCoke (arXiv 2411.15024) counts the decoding stage too. tokzoo's reading: FastV's
+    prefill count plus, for each generated token and layer, Eq. 5 with one query token
+    attending to ``c`` cached tokens: ``4·d² + 2·d·m + 2·d·c`` (``c`` = prefill tokens kept in
+    that layer's cache plus tokens generated so far). Not yet checked against a table of the
+    DyCoke paper (no citable copy of its equations was available); DyCoke is not implemented.
 
 Which tokens a convention counts is part of the convention: pass a :class:`TokenSchedule`
 (image and other tokens per layer) and the convention picks; a plain list of ints is taken
@@ -74,7 +75,8 @@ CONVENTIONS: dict[str, Convention] = {
     ),
     "dycoke": Convention(
         "dycoke", "all", "FastV units (multiply-adds, 2-matrix FFN)",
-        "DyCoke, arXiv 2411.15024: FastV's prefill count plus decoding with a KV cache",
+        "tokzoo's reading of DyCoke (arXiv 2411.15024): FastV Eq. 5 for prefill and for each KV-cached decode step; "
+        "not yet checked against the paper's own equations",
         "prefill as fastv; each decoded token: 4d^2 + 2dm + 2dc per layer, c = cached tokens",
     ),
 }

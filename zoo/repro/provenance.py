@@ -37,6 +37,8 @@ def hardware(*, with_torch: bool = False) -> dict[str, Any]:
     cpu = _cpu_model()
     if cpu:
         info["cpu"] = cpu
+    if hasattr(os, "getloadavg"):
+        info["load_average_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine during the run
     if with_torch and "torch" in sys.modules:
         torch = sys.modules["torch"]
         info["torch_threads"] = torch.get_num_threads()
