@@ -60,12 +60,14 @@ def methods_cmd(
 
 def bench_cmd(
     method: str = typer.Argument(..., help="Method id (see `tokzoo methods`)."),
-    model: str = typer.Option("vit_base_patch16_224", "--model", help="Model name (timm name for timm-vit)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model name (timm name for timm-vit, default "
+                                        "vit_base_patch16_224; a zoo.bench.vlm.CONFIGS name for llava)."),
     r: Optional[int] = typer.Option(None, "--r", help="ToMe-style tokens removed per block."),
     keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="Fraction of reducible tokens kept."),
     param: list[str] = typer.Option([], "--param", "-p", help="Other method parameters as key=value (repeatable)."),
     family: Optional[str] = typer.Option(None, "--family", help="Adapter to benchmark on (default: the method's first)."),
-    batch_size: int = typer.Option(16, "--batch-size", "-b", min=1),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1,
+                                             help="Items per call (default: the family's, 16 for timm-vit, 1 for llava)."),
     img_size: Optional[int] = typer.Option(None, "--img-size", help="Input resolution (default: the model's)."),
     dtype: str = typer.Option("bf16", "--dtype", help="fp32, bf16 or fp16 (weights and inputs)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch intra-op threads (default: torch's)."),
@@ -95,7 +97,8 @@ def bench_cmd(
         typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
         raise typer.Exit(2)
     fn = bench_function(fam)
-    record = fn(method, params, model=model, batch_size=batch_size, img_size=img_size, dtype=dtype,
+    given = {k: v for k, v in (("model", model), ("batch_size", batch_size)) if v is not None}
+    record = fn(method, params, **given, img_size=img_size, dtype=dtype,
                 threads=threads, warmup=warmup, repeats=repeats, device=device,
                 command=" ".join(["tokzoo", *sys.argv[1:]]))
     if output:
@@ -113,6 +116,9 @@ def bench_cmd(
     if flops:
         typer.echo(f"  theoretical speedup {flops['theoretical_speedup']:.2f}x "
                    f"({flops['baseline_gmacs']:.2f} -> {flops['method_gmacs']:.2f} GMACs per item)")
+    cpu = record.get("cpu_time")
+    if cpu:
+        typer.echo(f"  process CPU time speedup {cpu['speedup']:.2f}x")
     if output:
         typer.echo(f"  record written to {output}")
 
