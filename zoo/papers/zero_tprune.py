@@ -30,20 +30,20 @@ from zoo.papers._vit import PerBlockBudget, ScheduleReducer
 def weighted_page_rank(attn: torch.Tensor, iters: int) -> torch.Tensor:
     """WPR scores per head: attn ``[B, H, N, N]`` (rows sum to 1) -> ``[B, H, N]`` (each sums to 1).
 
-    ``s_{t+1} = A^T s_t`` starting from the uniform distribution.
+    ``s_{t+1} = A^T s_t`` from the uniform distribution, computed as the row-vector product
+    ``s^T A`` (no transposed copy of A) in the attention's dtype.
     """
     b, h, n, _ = attn.shape
-    s = torch.full((b, h, n, 1), 1.0 / n, dtype=attn.dtype, device=attn.device)
-    a_t = attn.transpose(-1, -2)
+    s = torch.full((b, h, 1, n), 1.0 / n, dtype=attn.dtype, device=attn.device)
     for _ in range(iters):
-        s = a_t @ s
-    return s.squeeze(-1)
+        s = s @ attn
+    return s.squeeze(-2)
 
 
 def importance(attn: torch.Tensor, iters: int, n_prefix: int) -> torch.Tensor:
     """Zero-TPrune importance of the patch tokens ``[B, N - n_prefix]``: WPR per head, heads combined
-    by the root of the sum of squares."""
-    s = weighted_page_rank(attn.float(), iters)[:, :, n_prefix:]
+    by the root of the sum of squares (float32)."""
+    s = weighted_page_rank(attn, iters)[:, :, n_prefix:].float()
     return s.pow(2).sum(dim=1).sqrt()
 
 
@@ -51,7 +51,7 @@ def importance(attn: torch.Tensor, iters: int, n_prefix: int) -> torch.Tensor:
 class ZeroTPrune(PerBlockBudget):
     """Zero-TPrune: attention-graph importance (Weighted Page Rank) guiding similarity-based pruning."""
 
-    wpr_iters: int = 30
+    wpr_iters: int | None = None
     stage: str = "both"
 
     id: ClassVar[str] = "zero-tprune"
@@ -59,14 +59,24 @@ class ZeroTPrune(PerBlockBudget):
     default_r: ClassVar[int] = 16
     paper_notation: ClassVar[dict[str, str]] = {
         "r": "r: tokens pruned per block (tokzoo default 16, ToMe's headline budget; the paper sweeps budgets)",
-        "WPR iterations": "wpr_iters: power iterations of the Weighted Page Rank (paper: 30-50 early, fewer later)",
+        "WPR iterations": "wpr_iters: power iterations of the Weighted Page Rank; default the paper's schedule "
+                          "(30 in the first three blocks, 5 in the middle, 1 in the last three)",
         "I-stage / S-stage": "stage: 'both' (importance-guided partition + similarity pruning) or 'importance'",
     }
 
     def validate(self) -> None:
         super().validate()
-        check_int(self, "wpr_iters", self.wpr_iters, low=1)
+        if self.wpr_iters is not None:
+            check_int(self, "wpr_iters", self.wpr_iters, low=1)
         check_choice(self, "stage", self.stage, ("both", "importance"))
+
+    def iterations(self, block: int, depth: int) -> int:
+        """WPR iterations at ``block``: ``wpr_iters`` or the paper's per-depth schedule."""
+        if self.wpr_iters is not None:
+            return self.wpr_iters
+        if block < 3:
+            return 30
+        return 1 if block >= depth - 3 else 5
 
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _ZeroTPruneReducer(self))
@@ -81,7 +91,7 @@ class _ZeroTPruneReducer(ScheduleReducer):
     def reduce(self, view):
         state = view.state
         n = state.n_reducible
-        imp = importance(view.attn, self.method.wpr_iters, state.n_prefix)  # [B, n]
+        imp = importance(view.attn, self.method.iterations(view.index, view.depth), state.n_prefix)  # [B, n]
         if self.method.stage == "importance":
             r = min(self.plan[view.index], n - 1)
             if r <= 0:
