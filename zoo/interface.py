@@ -13,7 +13,44 @@ Budget vocabulary (one meaning across the zoo):
   tokens are reduced, unless a method documents otherwise).
 
 A method may also keep its paper's own parameter (ToMe's ``r``, FastV's ``R``) and documents
-the mapping in ``paper_notation``.
+the mapping in ``paper_notation``. With several reduction points, ``keep_ratio`` is what
+survives after the last one (EViT: ``keep_rate ** len(layers)``).
+
+Using a method::
+
+    import zoo
+    with zoo.apply(model, "tome", r=16, record_sources=True) as h:   # or h = zoo.apply(...); h.remove()
+        logits = model(images)
+    h.run.tokens["vit"]          # token count after every block
+    h.run.events["vit"]          # ReductionEvent(block, kind, n_before, n_after) per reduction
+    h.run.sources["vit"]         # [B, N_out, N_in]: which input tokens each output token stands for
+    zoo.flops.vit.run_cost(model, h.run).gmacs   # FLOPs of exactly that schedule
+
+Writing a method (what an implementer writes)::
+
+    @dataclass
+    class MyMethod(Method):
+        # docstring: a one-line summary (shown by ``tokzoo methods``)
+        layers: tuple[int, ...] = (3, 6, 9)        # where it acts
+        keep_ratio: float | None = 0.7             # the zoo's budget vocabulary
+        id: ClassVar[str] = "my-method"            # == catalog id == REGISTRY key
+        arxiv: ClassVar[str] = "2401.00000"        # cited in the module docstring too
+        families: ClassVar[tuple[str, ...]] = ("timm-vit",)   # adapters it runs on
+        placement: ClassVar[str] = "backbone"      # a zoo.vocab.PLACEMENT key
+        paper_notation: ClassVar[dict[str, str]] = {"rho": "keep_ratio: ..."}
+
+        def validate(self): check_ratio(self, "keep_ratio", self.keep_ratio)   # clear errors
+        def check_model(self, adapter): check_layer(self, "layers", ..., adapter.depth("vit"))
+        def install(self, adapter, patch, run):
+            adapter.install_reducer(patch, run, MyReducer(self))   # a zoo.core.reduce.BlockReducer
+
+The reducer only scores/matches tokens and calls the shared ops of ``zoo.core`` (``keep``,
+``keep_and_fuse``, ``bipartite_soft_matching`` + ``merge_weighted``/``merge_mlerp``/
+``merge_drop``); the adapter runs the blocks, computes the attention outputs the reducer
+asks for, tracks sizes/sources/masks and records the run. Generic pruning by a score at one
+layer (any family): ``adapter.install_token_pruning(patch, run, layer=..., keep_ratio=...,
+scorer=...)`` (see ``zoo.families.base``). Then add ``"my-method": "zoo.papers.my_method:MyMethod"``
+to ``zoo.papers.REGISTRY`` and a row to the case table of the family's tests.
 """
 
 from __future__ import annotations
