@@ -53,7 +53,7 @@ def test_methods_listing():
     assert set(infos) == set(REGISTRY)
     tome = infos["tome"]
     assert tome.arxiv == "2210.09461" and tome.families == ("timm-vit",) and tome.placement == "backbone"
-    assert tome.params["r"] == "None" and "prop_attn" in tome.params and "r" in tome.paper_notation
+    assert tome.params["r"] == "16" and "prop_attn" in tome.params and "r" in tome.paper_notation
     assert "timm-vit" in infos["random"].families and infos["random"].arxiv == ""
 
 

@@ -285,9 +285,15 @@ def methods() -> list[MethodInfo]:
     infos = []
     for method_id in REGISTRY:
         cls = method_class(method_id)
+        try:  # effective defaults (validate() may resolve e.g. r=None to the paper's default)
+            resolved = cls().params()
+        except Exception:
+            resolved = {}
         params = {}
         for f in dataclasses.fields(cls):
-            if f.default is not dataclasses.MISSING:
+            if f.name in resolved:
+                params[f.name] = repr(resolved[f.name])
+            elif f.default is not dataclasses.MISSING:
                 params[f.name] = repr(f.default)
             elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
                 params[f.name] = repr(f.default_factory())  # type: ignore[misc]
