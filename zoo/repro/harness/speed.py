@@ -7,6 +7,7 @@ median of per-pair ratios keeps that noise out of the ratio. Timings synchronise
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from typing import Any, Callable, Optional
@@ -34,6 +35,7 @@ def paired_timing(baseline: Callable[[], Any], method: Callable[[], Any], *, rep
     """
     if repeats < 1:
         raise ValueError(f"repeats={repeats} must be >= 1")
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     for _ in range(warmup):
         baseline()
         method()
@@ -63,4 +65,11 @@ def paired_timing(baseline: Callable[[], Any], method: Callable[[], Any], *, rep
         "method_all_s": meth_t,
         "repeats": repeats,
         "warmup": warmup,
+        "load_average_1m": [load_start, os.getloadavg()[0] if hasattr(os, "getloadavg") else None],
+        "busy_machine": busy(load_start),
     }
+
+
+def busy(load: float | None) -> bool:
+    """True when other work already used every core as the timing started (ratios then unreliable)."""
+    return load is not None and load > (os.cpu_count() or 1)

@@ -86,7 +86,8 @@ def throughput(ctx: Any, config_name: str, method_id: str, params: dict[str, Any
         "baseline_img_per_s": batch / timing["baseline_s"], "method_img_per_s": batch / timing["method_s"],
         "token_schedule": state.get("schedule", {}), **{k: v for k, v in timing.items() if k not in {"speedup"}},
     }
-    return Measurement(timing["speedup"], details=details, params=dict(params), label=f"random weights, {device}, {dtype}")
+    label = f"random weights, {device}, {dtype}" + (", machine busy" if timing["busy_machine"] else "")
+    return Measurement(timing["speedup"], details=details, params=dict(params), label=label)
 
 
 def _loader(model: Any, root: str, batch: int, limit: Optional[int], workers: int = 2):

@@ -127,7 +127,8 @@ def prefill_latency(ctx: Any, config_name: str, method_id: str, params: dict[str
                "image_tokens": model.config.image_seq_length, "token_schedule": state.get("schedule", {}), **timing}
     if device.startswith("cuda"):
         details["gpu"] = torch.cuda.get_device_name(0)
-    return Measurement(timing["ratio"], details=details, params=dict(params), label=f"random weights, {device}, {dtype}")
+    label = f"random weights, {device}, {dtype}" + (", machine busy" if timing["busy_machine"] else "")
+    return Measurement(timing["ratio"], details=details, params=dict(params), label=label)
 
 
 # ------------------------------------------------------------------ lmms-eval
