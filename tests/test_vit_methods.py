@@ -314,3 +314,18 @@ def test_method_errors_name_the_allowed_values(models, images):
                             block_fn=timm.models.vision_transformer.ParallelScalingBlock)
     with pytest.raises(TypeError, match="block 0 is ParallelScalingBlock; supported blocks"):
         zoo.apply(odd, "tome", r=2)
+
+
+def test_dynamic_image_size_non_square_grid():
+    """Dynamic-size models: the patch grid comes from the patch embedding (here 12 x 8), so GTP's
+    spatial graph works on non-square inputs; removal stays clean (the grid hook goes too)."""
+    model = tiny_vit("deit", dynamic_img_size=True)
+    x = torch.randn(2, 3, 48, 32)
+    before = snapshot(model)
+    with torch.no_grad():
+        base = model(x)
+        with zoo.apply(model, "gtp-vit", r=4) as h:
+            out = model(x)
+        assert torch.equal(model(x), base)
+    assert out.shape == base.shape and h.run.tokens["vit"] == [93, 89, 85, 81]
+    assert_same_snapshot(before, snapshot(model))

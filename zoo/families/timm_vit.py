@@ -1,6 +1,6 @@
 """Family adapter for timm ``VisionTransformer`` models (DeiT, ViT AugReg/MAE/CLIP-style, registers).
 
-Supported: timm 1.0.x (see the ``vit`` extra in ``pyproject.toml``), models of class
+Supported: timm 1.0.x (``vit`` extra in ``pyproject.toml``; tested with 1.0.9 and 1.0.31), models of class
 ``timm.models.vision_transformer.VisionTransformer`` (and subclasses such as DeiT's
 distilled model) whose blocks are timm's pre-norm ``Block`` with the standard ``Attention``
 (optional qk-norm, layer scale, attention-output norm, gating). Other block kinds
@@ -146,10 +146,18 @@ class _Runtime:
         self.grid: tuple[int, int] | None = None
         self.mask_in = None
         self.mask_cur = None
+        self.dynamic_grid: tuple[int, int] | None = None
 
     def install(self, patch: Any) -> None:
         for i, blk in enumerate(self.adapter.blocks):
             patch.set_attr(blk, "forward", self._make_forward(i, blk))
+        embed = getattr(self.adapter.model, "patch_embed", None)
+        if getattr(self.adapter.model, "dynamic_img_size", False) and embed is not None:
+            patch.add_hook(embed.register_forward_hook(self._grid_hook))
+
+    def _grid_hook(self, module: Any, args: Any, out: Any) -> None:
+        """Dynamic image sizes: the patch embedding returns ``[B, H, W, C]``; remember ``(H, W)``."""
+        self.dynamic_grid = (int(out.shape[1]), int(out.shape[2])) if out.dim() == 4 else None
 
     def _make_forward(self, index: int, block: Any) -> Callable:
         def forward(x, attn_mask=None, is_causal=False):
@@ -165,7 +173,9 @@ class _Runtime:
         self.state_source = None
         self.scratch = {}
         self.mask_in = self.mask_cur = None
-        self.grid = self.adapter.grid_for(x.shape[1] - n_prefix)
+        n_patches = x.shape[1] - n_prefix
+        grid = self.dynamic_grid
+        self.grid = grid if grid is not None and grid[0] * grid[1] == n_patches else self.adapter.grid_for(n_patches)
         self.run.start(STAGE, x.shape[1])
         if self.run.record_sources:
             from zoo.core.tokens import initial_source
