@@ -135,7 +135,10 @@ def prefill_latency(ctx: Any, config_name: str, method_id: str, params: dict[str
 def lmms_llava(ctx: Any, hub_id: str):
     """lmms-eval's ``llava_hf`` model wrapper for ``hub_id`` (or the local path given for it)."""
     methods.require_package("lmms_eval", "eval")
-    from lmms_eval.models.simple.llava_hf import LlavaHf
+    try:  # lmms-eval >= 0.4 keeps the plain HF wrappers under models.simple
+        from lmms_eval.models.simple.llava_hf import LlavaHf
+    except ImportError:
+        from lmms_eval.models.llava_hf import LlavaHf
 
     return LlavaHf(pretrained=ctx.weights_path(hub_id), device=ctx.device, dtype="float16")
 
