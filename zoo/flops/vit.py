@@ -25,7 +25,8 @@ STAGE = "vit"
 
 @dataclass(frozen=True)
 class ViTShape:
-    """What the cost depends on. ``mlp_in``/``mlp_out``: fc1 output and fc2 input widths."""
+    """What the cost depends on. ``mlp_in``: total output width of the MLP's input projections
+    (fc1; both halves of a GLU), ``mlp_out``: input width of its output projection (fc2)."""
 
     embed_dim: int
     depth: int
@@ -53,13 +54,15 @@ class ViTShape:
         ps = embed.patch_size if isinstance(embed.patch_size, (tuple, list)) else (embed.patch_size,) * 2
         head = getattr(model, "head", None)
         heads_out = 1 + int(getattr(model, "head_dist", None) is not None)
+        # every linear layer of the MLP (fc1/fc2, or SwiGLU's fc1_g/fc1_x/fc2), duck-typed
+        linears = [m for m in blk.mlp.modules() if hasattr(m, "in_features") and hasattr(m, "out_features")]
         return cls(
             embed_dim=int(model.embed_dim),
             depth=len(model.blocks),
             num_heads=int(attn.num_heads),
             attn_dim=int(attn.qkv.out_features // 3),
-            mlp_in=int(blk.mlp.fc1.out_features),
-            mlp_out=int(blk.mlp.fc2.in_features),
+            mlp_in=sum(int(m.out_features) for m in linears if int(m.in_features) == int(model.embed_dim)),
+            mlp_out=sum(int(m.in_features) for m in linears if int(m.out_features) == int(model.embed_dim)),
             patch_size=(int(ps[0]), int(ps[1])),
             in_chans=int(embed.proj.in_channels),
             num_patches=int(num_patches if num_patches is not None else embed.num_patches),
