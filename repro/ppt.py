@@ -36,7 +36,7 @@ WEIGHTS = "timm/deit_small_patch16_224.fb_in1k"
 def macs(ctx) -> Measurement:
     sched = vit_implementation_schedule("deit-small", "ppt", PARAMS)
     value = vit_macs("deit-small", sched["after_block"]) / 1e9
-    return Measurement(value, details={"convention": "fvcore-style MACs (zoo.repro.analytic.vit_macs)",
+    return Measurement(value, details={"convention": "fvcore-style MACs (zoo.flops.vit)",
                                        "tokens_after_block": sched["after_block"], "input_tokens": sched["input"],
                                        "baseline_gmacs": vit_macs("deit-small") / 1e9}, params=PARAMS)
 

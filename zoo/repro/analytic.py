@@ -56,31 +56,32 @@ __all__ = ["decoder", "image_tokens", "schedule_measurement", "reproducing_range
 
 
 # ---------------------------------------------------------------- ViT (timm) helpers
-def vit_macs(config_name: str, tokens_after_block: Sequence[int] | None = None) -> float:
-    """fvcore-style MACs of a timm ViT (``repro/configs/<config_name>.json``) for a token schedule.
+def vit_shape(config_name: str):
+    """``zoo.flops.vit.ViTShape`` of ``repro/configs/<config_name>.json`` (no model built)."""
+    from zoo.flops.vit import ViTShape
 
-    Counted like fvcore/torchprofile's matmul handlers: patch embedding (conv), per block
-    qkv (3·n·d²), attention scores and weighted sum (2·n²·d), output projection (n·d²), MLP
-    (2·n·d·m), and the classifier head; norms, softmax and activations are not counted.
-    ``tokens_after_block[i]`` is the token count after block ``i`` (CLS included); a method
-    that reduces inside a block (between attention and MLP, as every zoo ViT reducer does)
-    runs attention on the count entering the block and the MLP on the count leaving it.
-    ``None`` means no reduction.
-    """
     cfg = loader.load_config(config_name)
-    d, depth = cfg["embed_dim"], cfg["depth"]
-    m = int(d * cfg["mlp_ratio"])
+    d = cfg["embed_dim"]
     grid = cfg["img_size"] // cfg["patch_size"]
-    n0 = grid * grid + (1 if cfg.get("class_token", True) else 0)
-    after = list(tokens_after_block) if tokens_after_block is not None else [n0] * depth
-    if len(after) != depth:
-        raise ValueError(f"{config_name}: schedule has {len(after)} blocks, the model has {depth}")
-    macs = grid * grid * d * cfg["in_chans"] * cfg["patch_size"] ** 2 + d * cfg["num_classes"]
-    n_in = n0
-    for n_out in after:
-        macs += 3 * n_in * d * d + 2 * n_in * n_in * d + n_in * d * d + 2 * n_out * d * m
-        n_in = n_out
-    return float(macs)
+    return ViTShape(embed_dim=d, depth=cfg["depth"], num_heads=cfg["num_heads"], attn_dim=d,
+                    mlp_in=int(d * cfg["mlp_ratio"]), mlp_out=int(d * cfg["mlp_ratio"]),
+                    patch_size=(cfg["patch_size"], cfg["patch_size"]), in_chans=cfg["in_chans"],
+                    num_patches=grid * grid, num_prefix_tokens=1 if cfg.get("class_token", True) else 0,
+                    num_classes=cfg["num_classes"])
+
+
+def vit_macs(config_name: str, tokens_after_block: Sequence[int] | None = None) -> float:
+    """fvcore-style MACs (``zoo.flops.vit``) of a timm ViT config for a token schedule.
+
+    ``tokens_after_block[i]`` is the token count after block ``i`` (CLS included); every zoo
+    ViT reducer acts between attention and MLP, so attention runs on the count entering the
+    block and the MLP on the count leaving it. ``None`` means no reduction.
+    """
+    from zoo.flops import vit
+
+    shape = vit_shape(config_name)
+    sched = None if tokens_after_block is None else vit.schedule_from_counts(shape.num_tokens, list(tokens_after_block))
+    return float(vit.vit_macs(shape, sched).total)
 
 
 def vit_implementation_schedule(config_name: str, method_id: str, params: dict, *, width: int = 48,
