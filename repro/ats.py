@@ -21,14 +21,14 @@ README = Source("github.com/adaptivetokensampling/ATS README.md@11bc16b",
                 "introduction paragraph ('reducing the computational cost (GFLOPs) by 2x while preserving the accuracy')",
                 "https://github.com/adaptivetokensampling/ATS/blob/11bc16bbeecd19e579ac1114b666e7196561a137/README.md")
 WEIGHTS = "timm/deit_small_patch16_224.fb_in1k"
-PARAMS = {"layers": list(range(3, 12)), "max_tokens": 197}
+PARAMS = {"layers": list(range(3, 12)), "keep_tokens": 196}  # K = 197 tokens incl. CLS
 
 
 def gflops_factor(ctx):
     from zoo.repro.harness.vit import imagenet_top1
 
     methods.require_method("ats")
-    m = imagenet_top1(ctx, "deit-small", "ats", PARAMS, weights=WEIGHTS)
+    m = imagenet_top1(ctx, "deit-small", "ats", PARAMS, weights=WEIGHTS, batch=1)  # per-image token counts
     sched = m.details.get("mean_tokens_after_block")
     if not sched:
         raise RuntimeError("the ats implementation did not record per-block token counts")

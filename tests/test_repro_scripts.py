@@ -40,6 +40,10 @@ def test_spec_is_complete_and_sourced(paper_id):
         assert c.setting and c.unit
         if c.kind in {"accuracy", "fidelity"}:
             assert any(n.startswith(("weights:", "dataset:")) for n in c.needs), (c.id, c.needs)
+        if c.method and c.params:  # the declared parameters are valid for the registered method
+            from zoo.interface import method_class
+
+            method_class(c.method)(**c.params)
 
 
 ANALYTIC = [(p, c.id) for p in PAPERS for c in zr.load_spec(p).claims

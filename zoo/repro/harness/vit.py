@@ -152,14 +152,16 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
     loader_, data_cfg = _loader(model, root, batch, ctx.options.limit)
     counts = {"n": 0, "baseline": 0, "method": 0, "control": 0}
     control_note = ""
+    schedules: list[list[int]] = []
     for i, (images, labels) in enumerate(loader_):
         ctx.progress(f"batch {i + 1}/{len(loader_)}")
         images = images.to(ctx.device, dtype=_torch_dtype(dtype))
         labels = labels.to(ctx.device)
         with torch.inference_mode():
             counts["baseline"] += int((model(images).argmax(-1) == labels).sum())
-            with methods.apply(model, method_id, params):
+            with methods.apply(model, method_id, params) as handle:
                 counts["method"] += int((model(images).argmax(-1) == labels).sum())
+                schedules.append(_schedule(handle).get("vit", []))
             handle, control_note = methods.control(model, control_params)
             if handle is not None:
                 with handle:
@@ -174,6 +176,10 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
         "control": control_note or {"method": methods.CONTROL_ID, "params": control_params},
         "data_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in data_cfg.items()},
         "dtype": dtype, "device": ctx.device,
+        # tokens after each block, averaged over batches (per image when batch=1; a batched
+        # adaptive method logs the padded count of its batch)
+        "mean_tokens_after_block": [sum(col) / len(col) for col in zip(*schedules)] if schedules else [],
+        "batch": batch,
     }
     label = "pretrained weights" + (f", first {ctx.options.limit} images only" if ctx.options.limit else "")
     value = details["method_top1"] if report == "method" else details["baseline_top1"] - details["method_top1"]
