@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 
 import zoo  # noqa: E402
 from vlm_fixtures import (  # noqa: E402
-    VLM_CASES, build_methods, build_tiny_llava, generate_positions, load_tiny_llava, make_inputs, replaying,
+    VLM_CASES, assert_generate_matches_reference, build_methods, build_tiny_llava, load_tiny_llava, make_inputs,
     unpad_row,
 )
 
@@ -93,21 +93,7 @@ def test_batch_rows_match_single_rows(case, model, inputs):
 @pytest.mark.parametrize("case", VLM_CASES, ids=IDS)
 def test_generate_with_cache_matches_reference_without_cache(case, model, inputs):
     """generate() with the KV cache = full re-computation of prompt + generated tokens, same kept tokens."""
-    steps = 4
-    with zoo.apply(model, *build_methods(case[1])):
-        with torch.no_grad():
-            gen = model.generate(**inputs, max_new_tokens=steps, do_sample=False, output_logits=True,
-                                 return_dict_in_generate=True)
-    new = gen.sequences[:, inputs["input_ids"].shape[1]:]
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    with zoo.apply(model, *[replaying(m) for m in build_methods(case[1])]):
-        for t in range(steps):
-            out = _forward(model, {"input_ids": ids, "attention_mask": mask, "pixel_values": inputs["pixel_values"]},
-                           position_ids=generate_positions(mask), use_cache=False)
-            torch.testing.assert_close(out.logits[:, -1], gen.logits[t], rtol=1e-4, atol=1e-4)
-            assert torch.equal(out.logits[:, -1].argmax(-1), new[:, t])
-            ids = torch.cat([ids, new[:, t:t + 1]], dim=1)
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    assert_generate_matches_reference(model, case[1], inputs, steps=4)
 
 
 def test_generate_without_padding_and_with_sampling_settings(model, inputs):
@@ -195,8 +181,7 @@ def test_rows_with_different_image_counts(case, model):
             if b == 1:
                 row["pixel_values"] = two["pixel_values"]
             torch.testing.assert_close(batch[b], _forward(model, row).logits[0, -1], rtol=1e-4, atol=1e-4)
-        gen = model.generate(**two, max_new_tokens=3, do_sample=False)
-    assert gen.shape[1] == two["input_ids"].shape[1] + 3
+    assert_generate_matches_reference(model, case[1], two, steps=3)
 
 
 def test_transformers_version_policy():

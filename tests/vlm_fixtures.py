@@ -111,7 +111,7 @@ VLM_CASES = [
     ("random", [("random", dict(layers=1, keep_ratio=0.5))], [("random", dict(layers=1, keep_ratio=1.0))]),
     ("visionzip+fastv", [("visionzip", dict(dominant=7, contextual=3)), ("fastv", dict(k=2, keep_ratio=0.5))],
      None),
-    ("prumerge+pyramiddrop", [("llava-prumerge", dict()), ("pyramiddrop", dict(layers=(2,), lam=0.5))], None),
+    ("prumerge+pyramiddrop", [("llava-prumerge", dict()), ("pyramiddrop", dict(layers=(1, 3), lam=0.5))], None),
 ]
 
 
@@ -182,6 +182,29 @@ def replaying(method):
     return Replayed(method)
 
 
+def assert_generate_matches_reference(model, specs, inputs: dict, steps: int = 4) -> None:
+    """``generate`` with the KV cache under ``specs`` = recomputing prompt + generated tokens without
+    cache under the same kept tokens (:func:`replaying`), step by step (logits and greedy tokens)."""
+    import zoo
+
+    with zoo.apply(model, *build_methods(specs)):
+        with torch.no_grad():
+            gen = model.generate(**inputs, max_new_tokens=steps, do_sample=False, output_logits=True,
+                                 return_dict_in_generate=True)
+    new = gen.sequences[:, inputs["input_ids"].shape[1]:]
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    fixed = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    with zoo.apply(model, *[replaying(m) for m in build_methods(specs)]):
+        for t in range(steps):
+            with torch.no_grad():
+                out = model(input_ids=ids, attention_mask=mask, position_ids=generate_positions(mask),
+                            use_cache=False, **fixed)
+            torch.testing.assert_close(out.logits[:, -1], gen.logits[t], rtol=1e-4, atol=1e-4)
+            assert torch.equal(out.logits[:, -1].argmax(-1), new[:, t])
+            ids = torch.cat([ids, new[:, t:t + 1]], dim=1)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+
+
 def generate_positions(mask: torch.Tensor) -> torch.Tensor:
     """The position ids ``generate`` derives from a 2D attention mask."""
     return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
@@ -192,5 +215,65 @@ def unpad_row(inputs: dict, b: int) -> dict:
     keep = inputs["attention_mask"][b].bool()
     ids = inputs["input_ids"][b][keep][None]
     per_row = inputs["pixel_values"].shape[0] // inputs["input_ids"].shape[0]
-    return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-            "pixel_values": inputs["pixel_values"][b * per_row:(b + 1) * per_row]}
+    out = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+           "pixel_values": inputs["pixel_values"][b * per_row:(b + 1) * per_row]}
+    if "image_sizes" in inputs:
+        out["image_sizes"] = inputs["image_sizes"][b * per_row:(b + 1) * per_row]
+    return out
+
+
+# --------------------------------------------------------------------------- LLaVA-NeXT
+def build_tiny_llava_next(path: Path, seed: int = 0) -> Path:
+    """A random tiny LLaVA-NeXT checkpoint (anyres: 28 px tiles of 2x2 patches, 2x1/1x2/2x2 grids)."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextConfig, LlavaNextForConditionalGeneration
+
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                              image_size=28, patch_size=14, projection_dim=32)
+    text = LlamaConfig(vocab_size=VOCAB, hidden_size=48, intermediate_size=96, num_hidden_layers=4,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                       pad_token_id=PAD_TOKEN_ID, bos_token_id=1, eos_token_id=2)
+    config = LlavaNextConfig(vision_config=vision, text_config=text, image_token_index=IMAGE_TOKEN_ID,
+                             image_grid_pinpoints=[[28, 56], [56, 28], [56, 56]], vision_feature_layer=-2)
+    torch.manual_seed(seed)
+    model = LlavaNextForConditionalGeneration(config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("q_proj.weight", "k_proj.weight")):
+                p.mul_(4.0)
+    model.save_pretrained(path)
+    return path
+
+
+def load_tiny_llava_next(path: Path, *, attn: str = "sdpa"):
+    from transformers import LlavaNextForConditionalGeneration
+
+    return LlavaNextForConditionalGeneration.from_pretrained(path, attn_implementation=attn).eval()
+
+
+def make_next_inputs(model, *, sizes=((30, 50), (50, 30)), prefixes=(3, 6), suffixes=(7, 5), seed: int = 1):
+    """Left-padded prompts with one anyres image per row; the placeholder count of each row is
+    the number of features the model produces for that image size (base tile, tiles, newlines)."""
+    from transformers.models.llava_next.modeling_llava_next import image_size_to_num_patches
+
+    cfg = model.config
+    g = torch.Generator().manual_seed(seed)
+    tile = cfg.vision_config.image_size
+    patches = [image_size_to_num_patches(list(s), cfg.image_grid_pinpoints, tile) for s in sizes]
+    pixels = torch.randn(len(sizes), max(patches), 3, tile, tile, generator=g)
+    image_sizes = torch.tensor(sizes)
+    with torch.no_grad():
+        feats = model.model.get_image_features(pixel_values=pixels, image_sizes=image_sizes,
+                                               return_dict=True).pooler_output
+    rows = []
+    for b, f in enumerate(feats):
+        body = [1] + torch.randint(10, VOCAB, (prefixes[b % len(prefixes)],), generator=g).tolist()
+        body += [IMAGE_TOKEN_ID] * f.shape[0]
+        body += torch.randint(10, VOCAB, (suffixes[b % len(suffixes)],), generator=g).tolist()
+        rows.append(body)
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), PAD_TOKEN_ID, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for b, r in enumerate(rows):
+        ids[b, length - len(r):] = torch.tensor(r)
+        mask[b, length - len(r):] = 1
+    return {"input_ids": ids, "attention_mask": mask, "pixel_values": pixels, "image_sizes": image_sizes}

@@ -11,6 +11,7 @@ import importlib
 ADAPTERS: dict[str, str] = {
     "timm-vit": "zoo.families.timm_vit:TimmViTAdapter",
     "llava": "zoo.families.llava:LlavaAdapter",
+    "llava-next": "zoo.families.llava:LlavaNextAdapter",
 }
 
 

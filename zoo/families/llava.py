@@ -205,3 +205,27 @@ class LlavaAdapter(FamilyAdapter):
             return PruneSelection(keep=ctx.keep_top_images(scores, ks))
 
         self.install_llm_reduction(patch, run, [LlmEvent(layer=layer + 1, select=select)], positions="keep")
+
+
+class LlavaNextAdapter(LlavaAdapter):
+    """Hugging Face ``LlavaNextForConditionalGeneration`` (LLaVA-NeXT / 1.6, anyres tiles).
+
+    Prefill methods inside the language model (``llm-prefill``: FastV, PyramidDrop, SparseVLM,
+    the ``random`` control) work as on LLaVA-1.5: the image tokens (base image, tiles and
+    newline tokens, up to 2880 per image) are found from ``input_ids``. Vision-encoder methods
+    are not supported yet: they would have to act per tile and respect the newline tokens
+    that ``pack_image_features`` inserts.
+    """
+
+    name: ClassVar[str] = "llava-next"
+
+    @classmethod
+    def matches(cls, model: Any) -> bool:
+        cfg = getattr(model, "config", None)
+        inner = getattr(model, "model", None)
+        return (getattr(cfg, "model_type", None) == "llava_next" and inner is not None
+                and all(hasattr(inner, a) for a in ("vision_tower", "multi_modal_projector", "language_model")))
+
+    def check_vision_reduction_supported(self) -> None:
+        raise ValueError("vision-encoder methods support LLaVA-1.5 (family 'llava') only; on LLaVA-NeXT use an "
+                         "llm-prefill method (fastv, pyramiddrop, sparsevlm, random)")

@@ -28,6 +28,7 @@ created it; a decoding step with that cache is mapped, any other forward is left
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -435,8 +436,10 @@ class LlavaRuntime:
 
     def _llava_pre_hook(self, module, args, kwargs):
         ad = self.adapter
-        if args:
-            raise TypeError("tokzoo's LLaVA runtime needs keyword arguments for LlavaModel.forward")
+        if args:  # e.g. LlavaNextForConditionalGeneration passes input_ids positionally
+            bound = inspect.signature(module.forward).bind_partial(*args, **kwargs)
+            extra = bound.arguments.pop("kwargs", {})
+            args, kwargs = (), {**bound.arguments, **extra}
         cache = _cache_of(kwargs)
         past = _cache_len(cache)
         ids, embeds = kwargs.get("input_ids"), kwargs.get("inputs_embeds")
@@ -446,7 +449,7 @@ class LlavaRuntime:
             self._session = None
             if not bool(image.any()):
                 self._phase = None
-                return None
+                return args, kwargs
             self._phase = "prefill"
             self._session = _Session()
             if self.vision_reducer is not None:
@@ -458,7 +461,7 @@ class LlavaRuntime:
         session = self._session
         if session is None or session.cache_ref is None or session.cache_ref() is not cache:
             self._phase = None
-            return None
+            return args, kwargs
         if bool(image.any()):
             raise ValueError("tokzoo: new image tokens after a reduced prefill (chunked prefill or a multi-turn "
                              "cache) are not supported while a method is applied")
@@ -665,7 +668,10 @@ class LlavaRuntime:
             shift = None
         st.image, st.valid, st.source, st.decode_column, st.positions = image, valid, source, decode_column, positions
         st.mask, st.pos_emb, st.hidden, st.changed = mask, pos_emb, new_hidden, True
-        view = _DecodeView(source_column=decode_column, pos_shift=shift, blocked=~valid if padded else None)
+        # cached padding slots (this event's or an earlier one's) must stay hidden from decoding queries
+        slot_cols = ~valid & (source < 0)
+        view = _DecodeView(source_column=decode_column, pos_shift=shift,
+                           blocked=slot_cols if bool(slot_cols.any()) else None)
         for layer in range(idx, len(ad.layers)):
             self._session.views[layer] = view
         if self.run.record_indices:

@@ -46,7 +46,7 @@ class FastV(Method):
 
     id: ClassVar[str] = "fastv"
     arxiv: ClassVar[str] = "2403.06764"
-    families: ClassVar[tuple[str, ...]] = ("llava",)
+    families: ClassVar[tuple[str, ...]] = ("llava", "llava-next")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "K": "k: same value; decoder layers 0..K-1 see every token, the image tokens are pruned before layer K "

@@ -57,7 +57,7 @@ class SparseVLM(Method):
 
     id: ClassVar[str] = "sparsevlm"
     arxiv: ClassVar[str] = "2410.04417"
-    families: ClassVar[tuple[str, ...]] = ("llava",)
+    families: ClassVar[tuple[str, ...]] = ("llava", "llava-next")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "pruning_loc": "layers: decoder layers whose attention scores the image tokens and whose outputs are "
