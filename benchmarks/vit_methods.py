@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--only", nargs="*", default=None, help="method ids (default: all in CONFIGS)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--suffix", default="", help="appended to the record file names (vit-<method><suffix>.json)")
     ap.add_argument("--dry-run", action="store_true", help="print, do not write records")
     args = ap.parse_args(argv)
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
               f"theoretical {rec['flops']['theoretical_speedup']:.2f}x  load {rec['hardware'].get('load_average')}",
               flush=True)
         if not args.dry_run:
-            write_json_atomic(Path(args.out) / f"vit-{method}.json", rec)
+            write_json_atomic(Path(args.out) / f"vit-{method}{args.suffix}.json", rec)
     return 0
 
 
