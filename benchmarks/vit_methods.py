@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for method in args.only or list(CONFIGS):
         params, why = CONFIGS[method]
-        flags = " ".join(f"-p {k}={v!r}".replace(" ", "") if isinstance(v, tuple) else f"-p {k}={v}"
+        flags = " ".join("-p '" + f"{k}={v!r}".replace(" ", "") + "'" if isinstance(v, tuple) else f"-p {k}={v}"
                          for k, v in params.items())
         command = (f"tokzoo bench {method} --model {args.model} {flags} -b {args.batch_size} --dtype {args.dtype}"
                    f"{'' if args.threads is None else f' --threads {args.threads}'} --warmup {args.warmup}"
