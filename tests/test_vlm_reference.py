@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 
 import zoo  # noqa: E402
 from zoo.core.select import keep_count  # noqa: E402
-from vlm_fixtures import build_tiny_llava, load_tiny_llava, make_inputs  # noqa: E402
+from vlm_fixtures import build_tiny_llava, compose_sources, load_tiny_llava, make_inputs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +71,11 @@ def test_fastv_keeps_what_eager_attention_ranks(sdpa, eager, inputs):
     scores = att.mean(dim=1)[:, -1]  # last prompt token's row (left padding: last column)
     naive = _naive_top_images(scores, image, keep_count(int(image[0].sum()), ratio))
     for model in (sdpa, eager):
-        with zoo.apply(model, "fastv", k=k, keep_ratio=ratio, record_indices=True) as handle, torch.no_grad():
-            model(**inputs)
-        assert _image_sets(handle.run.kept_indices["llm"][0], image) == naive
+        for variant in ("drop", "mask"):
+            with zoo.apply(model, "fastv", k=k, keep_ratio=ratio, variant=variant, record_indices=True) as handle, \
+                    torch.no_grad():
+                model(**inputs)
+            assert _image_sets(handle.run.kept_indices["llm"][0], image) == naive
     assert sdpa.config.text_config._attn_implementation == "sdpa"  # FastV did not switch attention
 
 
@@ -112,14 +114,14 @@ def test_pyramiddrop_stages_follow_eager_attention(sdpa, eager, inputs):
     n0 = int(image_in[0].sum())
     with zoo.apply(sdpa, "pyramiddrop", layers=layers, lam=lam, record_indices=True) as handle, torch.no_grad():
         sdpa(**inputs)
-    kept = handle.run.kept_indices["llm"]
+    kept = compose_sources(handle.run.kept_indices["llm"])
     for s, layer in enumerate(layers, 1):
         # the attention layer L_s computes on the sequence left by the first s-1 stages
         prior = [zoo.method_class("pyramiddrop")(layers=layers[: s - 1], lam=lam)] if s > 1 else []
         if prior:
             with zoo.apply(eager, *prior, record_indices=True) as h2, torch.no_grad():
                 att = eager(**inputs, output_attentions=True).attentions[layer]
-            source = h2.run.kept_indices["llm"][-1]
+            source = compose_sources(h2.run.kept_indices["llm"])[-1]
         else:
             with torch.no_grad():
                 att = eager(**inputs, output_attentions=True).attentions[layer]
@@ -153,6 +155,7 @@ def test_sparsevlm_follows_rater_attention(sdpa, eager, inputs):
         sdpa(**inputs)
     for a, b in zip(handle.run.kept_indices["llm"], h2.run.kept_indices["llm"]):
         assert torch.equal(a, b)  # eager and sdpa runs agree
+    sources = compose_sources(handle.run.kept_indices["llm"])
     # naive raters: text after the image, relevance softmax over text, averaged over image tokens
     embeds = captured["embeds"]
     raters = []
@@ -166,7 +169,7 @@ def test_sparsevlm_follows_rater_attention(sdpa, eager, inputs):
     n_extra = 0
     for s, layer in enumerate(layers):
         a = att[layer].mean(dim=1)  # [B, N_s, N_s]
-        recorded = handle.run.kept_indices["llm"][s]
+        recorded = sources[s]
         for b in range(ids.shape[0]):
             src = source[b].tolist()
             rows = [src.index(t) for t in raters[b]]

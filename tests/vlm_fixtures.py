@@ -115,6 +115,19 @@ VLM_CASES = [
 ]
 
 
+def compose_sources(kept: list) -> list:
+    """Per event, indices into the language model's input of the tokens leaving the event.
+
+    ``kept``: ``Run.kept_indices["llm"]`` (each event's indices into the sequence entering it,
+    -1 for padding slots and inserted tokens)."""
+    out, src = [], None
+    for k in kept:
+        cur = k if src is None else torch.where(k >= 0, src.gather(1, k.clamp(min=0)), torch.full_like(k, -1))
+        out.append(cur)
+        src = cur
+    return out
+
+
 def build_methods(specs):
     """Method instances for ``[(id, params), ...]``."""
     import zoo

@@ -16,6 +16,14 @@ PyramidDrop's stage boundaries). The image-token span is always found from the i
 (``input_ids == config.image_token_id``, or the placeholder embedding when only
 ``inputs_embeds`` are given); batches may be padded (left padding for generation).
 
+Records (``zoo.interface.Run``): ``tokens["llm"]`` counts the tokens leaving every decoder
+layer of the last prefill; ``events["llm"]`` has one entry per reduction (``block`` = the
+layer the tokens leave); with ``record_indices``, ``kept_indices["llm"]`` holds per event a
+``[B, K]`` tensor of indices into the sequence entering that event (-1 for padding slots of
+rows keeping fewer tokens and for inserted tokens). ``tokens["vision"]``/``kept_indices
+["vision"]`` describe a vision reducer's output per image (patch indices, -1 for merged
+tokens).
+
 transformers: this adapter relies on the 5.x decoder layout (decoder layers return a tensor,
 the ``cache`` keyword, ``mm_encoder_outputs`` pre-encoding in ``generate``). Tested with
 :data:`TESTED_TRANSFORMERS`; versions below 5.0 are refused, other 5.x versions warn.

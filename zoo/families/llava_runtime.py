@@ -624,12 +624,14 @@ class LlavaRuntime:
             view = _DecodeView(blocked=st.blocked.clone())
             for layer in range(idx, len(ad.layers)):
                 self._session.views[layer] = view
-            if self.run.record_indices:
-                self.run.kept_indices.setdefault("llm", []).append(
-                    torch.sort(torch.where(st.blocked, -1, st.source), dim=-1).values)
+            if self.run.record_indices:  # visible tokens, into the (unchanged) sequence entering the event
+                visible = torch.sort(torch.where(st.blocked, -1, torch.arange(n, device=keep.device)), dim=-1).values
+                width = int((~st.blocked).sum(-1).max())
+                self.run.kept_indices.setdefault("llm", []).append(visible[:, n - width:])
             return hidden
 
         slots = keep < 0  # padding slots of rows keeping fewer tokens
+        entering = keep.masked_fill(slots, -1)  # provenance of each new token in the entering sequence
         keep = keep.clamp(min=0)
         new_hidden = gather_tokens(hidden, keep)
         image = st.image.gather(1, keep) & ~slots
@@ -655,6 +657,7 @@ class LlavaRuntime:
             image = torch.cat([image, fill], 1).gather(1, order)
             valid = torch.cat([valid, fill], 1).gather(1, order)
             source = torch.cat([source, torch.full_like(anchor, -1)], 1).gather(1, order)
+            entering = torch.cat([entering, torch.full_like(anchor, -1)], 1).gather(1, order)
             decode_column = torch.cat([decode_column, anchor], 1).gather(1, order)
             positions = torch.cat([positions, torch.zeros_like(anchor)], 1).gather(1, order)
             mask = self._rebuild_mask(valid, new_hidden.dtype)
@@ -675,7 +678,7 @@ class LlavaRuntime:
         for layer in range(idx, len(ad.layers)):
             self._session.views[layer] = view
         if self.run.record_indices:
-            self.run.kept_indices.setdefault("llm", []).append(source)
+            self.run.kept_indices.setdefault("llm", []).append(entering)
         return new_hidden
 
     @staticmethod
