@@ -588,10 +588,9 @@ class LlavaRuntime:
                 if probe is None:
                     raise RuntimeError(f"no attention captured at layer {event.score_layer}")
             sel = event.select(LlmContext(self, st, idx, hidden, probe))
-            n_before = int(st.valid.shape[1] if self.mode == "drop" else (~st.blocked).sum(-1).max()
-                           if st.blocked is not None else st.valid.shape[1])
+            n_before = self._effective_tokens(st)
             hidden = self._apply_selection(idx, st, sel, hidden, kwargs)
-            n_after = int(hidden.shape[1] if self.mode == "drop" else (~st.blocked).sum(-1).max())
+            n_after = self._effective_tokens(st)
             self.run.log_event("llm", idx - 1, "prune" if sel.extra is None else "prune+merge", n_before, n_after)
             st.probes.clear()
         if st.changed:
@@ -605,6 +604,13 @@ class LlavaRuntime:
         if idx > 0:
             self.run.log("llm", hidden.shape[1])
         return args, kwargs
+
+    @staticmethod
+    def _effective_tokens(st: _Prefill) -> int:
+        """Tokens per row the next layer computes with (the sequence length; mask variant: unmasked ones)."""
+        if st.blocked is None:
+            return int(st.valid.shape[1])
+        return int((~st.blocked).sum(-1).max())
 
     def _apply_selection(self, idx: int, st: _Prefill, sel: PruneSelection, hidden: torch.Tensor, kwargs: dict):
         keep = sel.keep
