@@ -155,6 +155,19 @@ def test_sparsevlm_follows_rater_attention(sdpa, eager, inputs):
         sdpa(**inputs)
     for a, b in zip(handle.run.kept_indices["llm"], h2.run.kept_indices["llm"]):
         assert torch.equal(a, b)  # eager and sdpa runs agree
+    # official counts (modelling_sparse_llama.py): decoder layer L of pruning_loc runs on every token
+    # reaching it and its output is pruned; image tokens after it = top-k kept + recycled clusters
+    n_img = int(image_in[0].sum())
+    n_other = ids.shape[1] - n_img
+    after, current = [], n_img
+    for layer in range(len(att)):
+        if layer in layers:
+            kept = schedule[layers.index(layer)]
+            recycled = int((current - kept) * 0.3) + 1
+            current = kept + int(recycled / 10) + 1
+        after.append(current)
+    assert handle.run.tokens["llm"] == [n_other + n for n in after]
+    assert [a.shape[-1] for a in att] == [n_other + n for n in [n_img, *after[:-1]]]  # what each layer ran on
     sources = compose_sources(handle.run.kept_indices["llm"])
     # naive raters: text after the image, relevance softmax over text, averaged over image tokens
     embeds = captured["embeds"]

@@ -1,8 +1,9 @@
 """SparseVLM: Visual Token Sparsification for Efficient Vision-Language Model Inference
 (Zhang et al., ICML 2025, arXiv 2410.04417).
 
-Text-guided, progressive pruning with token recycling, as the official code does
-(Gumpest/SparseVLMs, ``modelling_sparse_llama.py`` / ``score.py`` / ``utils.py``):
+Text-guided, progressive pruning with token recycling, as the official v1.5 code does
+(Gumpest/SparseVLMs, ``llava/model/language_model/modelling_sparse_llama.py`` at 14cb5a9 and
+9e376ce, its default path, not ``USE_VERSION=2_0``; ``score.py`` at 14cb5a9; ``utils.py``):
 
 1. **Raters** (once, on the language model's input embeddings): the text tokens after the
    image whose relevance to the image is above average: ``softmax_text(V Tᵀ)`` averaged over
@@ -11,23 +12,41 @@ Text-guided, progressive pruning with token recycling, as the official code does
    (as it ran; recomputed for the rater rows only, no attention map materialised), averaged
    over heads, rows of the raters, averaged over raters, gives each image token a relevance;
    the top ``schedule[i]`` image tokens survive into the next layer (a budget at or above
-   the current image-token count leaves that layer alone; the official code always prunes
-   at least one token).
+   the current image-token count leaves that layer alone; the official code keeps
+   ``min(budget, current - 1)``, which differs only for such budgets).
 3. **Recycle**: of the pruned image tokens, the most relevant ``int(0.3 · pruned) + 1`` are
    clustered (DPC-KNN on the layer's output hidden states, ``int(m / 10) + 1`` clusters,
    members averaged) and the cluster tokens are inserted right after the kept image tokens.
 
-The layer's *output* is pruned, so the decoder layers ``0..layers[0]`` see every token;
-positions are renumbered contiguously afterwards (the official ``position_ids[:, :L']``).
+Layer mapping: ``layers`` uses the official ``pruning_loc`` indices unchanged. Decoder layer
+``L`` in ``layers`` runs whole (attention and MLP) on every token that reaches it, its
+attention rates the image tokens, and its *output* is pruned; layer ``L + 1`` is the first to
+run on the reduced set. So with the paper's (2, 6, 15) on LLaVA-1.5 (32 layers), layers 0-2
+compute on all 576 image tokens, 3-6 on the first stage's tokens, 7-15 on the second's and
+16-31 on the third's. Positions are renumbered contiguously afterwards (the official
+``position_ids[:, :L']``).
+
+Token counts: the cluster tokens come *on top of* the schedule's kept count, as in the
+official code (``v_token_num = kept + cluster_num``): for 576 image tokens the image tokens
+after the three layers are 309 / 204 / 113 at ``tokens=192`` (300 + 9, 200 + 4, 110 + 3),
+312 / 117 / 39 at 128 (303 + 9, 110 + 7, 36 + 3) and 82 / 32 / 18 at 64 (66 + 16, 30 + 2,
+17 + 1). The budget names are the official log's "Equal Tokens": the image-token count
+*after* each decoder layer (a pruning layer counted with its pruned output, clusters
+included), averaged over the 32 layers: 192.03 / 128.63 / 64.81. Averaged over what the layers
+compute on (tokens *entering* each layer) the same runs give 206.5 / 145.41 / 82.25. The
+comment next to the official 192 list ("2*576 4*300 10*200 16*110") is a rough tally: it
+matches neither the computation (3 / 4 / 9 / 16 layers) nor the log (2 / 4 / 9 / 17 layers)
+and leaves out the cluster tokens.
 
 Budget: the paper's settings (``tokens`` = 64 / 128 / 192) use the official per-layer kept
 counts for LLaVA-1.5's 576 image tokens: 64: (66, 30, 17), 128: (303, 110, 36), 192:
 (300, 200, 110); other image-token counts scale them by ``n / 576``. ``schedule`` gives the
 kept counts directly; ``keep_ratio`` is the fraction kept after the last sparsification
 layer, reached geometrically (each layer keeps ``keep_ratio ** (1 / len(layers))`` of what
-reaches it). The official rank-adaptive count (``matrix_rank`` of the rater attention) is
-not used: it makes the count differ per image, and the official repository's current code
-ships the fixed schedules above.
+reaches it). In both, cluster tokens are added as above. The official rank-adaptive count
+(``matrix_rank`` of the rater attention, the first release's ``score.py`` at 91fb6d9) is
+not used: it makes the count differ per image, and the v1.5 code ships the fixed schedules
+above.
 """
 
 from __future__ import annotations
@@ -37,7 +56,8 @@ from typing import Any, ClassVar
 
 from zoo.interface import Method, _fail, check_budget, check_choice, check_int, check_ratio
 
-#: official kept image tokens after each sparsification layer (2, 6, 15) for 576 image tokens
+#: official image tokens kept by top-k at each sparsification layer (2, 6, 15) for 576 image tokens
+#: (``sparse_token_list_{64,128,192}``); the recycled cluster tokens come on top
 OFFICIAL_SCHEDULES: dict[int, tuple[int, int, int]] = {
     64: (66, 30, 17),
     128: (303, 110, 36),
@@ -60,11 +80,17 @@ class SparseVLM(Method):
     families: ClassVar[tuple[str, ...]] = ("llava", "llava-next")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
-        "pruning_loc": "layers: decoder layers whose attention scores the image tokens and whose outputs are "
-                       "pruned (paper: 2, 6, 15); the next layer sees the reduced tokens",
-        "64/128/192 tokens": "tokens: the paper's budget setting, mapped to the official per-layer schedule",
-        "sparse_token_list": "schedule: image tokens kept after each layer of `layers`",
-        "keep_ratio": "keep_ratio: fraction of image tokens kept after the last layer (geometric per layer)",
+        "pruning_loc": "layers: same indices (paper: 2, 6, 15); decoder layer L runs on all tokens reaching it, "
+                       "its attention scores the image tokens and its output is pruned; layer L + 1 is the first "
+                       "on the reduced set (LLaVA-1.5, tokens=128: layers 0-2 see 576 image tokens, 3-6 312, "
+                       "7-15 117, 16-31 39)",
+        "64/128/192 tokens": "tokens: the paper's budget setting, mapped to the official per-layer schedule; the "
+                             "number is the official 'Equal Tokens' (image tokens after each decoder layer, "
+                             "averaged over the layers)",
+        "sparse_token_list": "schedule: image tokens kept by top-k at each layer of `layers`; the recycled "
+                             "cluster tokens come on top (official v_token_num = kept + cluster_num)",
+        "keep_ratio": "keep_ratio: fraction of image tokens kept by top-k after the last layer (geometric per layer; "
+                      "cluster tokens on top)",
         "recycling": "recycle: cluster the most relevant pruned tokens and insert them back (paper: on)",
     }
 
