@@ -132,6 +132,15 @@ def test_show_text_has_every_field_and_link(catalog):
     assert "https://huggingface.co/example/token-pooling" in out and "short name     -" in out
 
 
+def test_show_gives_the_derived_repro_status_of_an_implemented_paper(monkeypatch):
+    from zoo import repro
+
+    monkeypatch.setenv("TOKZOO_CATALOG", str(ROOT / "catalog.yaml"))
+    out = run("show", "fastv").output
+    assert f"repro          {repro.paper_status('fastv')} (run: tokzoo repro fastv)" in out
+    assert "repro " not in run("show", "tomesd").output  # planned, not implemented
+
+
 def test_show_by_arxiv_and_name_and_formats(catalog):
     assert json.loads(run("show", "arXiv:2312.10656v2", "--format", "json").output)["paper"]["id"] == "vidtome"
     assert json.loads(run("show", "vidtome", "-F", "json").output)["schema_version"] == 1

@@ -123,6 +123,15 @@ def list_cmd(
 # ---------------------------------------------------------------------------------------- show
 
 
+def _repro_line(paper_id: str) -> str:
+    """Derived repro status of an implemented paper, from its script and committed records."""
+    from zoo import repro
+
+    if paper_id not in repro.list_papers():
+        return "no repro script yet"
+    return f"{repro.paper_status(paper_id)} (run: tokzoo repro {paper_id})"
+
+
 def _show_text(paper) -> str:
     rows = [
         ("id", paper.id),
@@ -146,6 +155,7 @@ def _show_text(paper) -> str:
     rows.append(("zoo", zoo))
     if paper.implemented:
         rows.append(("apply", f'with zoo.apply(model, "{paper.zoo.method}") as run: ...'))
+        rows.append(("repro", _repro_line(paper.id)))
     rows.append(("cite", f"tokzoo cite {paper.id}"))
     width = max(len(k) for k, _ in rows)
     head = f"{paper.name}: {paper.title}\n\n" if paper.short_name else f"{paper.title}\n\n"
