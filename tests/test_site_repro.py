@@ -123,6 +123,10 @@ def test_benchmark_records_render_their_own_numbers():
     assert "197 → 149" in rendered and "17.6 → 8.8" in rendered and "1.87×" in rendered and "8 → 15" in rendered
     assert "2026-11-25" in rendered and "vit-tome.json" in rendered and "vit-evit.json" not in rendered
     assert schedule_lines("tome", [record]) == ["vit\\_base\\_patch16\\_224 (r=16): 197 → 181 → 165 → 149"]
+    one_thread = {**record, "setting": {**record["setting"], "threads": 1}, "_file": "vit-tome-t1.json"}
+    assert schedule_lines("tome", [record, one_thread]) == schedule_lines("tome", [record])  # same schedule once
+    longer = {**one_thread, "tokens": {"input": 197, "after_block": [181, 165]}}
+    assert len(schedule_lines("tome", [record, longer])) == 2
     assert "No benchmark results" in benchmark_markdown("ppt", [record])
 
 

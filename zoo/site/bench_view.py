@@ -118,8 +118,11 @@ def benchmark_markdown(method_id: str, records: list[dict[str, Any]]) -> str:
 
 
 def schedule_lines(method_id: str, records: list[dict[str, Any]]) -> list[str]:
-    """``model (params): 197 → 181 → ... → 101`` per recorded run of the method."""
-    lines = []
+    """``model (params): 197 → 181 → ... → 101`` per distinct schedule among the method's runs.
+
+    Runs that differ only in threads or dtype record the same schedule; it is listed once.
+    """
+    lines: list[str] = []
     for r in records_for(method_id, records):
         tokens = r.get("tokens") or {}
         after = tokens.get("after_block")
@@ -127,5 +130,7 @@ def schedule_lines(method_id: str, records: list[dict[str, Any]]) -> list[str]:
             continue
         model = (r.get("setting") or {}).get("model", "model")
         counts = " → ".join(str(n) for n in [tokens.get("input"), *after] if n is not None)
-        lines.append(f"{md_text(model)} ({_params(r.get('params'))}): {md_text(counts)}")
+        line = f"{md_text(model)} ({_params(r.get('params'))}): {md_text(counts)}"
+        if line not in lines:
+            lines.append(line)
     return lines
