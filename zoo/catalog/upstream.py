@@ -25,6 +25,12 @@ from zoo.catalog.venues import VENUES, canonical_venue
 #: Per-paper corrections of the upstream list, keyed by arXiv id, each with its reason.
 VENUE_YEAR_FIXES: dict[str, tuple[int, str]] = {
     "2407.10468": (2024, "LiteFocus appeared at Interspeech 2024 (the paper's arXiv comment); upstream tag has no year"),
+    # Upstream tags whose year predates the paper's first arXiv version by more than the venue's
+    # review cycle; the paper appeared at the next edition of the venue.
+    "2312.10656": (2024, "VidToMe (arXiv Dec 2023) is a CVPR 2024 paper; upstream says CVPR 2023"),
+    "2306.07050": (2024, "SViT (arXiv Jun 2023) is a WACV 2024 paper; upstream says WACV 2023"),
+    "2308.01944": (2024, "DoViT (arXiv Aug 2023) is a WACV 2024 paper; upstream says WACV 2023"),
+    "2311.08806": (2024, "SparseSpikformer (arXiv Nov 2023) is an ICASSP 2024 paper; upstream says ICASSP 2023"),
 }
 
 _SECTION_RE = re.compile(r"^##\s+(.*?)\s*$")
@@ -210,14 +216,13 @@ def parse_line(raw: str, line: int, section_year: int) -> tuple[Optional[Upstrea
         venue = {"name": name, "year": badge_venue[1], "kind": kind}
     if venue is None:
         venue = {"name": "arXiv", "year": None, "kind": "preprint"}
+    fix = VENUE_YEAR_FIXES.get(arxiv or "")
+    if fix and venue["kind"] != "preprint" and venue["year"] != fix[0]:
+        venue["year"] = fix[0]
+        repairs.append(f"venue year set to {fix[0]}: {fix[1]}")
     if venue["year"] is None and venue["kind"] != "preprint":
-        fix = VENUE_YEAR_FIXES.get(arxiv or "")
-        if fix:
-            venue["year"] = fix[0]
-            repairs.append(f"venue year set to {fix[0]}: {fix[1]}")
-        else:
-            problems.append(Problem(line, f"venue {venue['name']!r} has no year; add it to VENUE_YEAR_FIXES", raw))
-            return None, problems
+        problems.append(Problem(line, f"venue {venue['name']!r} has no year; add it to VENUE_YEAR_FIXES", raw))
+        return None, problems
     links = {k: links[k] for k in ("paper", "code", "project", "other") if k in links}
     entry = UpstreamEntry(line, section_year, title, bold, venue, arxiv, links, tuple(repairs))
     return entry, problems
