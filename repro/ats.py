@@ -10,6 +10,11 @@ top-1 of both in the same run. The README/abstract's headline is "reducing the c
 cost (GFLOPs) by 2x while preserving the accuracy" over several models; DeiT-S is the model
 its evaluation instructions use. Random weights would give a meaningless token count, so
 there is no random-weight speed claim.
+
+No analytic claim: the README (at 11bc16b) and both abstract versions give only headline
+reductions ("2x" in the README and the arXiv v2 abstract, "37%" in an earlier abstract
+version), which are averages over real images with real weights; an upper-bound GFLOPs of a K schedule is tokzoo's arithmetic, not a reported
+number, and the paper's per-model GFLOPs tables were not readable from a stored copy here.
 """
 
 from __future__ import annotations

@@ -8,6 +8,14 @@ so tokzoo picks the constant number of propagated tokens per block (the zoo's ``
 README's ``--num_prop``) whose fvcore-style MACs reduction on the implementation's schedule
 is closest to 26%, with the README's ``--alpha 0.1`` and spatial graph, and measures the
 accuracy drop there in the same run as the baseline. The chosen ``r`` is in every record.
+
+No analytic or throughput claim: the official README (github.com/Ackesnal/GTP-ViT,
+README.md at a9c7210 and 071bd7d) gives only the evaluation command (``--num_prop 4
+--alpha 0.1 --selection MixedAttnMax --propagation GraphProp``) and no result table, and the
+paper's tables (GFLOPs / throughput per propagation setting) were not readable from a stored
+copy here. The abstract's "26%" cannot serve as an analytic claim, since the operating point
+above is chosen by it (the check would be circular). Add such claims only with the table
+number and its arXiv version.
 """
 
 from __future__ import annotations
