@@ -49,16 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print, do not write records")
     args = ap.parse_args(argv)
 
-    from zoo.bench.common import write_json_atomic
+    from zoo.bench.common import bench_command, write_json_atomic
     from zoo.bench.vit import bench
 
     for method in args.only or list(CONFIGS):
         params, why = CONFIGS[method]
-        flags = " ".join("-p '" + f"{k}={v!r}".replace(" ", "") + "'" if isinstance(v, tuple) else f"-p {k}={v}"
-                         for k, v in params.items())
-        command = (f"tokzoo bench {method} --model {args.model} {flags} -b {args.batch_size} --dtype {args.dtype}"
-                   f"{'' if args.threads is None else f' --threads {args.threads}'} --warmup {args.warmup}"
-                   f" --repeats {args.repeats}")
+        command = bench_command(method, params, model=args.model, batch_size=args.batch_size, dtype=args.dtype,
+                                threads=args.threads, warmup=args.warmup, repeats=args.repeats)
         rec = bench(method, params, model=args.model, batch_size=args.batch_size, dtype=args.dtype,
                     threads=args.threads, warmup=args.warmup, repeats=args.repeats, command=command)
         rec["budget_note"] = why

@@ -123,6 +123,25 @@ def versions(*packages: str) -> dict[str, str]:
     return out
 
 
+def bench_command(method: str, params: dict[str, Any], **options: Any) -> str:
+    """The ``tokzoo bench`` command line that reproduces a run, from its arguments.
+
+    ``options`` are the command's long options by parameter name (``batch_size`` ->
+    ``--batch-size``; ``None`` values are left out); ``params`` become ``-p key=value``.
+    Built from what the run received, not ``sys.argv``, so a record written from Python or a
+    test runner still names a command a user can paste.
+    """
+    import shlex
+
+    words = ["tokzoo", "bench", method]
+    for name, value in options.items():
+        if value is not None:
+            words += [f"--{name.replace('_', '-')}", str(value)]
+    for key, value in params.items():
+        words += ["-p", f"{key}={value}"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def bench_record(*, family: str, method: str, params: dict[str, Any], setting: dict[str, Any],
                  timing: dict[str, Any], extra: dict[str, Any], hw: dict[str, Any], vers: dict[str, str],
                  command: str | None = None) -> dict[str, Any]:

@@ -58,23 +58,6 @@ def methods_cmd(
     Console(width=max(100, Console().width)).print(table)
 
 
-def _bench_command(method: str, params: dict, **options) -> str:
-    """The ``tokzoo bench`` command line that reproduces a run, from the parsed arguments.
-
-    Built from what the command received (not ``sys.argv``), so a record written from Python
-    or a test runner still names a command a user can paste.
-    """
-    import shlex
-
-    words = ["tokzoo", "bench", method]
-    for name, value in options.items():
-        if value is not None:
-            words += [f"--{name.replace('_', '-')}", str(value)]
-    for key, value in params.items():
-        words += ["-p", f"{key}={value}"]
-    return " ".join(shlex.quote(w) for w in words)
-
-
 def bench_cmd(
     method: str = typer.Argument(..., help="Method id (see `tokzoo methods`)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name (timm name for timm-vit, default "
@@ -96,7 +79,7 @@ def bench_cmd(
 ) -> None:
     """Throughput of a method against the unreduced model (same process, interleaved), plus FLOPs."""
     from zoo.bench import bench_function, family_for
-    from zoo.bench.common import write_json_atomic
+    from zoo.bench.common import bench_command, write_json_atomic
     from zoo.interface import method_class
 
     params = _parse_params(param)
@@ -113,9 +96,9 @@ def bench_cmd(
         raise typer.Exit(2)
     fn = bench_function(fam)
     given = {k: v for k, v in (("model", model), ("batch_size", batch_size)) if v is not None}
-    command = _bench_command(method, params, model=model, family=family, batch_size=batch_size,
-                             img_size=img_size, dtype=dtype, threads=threads, warmup=warmup,
-                             repeats=repeats, device=device)
+    command = bench_command(method, params, model=model, family=family, batch_size=batch_size,
+                            img_size=img_size, dtype=dtype, threads=threads, warmup=warmup,
+                            repeats=repeats, device=device)
     record = fn(method, params, **given, img_size=img_size, dtype=dtype,
                 threads=threads, warmup=warmup, repeats=repeats, device=device, command=command)
     if output:
