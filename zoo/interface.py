@@ -61,6 +61,43 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 _HANDLE_ATTR = "_tokzoo_handle"
+_GUARD_ATTR = "_tokzoo_copy_guard"
+
+
+class PatchedModelCopyError(TypeError):
+    """Raised when a model (or module) with an active tokzoo patch is deep-copied or pickled."""
+
+
+class CopyGuard:
+    """Instance attribute put on every object a :class:`Patch` changes.
+
+    Deep-copying or pickling a patched module would give a copy whose patched forwards (bound
+    closures) still run the *original* model's modules, permanently. The guard makes that an
+    error naming the fix; ``state_dict()`` is unaffected.
+    """
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+    def _refuse(self, what: str):
+        raise PatchedModelCopyError(
+            f"cannot {what} a {self.owner} while a tokzoo method is applied to it (the copy's patched "
+            "forwards would keep calling the original model); remove the handle first (h.remove() or leave "
+            "the `with zoo.apply(...)` block), copy, then apply to the copy")
+
+    def __deepcopy__(self, memo):
+        self._refuse("deep-copy")
+
+    def __copy__(self):
+        self._refuse("copy")
+
+    def __reduce_ex__(self, protocol):
+        self._refuse("pickle")
+
+    def __repr__(self) -> str:
+        return f"<tokzoo copy guard of a patched {self.owner}>"
 
 
 class Patch:
@@ -76,7 +113,17 @@ class Patch:
         self._undo: list[Callable[[], None]] = []
 
     def set_attr(self, obj: Any, name: str, value: Any) -> None:
-        """Set ``obj.name = value`` on the instance, remembering the old instance value."""
+        """Set ``obj.name = value`` on the instance, remembering the old instance value.
+
+        The first change to an object also gives it a :class:`CopyGuard` attribute, so that
+        ``copy.deepcopy``/``pickle`` of a patched module fail with a clear error instead of
+        producing a copy whose forwards still call the original's modules.
+        """
+        if _GUARD_ATTR not in obj.__dict__ and name != _GUARD_ATTR:
+            self._set(obj, _GUARD_ATTR, CopyGuard(type(obj).__name__))
+        self._set(obj, name, value)
+
+    def _set(self, obj: Any, name: str, value: Any) -> None:
         old = obj.__dict__.get(name, self._MISSING)
 
         def restore() -> None:
@@ -316,6 +363,7 @@ class Handle:
         self.methods = methods
         self.run = run
         self._patch = patch
+        self._in_with = False
 
     @property
     def active(self) -> bool:
@@ -325,15 +373,35 @@ class Handle:
         """Undo every change; safe to call twice."""
         self._patch.undo()
 
+    def _reinstall(self) -> None:
+        """Install the same methods again (after a failed replacement removed them), through a
+        fresh adapter (adapters hold per-application state)."""
+        from zoo.families import detect
+
+        adapter = detect(self.model)
+        patch = Patch()
+        try:
+            for m in self.methods:
+                m.install(adapter, patch, self.run)
+            patch.set_attr(self.model, _HANDLE_ATTR, self)
+        except BaseException:
+            patch.undo()
+            raise
+        self.adapter, self._patch = adapter, patch
+
+    def describe(self) -> str:
+        return ", ".join(f"{m.id}({', '.join(f'{k}={v!r}' for k, v in m.params().items())})" for m in self.methods)
+
     def __enter__(self) -> "Handle":
+        self._in_with = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._in_with = False
         self.remove()
 
     def __repr__(self) -> str:
-        names = ", ".join(f"{m.id}({m.params()})" for m in self.methods)
-        return f"<tokzoo Handle {'active' if self.active else 'removed'}: {names}>"
+        return f"<tokzoo Handle {'active' if self.active else 'removed'}: {self.describe()}>"
 
 
 def _build(spec: Any, params: dict[str, Any]) -> Method:
@@ -356,8 +424,17 @@ def apply(model: Any, *specs: Any, record_sources: bool = False, record_indices:
     """Apply one or more methods to ``model``; returns a :class:`Handle`.
 
     ``zoo.apply(model, "tome", r=16)`` or ``zoo.apply(model, ToMe(r=16), FastV(k=2))``.
-    Keyword parameters go to a single method given by id. Applying to a model that already
-    has an active handle removes that handle first (applications never stack).
+    Keyword parameters go to a single method given by id.
+
+    Applications never stack:
+
+    - Applying to a model whose active handle was created by a plain call (not a ``with``
+      block) replaces that handle (re-running a notebook cell is idempotent).
+    - Applying inside a ``with zoo.apply(...)`` block of the same model is refused with a
+      ``RuntimeError``: it would silently switch the outer block's method off. Compose methods
+      acting at different places in one call instead.
+    - If applying fails (bad parameters, a model the method cannot serve, an error while
+      installing), the model is left exactly as it was: a handle that was active stays active.
     """
     from zoo.families import detect
 
@@ -367,9 +444,13 @@ def apply(model: Any, *specs: Any, record_sources: bool = False, record_indices:
         raise TypeError("keyword parameters are only allowed with a single method id; pass Method instances to compose")
     built = [_build(s, params) for s in specs]
 
-    previous = model.__dict__.get(_HANDLE_ATTR)
-    if previous is not None:
-        previous.remove()
+    previous = model.__dict__.get(_HANDLE_ATTR) if hasattr(model, "__dict__") else None
+    if previous is not None and previous.active and previous._in_with:
+        raise RuntimeError(
+            f"{type(model).__name__} already has tokzoo methods applied in an enclosing `with zoo.apply(...)` "
+            f"block ({previous.describe()}); nested applications are refused because they would switch the "
+            "outer one off. Leave that block first, or compose methods acting at different places in one call: "
+            "zoo.apply(model, MethodA(...), MethodB(...))")
 
     adapter = detect(model)
     for m in built:
@@ -383,14 +464,19 @@ def apply(model: Any, *specs: Any, record_sources: bool = False, record_indices:
         raise ValueError(f"methods {', '.join(m.id for m in built)} act at the same place ({placements}); "
                          "compose only methods acting at different places")
 
+    had_previous = previous is not None and previous.active
+    if had_previous:
+        previous.remove()
     run = Run(record_sources=record_sources, record_indices=record_indices)
     patch = Patch()
     try:
         for m in built:
             m.install(adapter, patch, run)
+        handle = Handle(model, adapter, built, patch, run)
+        patch.set_attr(model, _HANDLE_ATTR, handle)
     except BaseException:
         patch.undo()
+        if had_previous:
+            previous._reinstall()
         raise
-    handle = Handle(model, adapter, built, patch, run)
-    patch.set_attr(model, _HANDLE_ATTR, handle)
     return handle

@@ -72,6 +72,8 @@ REPRO_STATUS: dict[str, str] = {
     "deviates": "At least one measured claim is outside tolerance.",
     "failed": "The measurement could not be completed.",
     "not run": "No claim has been measured.",
+    "analytic only": "Every claim is analytic (FLOPs, token counts) and matches; no speed, conformance or "
+                     "accuracy claim exists to check the method itself.",
 }
 
 CLAIM_KIND: dict[str, str] = {
@@ -80,6 +82,15 @@ CLAIM_KIND: dict[str, str] = {
     "accuracy": "Task accuracy on a benchmark (needs weights and data).",
     "latency": "Wall-clock time of one forward / prefill / generation.",
     "throughput": "Items per second.",
+    "conformance": "Same kept tokens and outputs as the authors' own code on identical random weights.",
+}
+
+#: what users see: claim kinds grouped into four status kinds (CLI, JSON, ``tokzoo show``, site)
+CLAIM_KIND_GROUP: dict[str, tuple[str, ...]] = {
+    "analytic": ("analytic",),
+    "speed": ("latency", "throughput"),
+    "conformance": ("conformance",),
+    "accuracy": ("accuracy", "fidelity"),
 }
 
 PLACEMENT: dict[str, str] = {

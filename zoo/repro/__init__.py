@@ -22,12 +22,12 @@ from zoo.repro.engine import RunOptions, run_claim, run_paper
 from zoo.repro.loader import configs_dir, list_papers, load_config, load_spec, repro_dir, results_dir
 from zoo.repro.records import RECORD_STATUS, SOURCES, Record, read_records, save_record
 from zoo.repro.spec import DIRECTIONS, Claim, Measurement, PaperSpec, Source, Unavailable, compare, printed
-from zoo.repro.status import derive_status, summary
+from zoo.repro.status import KindStatus, derive_status, kind_group, kind_statuses, status_line, summary
 
 __all__ = [
     "Claim", "Measurement", "PaperSpec", "Source", "Unavailable", "Record", "RunOptions",
     "DIRECTIONS", "RECORD_STATUS", "SOURCES",
-    "compare", "printed", "derive_status", "summary",
+    "compare", "printed", "derive_status", "summary", "KindStatus", "kind_group", "kind_statuses", "status_line",
     "list_papers", "load_spec", "load_config", "load_results", "paper_status", "run", "run_paper", "run_claim",
     "repro_dir", "results_dir", "configs_dir", "save_record",
 ]

@@ -21,6 +21,7 @@ RECORD_STATUS: dict[str, str] = {
     "reproduced": "Measured within tolerance of the reported value.",
     "deviates": "Measured outside tolerance (reason given when known).",
     "failed": "The measurement raised an error (message kept).",
+    "inconclusive": "Measured, but the machine was too busy (load recorded) for a verdict on a speed claim.",
     "skipped": "Not measured here: a need (cuda, weights, dataset) is missing, or the claim is on demand.",
 }
 #: who produced a record
