@@ -116,6 +116,9 @@ def test_skipped_never_replaces_a_measured_record(tmp_path):
     assert skipped.status == "skipped"
     assert save_record(skipped, tmp_path) is None
     assert read_record(tmp_path / "toy" / "gpu.json").status == "reproduced"
+    skipped.status, skipped.measured, skipped.reason = "inconclusive", 40.0, "machine busy"
+    assert save_record(skipped, tmp_path) is None  # nor does a busy-machine run erase a verdict
+    assert read_record(tmp_path / "toy" / "gpu.json").status == "reproduced"
 
 
 def test_status_derivation():
@@ -276,6 +279,9 @@ def test_busy_machine_warning(toy_repro, monkeypatch):
     from zoo.cli import repro_cmds
 
     monkeypatch.setattr(repro_cmds, "_load", lambda: (9.5, 2))
+    res = CliRunner().invoke(cli(), ["repro", "toy", "--no-write"])
+    assert res.exit_code == 0 and "machine busy" not in res.output  # no speed claim selected: no warning
+    (toy_repro / "toy.py").write_text(TOY_SCRIPT.replace('kind="accuracy"', 'kind="latency"'))
     res = CliRunner().invoke(cli(), ["repro", "toy", "--no-write"])
     assert res.exit_code == 0 and "machine busy: load average 9.5 on 2 cores" in res.output
     monkeypatch.setattr(repro_cmds, "_load", lambda: (0.5, 2))

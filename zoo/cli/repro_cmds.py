@@ -51,31 +51,54 @@ def _official(values: Optional[List[str]]) -> dict[str, str]:
     return out
 
 
-def _fmt(value: Optional[float]) -> str:
+def _fmt(value: Optional[float], tolerance: Optional[float] = None) -> str:
+    """A number as the paper printed it (``tolerance`` None: up to 12 significant digits), or with
+    one decimal more than the tolerance resolves (a measured value next to its claim)."""
+    import math
+
     if value is None:
         return "-"
     value = float(value)
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
+    if not math.isfinite(value):
+        return str(value)
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
-        return f"{value:.3g}"
-    return f"{value:.4g}"
+        return f"{value:.4g}" if tolerance is not None else f"{value:.12g}"
+    if tolerance is None:
+        return f"{value:.12g}"
+    if tolerance <= 0:
+        return f"{value:.12g}"
+    decimals = min(12, max(0, math.ceil(-math.log10(tolerance)) + 1))
+    return f"{value:.{decimals}f}"
 
 
 def _unit(unit: str) -> str:
     return "" if not unit else (unit if unit in ("%", "x") else f" {unit}")
 
 
+def _decimals(value: float) -> int:
+    text = f"{float(value):.12g}"
+    return len(text.split(".")[1]) if "." in text and "e" not in text else 0
+
+
 def accepts(direction: str, reported: float, tolerance: float, unit: str = "") -> str:
     """What a measurement must be to reproduce a claim: ``44.5..45.5``, ``>= 1.35``, ``<= 1e-10``."""
+    import math
+
     u = _unit(unit)
-    if direction == "higher":
-        return f">= {_fmt(reported - tolerance)}{u}"
-    if direction == "lower":
-        return f"<= {_fmt(reported + tolerance)}{u}"
-    if tolerance == 0:
+    if tolerance == 0 and direction == "equal":
         return f"= {_fmt(reported)}{u}"
-    return f"{_fmt(reported - tolerance)}..{_fmt(reported + tolerance)}{u}"
+    decimals = max(_decimals(reported), math.ceil(-math.log10(tolerance)) if tolerance > 0 else 0)
+
+    def bound(x: float) -> str:
+        if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e6):
+            return f"{x:.3g}"
+        return f"{x:.{min(decimals, 12)}f}" if decimals > 0 else f"{x:.0f}"
+
+    if direction == "higher":
+        return f">= {bound(reported - tolerance)}{u}"
+    if direction == "lower":
+        return f"<= {bound(reported + tolerance)}{u}"
+    return f"{bound(reported - tolerance)}..{bound(reported + tolerance)}{u}"
 
 
 def _load() -> tuple[float, int]:
@@ -149,7 +172,8 @@ def repro(
     options = zr.RunOptions(kinds=tuple(kind or ()), claims=tuple(claim or ()), data=_pairs(data_dir, "--data-dir"),
                             weights=_pairs(weights, "--weights"), official=_official(official), device=device,
                             limit=limit, threads=threads, write=write, results_dir=out_dir, source=source)
-    warning = busy_warning()
+    speed_selected = any(c.kind in _SPEED_KINDS and zr.engine.selected(c, options)[0] for s in specs for c in s.claims)
+    warning = busy_warning() if speed_selected else ""
     if warning:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     runner = _Runner(console, err, zr, options, as_json, total_claims=sum(_n_selected(zr, s, options) for s in specs))
@@ -281,7 +305,7 @@ def _table(console, spec, recs, zr) -> None:
             if note:
                 notes.append((r.claim_id, note))
                 mark = f" [{len(notes)}]"
-            measured = f"{_fmt(r.measured)}{_unit(r.unit)}" if r.measured is not None else "-"
+            measured = f"{_fmt(r.measured, r.tolerance)}{_unit(r.unit)}" if r.measured is not None else "-"
             cells.append((r.claim_id, f"{_fmt(r.reported)}{_unit(r.unit)}",
                           accepts(r.direction, r.reported, r.tolerance, r.unit), measured, r.status + mark))
         if cells:

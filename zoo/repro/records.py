@@ -161,7 +161,8 @@ def record_path(results_dir: Path, paper_id: str, claim_id: str) -> Path:
 
 
 def save_record(record: Record, results_dir: Path) -> Optional[Path]:
-    """Write ``record``; returns its path, or ``None`` when a skipped record would replace a measured one.
+    """Write ``record``; returns its path, or ``None`` when a skipped record would replace a measured one
+    (or an inconclusive one a verdict).
 
     Raises :class:`CorruptRecord` (and writes nothing) when the file there is not a valid
     record: it may be a hand edit or a half-written contribution, so it is left for a person
@@ -175,6 +176,8 @@ def save_record(record: Record, results_dir: Path) -> Optional[Path]:
             raise CorruptRecord(f"{exc}; not overwritten: fix or delete {path}, then run again") from None
         if record.status == "skipped" and old.measured_here:
             return None
+        if record.status == "inconclusive" and old.status in ("reproduced", "deviates"):
+            return None  # a busy-machine run does not erase a verdict
     write_json_atomic(path, record.to_dict())
     return path
 

@@ -195,12 +195,12 @@ class PaperSpec:
 def printed(decimals: int) -> float:
     """Tolerance of a number printed with ``decimals`` decimals: half a unit of the last digit.
 
-    ``printed(0)`` for "45%" is 0.5 (anything that rounds to 45 matches); a tiny epsilon
-    absorbs binary floating point at the exact half.
+    ``printed(0)`` for "45%" is 0.5 (anything that rounds to 45 matches); a relative epsilon of
+    1e-9 absorbs binary floating point at the exact half (small enough for ten printed digits).
     """
     if decimals < 0:
         raise ValueError(f"printed: decimals={decimals} must be >= 0")
-    return 0.5 * 10.0 ** (-decimals) + 1e-9
+    return 0.5 * 10.0 ** (-decimals) * (1 + 1e-9)
 
 
 def compare(claim: Claim, measured: float) -> str:
