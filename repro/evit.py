@@ -24,6 +24,7 @@ are the zoo's 0-based ``layers=(3, 6, 9)``; inattentive-token fusion is ``fuse=T
 from __future__ import annotations
 
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.analytic import vit_shape
 from zoo.repro.harness.vit import imagenet_top1, throughput
 
@@ -103,6 +104,15 @@ CLAIMS = [
         needs=("cpu", "weights:evit-deit-s-0.7-fuse", "dataset:imagenet-val"), method="evit", params=PARAMS,
     ),
 ]
+
+EVIT_CODE = Official("youweiliang/evit", "5ca95a7")
+CLAIMS.append(conformance_claim(
+    "conformance-deit-s-keep0.7-fuse-float64", method="evit", params=PARAMS, official=EVIT_CODE,
+    path="evit.py", where="class EViT (keep_rate per block, fuse_token=True) with the timm DeiT-S weights",
+    compare="zoo.repro.harness.conformance_vit:evit", dtype="float64",
+    description="tokzoo's EViT vs the official EViT model with the same random DeiT-S weights (float64)",
+    setting={"model": "DeiT-S (timm, random weights)", "keep rate": 0.7, "layers": [3, 6, 9], "fuse": True,
+             "images": "2 x randn", "compared": "logits; token counts per block"}))
 
 SPEC = PaperSpec(
     paper_id="evit",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from zoo.flops import kept_tokens
 from zoo.repro import Claim, Measurement, PaperSpec, Source
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.harness.vlm import relative_performance
 
 ABSTRACT = Source("arXiv:2412.01818v1", "Abstract", "https://arxiv.org/abs/2412.01818v1")
@@ -71,6 +72,16 @@ CLAIMS = [
                  "dataset:lmms-lab/MME", "dataset:lmms-lab/ScienceQA", "dataset:lmms-lab/VizWiz-VQA"),
           method="fastervlm", params=PARAMS),
 ]
+
+FASTERVLM_CODE = Official("Theia-4869/FasterVLM", "f5d5f12")
+CLAIMS.append(conformance_claim(
+    "conformance-llava15-keep0.25-float64", method="fastervlm", params={"keep_ratio": 0.25}, official=FASTERVLM_CODE,
+    path="llava/model/llava_arch.py", where="LlavaMetaForCausalLM.encode_images with the official CLIPVisionTower "
+    "(llava/model/multimodal_encoder/clip_encoder.py) around the model's CLIP vision model",
+    compare="zoo.repro.harness.conformance_vlm:fastervlm", dtype="float64",
+    description="tokzoo's FasterVLM vs the official encode_images on the same random LLaVA-1.5 layout (float64)",
+    setting={"model": "LLaVA-1.5 layout (CLIP ViT-L/14-336 depth, 576 patches), narrow, random weights",
+             "reduction ratio": "75% (144 of 576 kept)", "compared": "projected kept image features; kept indices"}))
 
 SPEC = PaperSpec(paper_id="fastervlm",
                  title="[CLS] Attention is All You Need for Training-Free Visual Token Pruning: Make VLM Inference Faster",

@@ -23,6 +23,12 @@ Not encoded: the FLOPs cells of the paper's own tables (Table 1 and the K/R abla
 stored copy of arXiv:2403.06764 beyond its first page was readable here (the arXiv HTML
 copy is only reachable from its beginning; no extraction of its tables was found); add them
 with their version when a copy is at hand: ``zoo.flops`` convention ``"fastv"`` computes them.
+
+Conformance to the authors' code: not run yet. FastV's inplace pruning lives inside the
+``LlamaModel.forward`` of the transformers 4.31 fork vendored in github.com/pkunlp-icler/FastV
+(``src/transformers/src/transformers/models/llama/modeling_llama.py`` at d165972), a whole
+decoder forward of that version (its attention, cache and mask code); it cannot run on
+transformers 5.24's Llama modules without a 4.31 model stand-in, which is not written yet.
 """
 
 from __future__ import annotations

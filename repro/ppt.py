@@ -23,6 +23,7 @@ Setting of every claim: the README's off-the-shelf evaluation of DeiT-S
 from __future__ import annotations
 
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.analytic import vit_shape
 from zoo.repro.harness.vit import imagenet_top1, throughput
 
@@ -94,6 +95,17 @@ CLAIMS = [
         method="ppt", params=PARAMS,
     ),
 ]
+
+PPT_CODE = Official("xjwu1024/PPT", "706bcdd")
+CLAIMS.append(conformance_claim(
+    "conformance-deit-s-r50-float64", method="ppt", params=PARAMS, official=PPT_CODE,
+    path="ppt_deit.py", where="apply_patch(model, prop_attn=True, pp_loc_list=[3, 6, 9], threshold), model.r = 50",
+    compare="zoo.repro.harness.conformance_vit:ppt", dtype="float64",
+    description="tokzoo's PPT vs the official ppt_deit.apply_patch on the same random DeiT-S (float64)",
+    setting={"model": "DeiT-S (timm, random weights)", "r": 50, "layers": [3, 6, 9],
+             "thresholds": "7e-5 (the claim's), 0 (all prune) and inf (all pool)", "images": "2 x randn, one at a time",
+             "compared": "logits; token sources", "official dtype": "run with torch's default dtype = float64 (the "
+             "official token sizes come from torch.ones)"}))
 
 SPEC = PaperSpec(paper_id="ppt", title="PPT: Token Pruning and Pooling for Efficient Vision Transformers",
                  arxiv="2310.01812", method="ppt", claims=CLAIMS, notes=__doc__)

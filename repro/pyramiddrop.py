@@ -21,6 +21,12 @@ Source of the table cells: arXiv:2410.17247v1 (22 Oct 2024), Tables 1, 3, 4 and 
 the extraction of its tables in github.com/deep-diver/ai-paper-reviewer
 ``content/paper-reviews/2410.17247/index.md`` at 0fd39f4 (the table text as extracted from the
 PDF; captions name the tables). Table 2 has no FLOPs column.
+
+Conformance to the authors' code: not run yet. ``pdrop_rank_drop`` (``llava/model/
+modeling_llama_pdrop.py`` at 6444f30) is a method of the vendored transformers 4.37
+``LlamaModel``: it reads ``self_attn.num_heads`` and a per-layer ``rotary_emb(value,
+seq_len)``, which transformers 5.24's Llama layers no longer have; running it on the same
+weights needs a 4.37-style model stand-in, not written yet.
 """
 
 from __future__ import annotations

@@ -44,6 +44,11 @@ on all 576 tokens, recycled clusters come on top of the kept counts) nor the off
 schedule at all (rank-adaptive counts). No official log of the 128 setting is published;
 applying the official counting rule above, the zoo's record gives 128.625 (the log line at
 9e376ce prints this mean truncated to an integer).
+
+Conformance to the authors' code: not run yet. The official pruning runs inside
+``LlamaDynamicvitModel.forward`` of ``llava/model/language_model/modelling_sparse_llama.py``
+(26a5f48), a full decoder forward written for transformers 4.37 (``pip install
+transformers==4.37.0`` in its README); it cannot drive transformers 5.24's Llama layers as is.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ the abstract's "8x prefilling time" (no budget named).
 from __future__ import annotations
 
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
+from zoo.repro.conformance import Official, conformance_claim
 
 README = Source("github.com/dvlab-research/VisionZip README.md@8f86b55 (main branch)",
                 "usage example: visionzip(model, dominant=54, contextual=10)",
@@ -86,6 +87,17 @@ for model, crops, rows, table in (("LLaVA-1.5", 1, ((192, 66.7), (128, 77.8), (6
                         if crops > 1 else {})},
             source=Source("arXiv:2412.04467v1", f"{table}, row 'Retain {total} Tokens (↓ {value}%)'", PAPER_URL),
             measure=reduction(per_crop, crops), method="visionzip", params={"dominant": d, "contextual": c}))
+
+VISIONZIP_CODE = Official("dvlab-research/VisionZip", "3151f6d")
+CLAIMS.append(conformance_claim(
+    "conformance-llava15-54-10-float64", method="visionzip", params={"dominant": 54, "contextual": 10},
+    official=VISIONZIP_CODE, path="visionzip/clip_encoder.py",
+    where="CLIPVisionTower_VisionZip.forward with utils.CLIPAttention_forward / CLIP_EncoderLayer_forward and "
+    "apply_info (bound per instance to the model's CLIP layers)",
+    compare="zoo.repro.harness.conformance_vlm:visionzip", dtype="float64",
+    description="tokzoo's VisionZip vs the official vision tower on the same random LLaVA-1.5 layout (float64)",
+    setting={"model": "LLaVA-1.5 layout (CLIP ViT-L/14-336 depth, 576 patches), narrow, random weights, SDPA",
+             "dominant": 54, "contextual": 10, "compared": "image features into the projector; dominant indices"}))
 
 SPEC = PaperSpec(paper_id="visionzip", title="VisionZip: Longer is Better but Not Necessary in Vision Language Models",
                  arxiv="2412.04467", method="visionzip", claims=CLAIMS, notes=__doc__)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -26,7 +27,9 @@ def _git(path, *args):
 def checkout(tmp_path):
     repo = tmp_path / "official"
     (repo / "fakepkg").mkdir(parents=True)
-    (repo / "fakepkg" / "__init__.py").write_text("def double(xs):\n    return [2 * x for x in xs]\n")
+    (repo / "fakepkg" / "__init__.py").write_text(
+        "def double(xs):\n    open('missing', 'a').write('official code writes next to itself')\n"
+        "    return [2 * x for x in xs]\n")
     _git(repo, "init", "-q")
     _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
     _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "one")
@@ -42,7 +45,7 @@ def compare_double(ctx, reference, params, dtype):
         theirs = fake.double(xs)
     ours = [x * 2 + params.get("bug", 0) for x in xs]
     diff = max(abs(a - b) for a, b in zip(ours, theirs))
-    return measurement(reference, dtype, differences={"out": diff}, kept_equal={"all": ours == theirs})
+    return measurement(reference, dtype, differences={"out": diff}, kept_equal={"same kept tokens": ours == theirs})
 
 
 def _spec(commit, **params):
@@ -87,6 +90,7 @@ def test_checkout_given_three_ways_runs_and_records_the_commit(checkout, monkeyp
     assert ref["repository"] == "someone/fake" and ref["head"] == head and ref["commit_verified"] is True
     assert rec.details["dtype"] == "float64" and rec.details["max_abs_diff"] == {"out": 0}
     assert "fakepkg" not in sys.modules  # the official modules do not leak
+    assert not Path("missing").exists()  # nor the files the official code writes into its working directory
 
 
 def test_a_difference_or_a_kept_index_mismatch_deviates(checkout):
@@ -94,7 +98,7 @@ def test_a_difference_or_a_kept_index_mismatch_deviates(checkout):
     spec = _spec(head, bug=1)
     rec = zr.run_claim(spec, spec.claims[0], zr.RunOptions(write=False, official={"": str(repo)}))
     assert rec.status == "deviates" and rec.measured == 1
-    assert "check failed: kept indices equal (all)" in rec.reason
+    assert "check failed: same kept tokens" in rec.reason
 
 
 def test_a_checkout_at_another_commit_is_refused(checkout):
@@ -146,3 +150,22 @@ def test_cli_official_option(checkout, tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["repro", "toy", "--no-write", "--official", "a", "--official", "b"])
     assert res.exit_code != 0 and "owner/repo=PATH" in res.output
     assert isinstance(Reference("package", "x"), Reference)
+
+
+def test_every_shipped_conformance_claim_names_a_real_harness_and_a_pinned_commit():
+    import importlib
+
+    from zoo.repro.spec import OFFICIAL_NEED
+
+    found = 0
+    for paper in zr.list_papers():
+        for claim in zr.load_spec(paper).claims:
+            if claim.kind != "conformance":
+                continue
+            found += 1
+            module, _, name = claim.setting["harness"].partition(":")
+            assert callable(getattr(importlib.import_module(module), name)), claim.id
+            refs = [n for n in claim.needs if n.startswith(("official:", "package:"))]
+            assert len(refs) == 1 and (refs[0].startswith("package:") or OFFICIAL_NEED.match(refs[0])), claim.id
+            assert claim.direction == "lower" and claim.reported == 0 and claim.tolerance > 0
+    assert found >= 8

@@ -354,6 +354,13 @@ def test_checks_and_inconclusive_decide_the_status():
     assert recs["speed"].status == "inconclusive" and "machine busy" in recs["speed"].reason
 
 
+def test_a_non_finite_measurement_deviates_and_stays_a_valid_record(tmp_path):
+    spec = spec_with(claim(id="inf", measure=lambda ctx: Measurement(float("inf"))))
+    [rec] = zr.run_paper(spec, zr.RunOptions(results_dir=tmp_path))
+    assert rec.status == "deviates" and rec.measured is None and rec.details["measured_not_finite"] == "inf"
+    assert read_record(tmp_path / "toy" / "inf.json").status == "deviates"  # readable, not "corrupt"
+
+
 def test_busy_verdict_uses_cpu_time_next_to_wall_time():
     from zoo.repro.harness.speed import busy_verdict
 

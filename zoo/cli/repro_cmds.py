@@ -291,7 +291,8 @@ def _table(console, spec, recs, zr) -> None:
         console.print(f"[bold]{spec.paper_id}[/bold]: {why}\n")
         return
     console.print(f"[bold]{escape(spec.paper_id)}[/bold]: {escape(spec.title)}")
-    console.print(f"  {escape(zr.status_line(spec, recs))}")
+    ran = {r.claim_id for r in recs}
+    console.print(f"  {escape(zr.status_line(_only(spec, ran), recs))}")
     notes: list[tuple[str, str]] = []
     groups: dict[str, list] = {}
     for r in recs:
@@ -337,9 +338,19 @@ def _table(console, spec, recs, zr) -> None:
     console.print()
 
 
+def _only(spec, claim_ids):
+    """``spec`` restricted to the claims of this run (a run's status line counts what it ran)."""
+    import copy
+
+    sub = copy.copy(spec)
+    sub.claims = [c for c in spec.claims if c.id in claim_ids]
+    return sub
+
+
 def _paper_summary(zr, spec, recs) -> dict[str, Any]:
-    return {"paper_id": spec.paper_id, "status": zr.derive_status(spec, recs), "line": zr.status_line(spec, recs),
-            "kinds": {k: v.to_dict() for k, v in zr.kind_statuses(spec, recs).items()}}
+    ran = _only(spec, {r.claim_id for r in recs})
+    return {"paper_id": spec.paper_id, "status": zr.derive_status(ran, recs), "line": zr.status_line(ran, recs),
+            "kinds": {k: v.to_dict() for k, v in zr.kind_statuses(ran, recs).items()}}
 
 
 def _totals(zr, specs, records) -> dict[str, Any]:

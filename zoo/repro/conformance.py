@@ -177,13 +177,14 @@ def measurement(reference: Reference, dtype: str, *, differences: Mapping[str, f
                 kept_equal: Mapping[str, bool] | None = None, details: Mapping[str, Any] | None = None,
                 label: str = "") -> Measurement:
     """A conformance :class:`Measurement`: value = the largest of ``differences`` (max |ours - theirs|
-    per compared output), one check per ``kept_equal`` entry, the reference and dtype in details."""
+    per compared output); ``kept_equal``: named yes/no checks that the kept tokens agree (e.g.
+    ``{"same kept indices": True}``), each a check of the record; reference and dtype in details."""
     if not differences:
         raise ValueError("conformance measurement: no output compared")
     value = max(float(v) for v in differences.values())
+    checks = {name: bool(ok) for name, ok in (kept_equal or {}).items()}
     out = {"reference": reference.to_dict(), "dtype": dtype, "max_abs_diff": {k: float(v) for k, v in differences.items()},
-           "kept_indices_equal": dict(kept_equal or {}), **dict(details or {})}
-    checks = {f"kept indices equal ({name})": bool(ok) for name, ok in (kept_equal or {}).items()}
+           "kept_tokens_equal": checks, **dict(details or {})}
     return Measurement(value, details=out, checks=checks, label=label or f"cpu, random weights, {dtype}")
 
 
@@ -233,7 +234,9 @@ def conformance_claim(id: str, *, method: str, params: dict[str, Any], where: st
         reported=0.0, unit=UNIT, tolerance=tol, direction="lower",
         setting={"reference": official.need if official else f"package:{package}", "dtype": dtype,
                  "weights": "random (identical for both)", "metric": "largest |tokzoo - official| over the "
-                 "compared outputs; kept indices must be equal", **(setting or {})},
+                 "compared outputs; kept indices must be equal",
+                 "harness": compare if isinstance(compare, str) else getattr(compare, "__qualname__", str(compare)),
+                 **(setting or {})},
         source=source, measure=measure, needs=tuple(dict.fromkeys((*needs, ref_need))), method=method,
         params=dict(params), on_demand=on_demand, known_deviation=known_deviation,
     )

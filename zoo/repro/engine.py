@@ -8,6 +8,7 @@ llava-hf/llava-1.5-7b-hf, dataset ...``); an exception inside a measurement give
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import traceback
@@ -202,12 +203,15 @@ def run_claim(spec: PaperSpec, claim: Claim, options: RunOptions, progress: Call
         record.duration_s = round(time.perf_counter() - start, 3)
         return record
     record.duration_s = round(time.perf_counter() - start, 3)
-    record.measured = float(m.value)
+    value = float(m.value)
     record.details = dict(m.details)
+    record.measured = value if math.isfinite(value) else None  # JSON holds finite numbers only
+    if not math.isfinite(value):
+        record.details["measured_not_finite"] = repr(value)
     if m.params:
         record.params = dict(m.params)
     record.label = m.label
-    record.status = compare(claim, record.measured)
+    record.status = compare(claim, value)
     failed_checks = [name for name, ok in m.checks.items() if not ok]
     if m.checks:
         record.details["checks"] = {name: bool(ok) for name, ok in m.checks.items()}
@@ -217,7 +221,7 @@ def run_claim(spec: PaperSpec, claim: Claim, options: RunOptions, progress: Call
         record.status = "inconclusive"
         record.reason = m.inconclusive
     elif record.status == "deviates":
-        why = [claim.known_deviation or ("outside tolerance" if compare(claim, record.measured) == "deviates" else "")]
+        why = [claim.known_deviation or ("outside tolerance" if compare(claim, value) == "deviates" else "")]
         why += [f"check failed: {name}" for name in failed_checks]
         record.reason = "; ".join(w for w in why if w)
     record.hardware = provenance.hardware(with_torch=True)

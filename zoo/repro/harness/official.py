@@ -16,25 +16,53 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 
+def _registry_snapshot() -> list[tuple[Any, str, Any]]:
+    """Copies of timm's model registry tables (official ViT code registers models under timm's own
+    names, e.g. ``deit_small_patch16_224``; they must not outlive the comparison)."""
+    import copy
+
+    if "timm" not in sys.modules and "torch" not in sys.modules:
+        return []  # nothing official can have registered into a timm that is not loaded (and loading it is slow)
+    try:
+        from timm.models import _registry as reg
+    except ImportError:
+        return []
+    return [(reg, name, copy.copy(value)) for name, value in vars(reg).items()
+            if name.startswith(("_model", "_module")) and isinstance(value, (dict, set))]
+
+
 @contextlib.contextmanager
 def imported(path: Path | str, *modules: str, stubs: dict[str, Any] | None = None) -> Iterator[list[Any]]:
     """Import ``modules`` from the checkout at ``path`` (put first on ``sys.path``); yields them.
 
     ``stubs``: module name -> object placed in ``sys.modules`` first (for imports the official
     code makes but the compared function never uses, e.g. a CUDA extension). Afterwards every
-    module loaded from ``path`` and every stub is removed again and ``sys.path`` restored.
+    module loaded from ``path`` and every stub is removed again, ``sys.path`` restored, and
+    timm's model registry put back as it was. The block runs in a fresh temporary working
+    directory (removed afterwards): official code may write files next to itself (GTP-ViT's
+    ``models_v3.py`` appends to ``./missing`` on every forward), never into the caller's folder.
     """
+    import os
+    import shutil
+    import tempfile
+
     root = str(Path(path).resolve())
     before = set(sys.modules)
     saved_path = list(sys.path)
     saved_stubs = {name: sys.modules.get(name) for name in (stubs or {})}
+    registry = _registry_snapshot()
+    saved_cwd = os.getcwd()
+    workdir = tempfile.mkdtemp(prefix="tokzoo-official-")
     sys.path.insert(0, root)
+    os.chdir(workdir)
     try:
         for name, obj in (stubs or {}).items():
             sys.modules[name] = obj
         importlib.invalidate_caches()
         yield [importlib.import_module(m) for m in modules]
     finally:
+        os.chdir(saved_cwd)
+        shutil.rmtree(workdir, ignore_errors=True)
         sys.path[:] = saved_path
         for name in list(sys.modules):
             if name in before:
@@ -48,6 +76,10 @@ def imported(path: Path | str, *modules: str, stubs: dict[str, Any] | None = Non
                 sys.modules[name] = old
             else:
                 sys.modules.pop(name, None)
+        for module, name, value in registry:
+            current = getattr(module, name)
+            current.clear()
+            current.update(value)
         importlib.invalidate_caches()
 
 
