@@ -27,8 +27,10 @@ with their version when a copy is at hand: ``zoo.flops`` convention ``"fastv"`` 
 Conformance to the authors' code: not run yet. FastV's inplace pruning lives inside the
 ``LlamaModel.forward`` of the transformers 4.31 fork vendored in github.com/pkunlp-icler/FastV
 (``src/transformers/src/transformers/models/llama/modeling_llama.py`` at d165972), a whole
-decoder forward of that version (its attention, cache and mask code); it cannot run on
-transformers 5.24's Llama modules without a 4.31 model stand-in, which is not written yet.
+decoder forward of that version (its attention, cache and mask code; the fork is a whole
+transformers package to install in its own environment). It cannot drive transformers
+5.24's Llama modules; a separate environment with that fork, exchanging the random weights
+and inputs with this one, is not written yet.
 """
 
 from __future__ import annotations

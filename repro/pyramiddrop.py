@@ -23,10 +23,12 @@ the extraction of its tables in github.com/deep-diver/ai-paper-reviewer
 PDF; captions name the tables). Table 2 has no FLOPs column.
 
 Conformance to the authors' code: not run yet. ``pdrop_rank_drop`` (``llava/model/
-modeling_llama_pdrop.py`` at 6444f30) is a method of the vendored transformers 4.37
-``LlamaModel``: it reads ``self_attn.num_heads`` and a per-layer ``rotary_emb(value,
-seq_len)``, which transformers 5.24's Llama layers no longer have; running it on the same
-weights needs a 4.37-style model stand-in, not written yet.
+modeling_llama_pdrop.py`` at 6444f30) is a method of a transformers 4.37 ``LlamaModel``
+copy: the module does not import under transformers 5.24 (``No module named
+'transformers.modeling_attn_mask_utils'``), and the method reads ``self_attn.num_heads`` and a
+per-layer ``rotary_emb(value, seq_len)`` that 5.24's Llama layers no longer have. Running it
+needs a separate environment with transformers 4.37 exchanging the random weights and inputs
+with this one (not written yet).
 """
 
 from __future__ import annotations

@@ -48,7 +48,9 @@ applying the official counting rule above, the zoo's record gives 128.625 (the l
 Conformance to the authors' code: not run yet. The official pruning runs inside
 ``LlamaDynamicvitModel.forward`` of ``llava/model/language_model/modelling_sparse_llama.py``
 (26a5f48), a full decoder forward written for transformers 4.37 (``pip install
-transformers==4.37.0`` in its README); it cannot drive transformers 5.24's Llama layers as is.
+transformers==4.37.0`` in its README); under transformers 5.24 the module does not import
+(``No module named 'transformers.generation.beam_constraints'``). Running it needs a separate
+transformers-4.37 environment exchanging the random weights and inputs (not written yet).
 """
 
 from __future__ import annotations
