@@ -8,6 +8,14 @@ compresses the visual tokens "by 18 times on average" (v1: 14 times). tokzoo mea
 mean of 576 / (tokens kept) over benchmark images with the real CLIP ViT-L/14-336 weights
 of the HF LLaVA-1.5-7B, read from the implementation's own record. The abstract does not
 name the images; TextVQA val (lmms-lab/textvqa) is the default here, the record says which.
+
+No analytic claim: PruMerge's compression figures (abstract v1 "14 times", v2 "18 times",
+i.e. about 32 of 576 tokens) are averages of its adaptive, data-dependent token count over
+real images with the real CLIP weights: the fidelity claim above, not arithmetic on configs.
+
+Conformance: tokzoo's PruMerge and PruMerge+ against the official ``clip_encoder.py``
+(42Shawn/LLaVA-PruMerge at 097c041) on the same random LLaVA-1.5 layout, float64
+(``--kind conformance --official PATH``); both records deviate, for the causes they state.
 """
 
 from __future__ import annotations
