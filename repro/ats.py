@@ -15,6 +15,11 @@ No analytic claim: the README (at 11bc16b) and both abstract versions give only 
 reductions ("2x" in the README and the arXiv v2 abstract, "37%" in an earlier abstract
 version), which are averages over real images with real weights; an upper-bound GFLOPs of a K schedule is tokzoo's arithmetic, not a reported
 number, and the paper's per-model GFLOPs tables were not readable from a stored copy here.
+
+Conformance to the authors' code: not run yet. The official ATS model (``libs/models/
+transformers/vit.py`` and ``ats_block.py`` at 9271257) is built from a SlowFast-style config
+through fvcore's registry and its own ViT blocks (timm 0.4.12 era); a harness that builds it
+with the timm model's weights is not written yet.
 """
 
 from __future__ import annotations

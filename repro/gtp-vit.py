@@ -21,6 +21,7 @@ number and its arXiv version.
 from __future__ import annotations
 
 from zoo.repro import Claim, PaperSpec, Source
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.analytic import vit_operating_point
 from zoo.repro.harness.vit import imagenet_top1
 
@@ -41,7 +42,7 @@ def _drop(cfg: str, weights: str):
     return measure
 
 
-CLAIMS = [
+CLAIMS: list = [
     Claim(id=f"top1-drop-{cfg}-flops-26", kind="accuracy",
           description=f"ImageNet-1k top-1 drop of off-the-shelf {name} with GTP at 26% fewer FLOPs",
           reported=0.3, unit="points", tolerance=0.2, direction="lower",
@@ -52,6 +53,21 @@ CLAIMS = [
           method="gtp-vit")
     for cfg, (name, weights) in MODELS.items()
 ]
+
+GTP_CODE = Official("Ackesnal/GTP-ViT", "97a1178")
+GTP_PARAMS = {"r": 4, "alpha": 0.1}
+GTP_FLOAT32_GRAPH = ("tokzoo's GTP-ViT normalises the token graph in float32 and casts it to the model's dtype "
+                     "(zoo/papers/gtp_vit.py: normalise(adj).to(state.x.dtype)); the official code builds it in the "
+                     "model's dtype, so float64 logits differ at ~1e-10 (reported to the coordinator)")
+CLAIMS += [conformance_claim(
+    f"conformance-deit-s-r4-{dtype}", method="gtp-vit", params=GTP_PARAMS, official=GTP_CODE,
+    path="models_v3.py", where="class GraphPropagationTransformer (selection='MixedAttnMax', propagation='GraphProp', "
+    "num_prop=4, alpha=0.1, graph Spatial) with the timm DeiT-S weights",
+    compare="zoo.repro.harness.conformance_vit:gtp_vit", dtype=dtype,
+    description=f"tokzoo's GTP-ViT vs the official GraphPropagationTransformer, same random DeiT-S ({dtype})",
+    setting={"model": "DeiT-S (timm, random weights)", "num_prop": 4, "alpha": 0.1, "graph": "spatial",
+             "images": "2 x randn", "compared": "logits"},
+    known_deviation=GTP_FLOAT32_GRAPH if dtype == "float64" else "") for dtype in ("float64", "float32")]
 
 SPEC = PaperSpec(paper_id="gtp-vit", title="GTP-ViT: Efficient Vision Transformers via Graph-based Token Propagation",
                  arxiv="2311.03035", method="gtp-vit", claims=CLAIMS, notes=__doc__)

@@ -6,12 +6,15 @@ Setting of every claim: the README's off-the-shelf evaluation of DeiT-S
 (``--r_tokens 50 --pp_loc_list 3 6 9 --threshold 7e-5``), which is the zoo's
 ``r=50, layers=(3, 6, 9), threshold=7e-5``.
 
-- MACs: the README prints ``macs:2.944411999GFLOPs`` (torchprofile). tokzoo counts
-  fvcore-style MACs (matmuls, patch embedding, head) on the token schedule the zoo's PPT
-  actually runs (recorded on a narrow DeiT-S-depth model; the schedule does not depend on
-  the width). torchprofile also counts elementwise and normalisation ops and PPT's own
-  scoring/matching work, so the 10-digit value cannot match an fvcore-style count: the
-  claim is kept with that deviation explained.
+- MACs: the README prints ``macs:2.944411999GFLOPs``: ``torchprofile.profile_macs`` of the
+  model on one ``torch.randn`` image (``main.py``). tokzoo counts the same way
+  (``zoo.flops.vit.torchprofile_macs`` with ``ppt_torchprofile_extra``, pure arithmetic; equal
+  to the MAC to ``profile_macs`` on the official ``ppt_deit.py`` model for all eight cases
+  below, checked with torchprofile 0.1.0). The token schedule is fixed (197 → 147 → 97 → 49:
+  r = 50 at blocks 3 and 6, capped at half the patch tokens at block 9), but what is counted
+  depends on what each image did at each acting block (prune or pool), which the real weights
+  decide: of the eight prune/pool patterns exactly one gives the README's number to all ten
+  digits, pooling at block 3 and pruning at blocks 6 and 9; the record lists all eight.
 - Accuracy: ``Acc@1 79.498`` from the same command, DeiT-S weights
   ``deit_small_patch16_224-cd65a155.pth`` (timm ``deit_small_patch16_224.fb_in1k``).
 - Throughput: the abstract's ">45% throughput" for DeiT-S, on random weights.
@@ -20,7 +23,8 @@ Setting of every claim: the README's off-the-shelf evaluation of DeiT-S
 from __future__ import annotations
 
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
-from zoo.repro.analytic import vit_implementation_schedule, vit_macs
+from zoo.repro.conformance import Official, conformance_claim
+from zoo.repro.analytic import vit_shape
 from zoo.repro.harness.vit import imagenet_top1, throughput
 
 README = Source(
@@ -33,12 +37,29 @@ PARAMS = {"r": 50, "layers": [3, 6, 9], "threshold": 7e-5}
 WEIGHTS = "timm/deit_small_patch16_224.fb_in1k"
 
 
+BRANCHES = ("pool", "prune", "prune")
+
+
 def macs(ctx) -> Measurement:
-    sched = vit_implementation_schedule("deit-small", "ppt", PARAMS)
-    value = vit_macs("deit-small", sched["after_block"]) / 1e9
-    return Measurement(value, details={"convention": "fvcore-style MACs (zoo.flops.vit)",
-                                       "tokens_after_block": sched["after_block"], "input_tokens": sched["input"],
-                                       "baseline_gmacs": vit_macs("deit-small") / 1e9}, params=PARAMS)
+    import itertools
+
+    from zoo.flops import vit
+
+    shape = vit_shape("deit-small")
+    removals = [PARAMS["r"] if b in PARAMS["layers"] else 0 for b in range(shape.depth)]
+    counts = vit.per_block_counts(shape.num_tokens, removals)
+    sched = vit.schedule_from_counts(shape.num_tokens, counts)
+
+    def count(branches) -> int:
+        extra = vit.ppt_torchprofile_extra(shape, counts, PARAMS["layers"], branches, n_input=shape.num_tokens)
+        return vit.torchprofile_macs(shape, sched, extra=extra)
+
+    patterns = {"/".join(p): count(p) / 1e9 for p in itertools.product(("prune", "pool"), repeat=3)}
+    return Measurement(count(BRANCHES) / 1e9, params=PARAMS, details={
+        "convention": "torchprofile.profile_macs (zoo.flops.vit.torchprofile_macs + ppt_torchprofile_extra)",
+        "branches_at_blocks_3_6_9": list(BRANCHES), "gmacs_per_branch_pattern": patterns,
+        "tokens_after_block": counts, "input_tokens": shape.num_tokens,
+        "fvcore_gmacs": vit.vit_macs(shape, sched).gmacs, "baseline_gmacs": vit.torchprofile_macs(shape) / 1e9})
 
 
 CLAIMS = [
@@ -47,11 +68,10 @@ CLAIMS = [
         description="MACs of DeiT-S with PPT (r=50 at blocks 3, 6, 9), off the shelf",
         reported=2.944411999, unit="GMACs", tolerance=printed(9),
         setting={"model": "DeiT-S", "r_tokens": 50, "pp_loc_list": [3, 6, 9], "threshold": 7e-5,
-                 "metric": "MACs printed by the README's evaluation command (torchprofile)"},
+                 "branches": "pool at block 3, prune at blocks 6 and 9 (inferred: the one pattern of eight that "
+                             "gives the printed number; real weights decide it per image)",
+                 "metric": "MACs printed by the README's evaluation command (torchprofile.profile_macs)"},
         source=README, measure=macs, method="ppt", params=PARAMS,
-        known_deviation=("convention: the README's number is torchprofile's count, which also counts elementwise, "
-                         "normalisation and PPT's own scoring/matching ops; tokzoo's fvcore-style count of the same "
-                         "schedule counts matmuls, patch embedding and head only"),
     ),
     Claim(
         id="top1-deit-s-r50", kind="accuracy",
@@ -75,6 +95,17 @@ CLAIMS = [
         method="ppt", params=PARAMS,
     ),
 ]
+
+PPT_CODE = Official("xjwu1024/PPT", "706bcdd")
+CLAIMS.append(conformance_claim(
+    "conformance-deit-s-r50-float64", method="ppt", params=PARAMS, official=PPT_CODE,
+    path="ppt_deit.py", where="apply_patch(model, prop_attn=True, pp_loc_list=[3, 6, 9], threshold), model.r = 50",
+    compare="zoo.repro.harness.conformance_vit:ppt", dtype="float64",
+    description="tokzoo's PPT vs the official ppt_deit.apply_patch on the same random DeiT-S (float64)",
+    setting={"model": "DeiT-S (timm, random weights)", "r": 50, "layers": [3, 6, 9],
+             "thresholds": "7e-5 (the claim's), 0 (all prune) and inf (all pool)", "images": "2 x randn, one at a time",
+             "compared": "logits; token sources", "official dtype": "run with torch's default dtype = float64 (the "
+             "official token sizes come from torch.ones)"}))
 
 SPEC = PaperSpec(paper_id="ppt", title="PPT: Token Pruning and Pooling for Efficient Vision Transformers",
                  arxiv="2310.01812", method="ppt", claims=CLAIMS, notes=__doc__)

@@ -7,7 +7,7 @@ zoo's ``tokens``, mapped to the official per-layer kept counts at the official
 ``pruning_loc`` layers 2, 6 and 15 (``llava/model/language_model/score.py`` at 14cb5a9,
 lines 5-8: ``layer_dict = {2:0,6:1,15:2}``, ``sparse_token_list_128 = [303,110,36]``).
 
-The claim. The v1 abstract: "reduces 61% to 67% FLOPs with a compression ratio of 78% while
+The claims. The v1 abstract: "reduces 61% to 67% FLOPs with a compression ratio of 78% while
 maintaining 93% of the accuracy". The abstract does not name the budget; of the README's
 budgets (192, 128, 96, 64) only 128 gives 78% (1 - 128/576 = 77.8%). The FLOPs range depends
 on the paper's own FLOPs counting and is not claimed here.
@@ -22,7 +22,11 @@ tokens included (``pred_score_vis.sum() + cluster_num``); the log line ("equal t
 14cb5a9, "Equal Tokens" at 9e376ce) prints ``sum(num_token) / num_layers`` averaged over the
 samples. The compression claim is measured the same way: the zoo implementation's own record
 of the image tokens after every decoder layer (pruned output, clusters included), averaged
-over the 32 layers, gives ``1 - mean / 576``. The record also lists the tokens entering each
+over the 32 layers, gives ``1 - mean / 576`` (computed in pure Python by
+``zoo.flops.sparsevlm_schedule``; the implementation running exactly this schedule is checked
+by ``tests/test_repro_schedules.py``). For each README budget (192 / 128 / 96 / 64, lists of
+``score.py`` at 26a5f48) the same mean, printed as the official log prints it (``int()``),
+is the budget's name. The record also lists the tokens entering each
 layer (what the layers compute on; a pruning layer runs on its unpruned input), whose mean
 is higher (145.41 at 128), for readers who want the compute-side count.
 
@@ -40,45 +44,71 @@ on all 576 tokens, recycled clusters come on top of the kept counts) nor the off
 schedule at all (rank-adaptive counts). No official log of the 128 setting is published;
 applying the official counting rule above, the zoo's record gives 128.625 (the log line at
 9e376ce prints this mean truncated to an integer).
+
+Conformance to the authors' code: not run yet. The official pruning runs inside
+``LlamaDynamicvitModel.forward`` of ``llava/model/language_model/modelling_sparse_llama.py``
+(26a5f48), a full decoder forward written for transformers 4.37 (``pip install
+transformers==4.37.0`` in its README); under transformers 5.24 the module does not import
+(``No module named 'transformers.generation.beam_constraints'``). Running it needs a separate
+transformers-4.37 environment exchanging the random weights and inputs (not written yet).
 """
 
 from __future__ import annotations
 
+from zoo.flops import image_tokens_after_layers, sparsevlm_schedule
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
-from zoo.repro.analytic import llava_implementation_schedule
 
 ABSTRACT = Source("arXiv:2410.04417v1", "Abstract ('compression ratio of 78%')", "https://arxiv.org/abs/2410.04417v1")
 PARAMS = {"tokens": 128}
 IMAGE_TOKENS = 576
+LAYERS = (2, 6, 15)
 BOOKKEEPING = ("github.com/Gumpest/SparseVLMs llava/model/language_model/modelling_sparse_llama.py@14cb5a9 "
                "(LlamaDynamicvitModel.forward: num_token.append(v_token_num) after every decoder layer; "
                "'equal token num' = sum(num_token) / num_layers), "
                "https://github.com/Gumpest/SparseVLMs/blob/14cb5a9c9251e1941c3d912b703ccd477a41cb53/"
                "llava/model/language_model/modelling_sparse_llama.py")
+#: official v1.5 kept counts at layers 2, 6, 15 (score.py@26a5f48, the default path, USE_VERSION unset)
+SCHEDULES = {192: (300, 200, 110), 128: (303, 110, 36), 96: (238, 48, 26), 64: (66, 30, 17)}
+SCORE = Source("github.com/Gumpest/SparseVLMs llava/model/language_model/score.py@26a5f48",
+               "sparse_token_list_192/128/96/64 (v1.5 lists) with README.md@26a5f48 'Basic Usage': RETAIN_TOKN "
+               "supports 192, 128, 96 and 64 retained tokens",
+               "https://github.com/Gumpest/SparseVLMs/blob/26a5f48813c46cd1c7364160354e7fdd3febaa67/"
+               "llava/model/language_model/score.py")
+
+
+def _counts(kept: tuple[int, int, int]) -> dict:
+    """Image tokens entering / leaving each of the 32 decoder layers under the official rule."""
+    sched = sparsevlm_schedule(32, IMAGE_TOKENS, 0, layers=LAYERS, kept=kept)
+    after = list(image_tokens_after_layers(sched))
+    return {"entering": list(sched.image), "after": after, "mean_after": sum(after) / len(after),
+            "mean_entering": sum(sched.image) / len(sched.image)}
 
 
 def compression(ctx) -> Measurement:
-    """1 - (image tokens after each decoder layer, averaged over the layers) / 576, read from the zoo's own record."""
-    rec = llava_implementation_schedule("llava-1.5-7b", "sparsevlm", PARAMS, n_system=36, n_question=40)
-    llm = rec["tokens"]["llm"]
-    n_in = rec["input_tokens"]["llm"]
-    n_other = n_in - IMAGE_TOKENS
-    after = [n - n_other for n in llm]
-    entering = [n_in - n_other, *after[:-1]]
-    mean_after = sum(after) / len(after)
-    mean_entering = sum(entering) / len(entering)
-    return Measurement(100 * (1 - mean_after / IMAGE_TOKENS), params=PARAMS, details={
-        "equal_tokens": mean_after, "image_tokens_after_layer": after,
-        "mean_image_tokens_entering_layer": mean_entering, "image_tokens_entering_layer": entering,
-        "compression_ratio_entering_layer_pct": 100 * (1 - mean_entering / IMAGE_TOKENS),
-        "non_image_tokens": n_other, "decoder_layers": len(llm), "bookkeeping": BOOKKEEPING})
+    """1 - (image tokens after each decoder layer, averaged over the layers) / 576 (pure arithmetic)."""
+    c = _counts(SCHEDULES[128])
+    return Measurement(100 * (1 - c["mean_after"] / IMAGE_TOKENS), params=PARAMS, details={
+        "equal_tokens": c["mean_after"], "image_tokens_after_layer": c["after"],
+        "mean_image_tokens_entering_layer": c["mean_entering"], "image_tokens_entering_layer": c["entering"],
+        "compression_ratio_entering_layer_pct": 100 * (1 - c["mean_entering"] / IMAGE_TOKENS),
+        "decoder_layers": 32, "bookkeeping": BOOKKEEPING})
+
+
+def equal_tokens(budget: int):
+    def measure(ctx) -> Measurement:
+        c = _counts(SCHEDULES[budget])
+        return Measurement(int(c["mean_after"]), params={"schedule": list(SCHEDULES[budget]), "layers": list(LAYERS)},
+                           details={"mean_after_layer": c["mean_after"], "image_tokens_after_layer": c["after"],
+                                    "printed_as": "int(sum / layers), the official log line", "bookkeeping": BOOKKEEPING})
+
+    return measure
 
 
 CLAIMS = [
     Claim(id="compression-ratio-128", kind="analytic",
           description="Visual-token compression ratio of SparseVLM on LLaVA-1.5 at the 128-token budget",
           reported=78, unit="%", tolerance=printed(0),
-          setting={"model": "LLaVA-1.5-7B layout (576 image tokens, 32 layers), narrow random weights",
+          setting={"model": "LLaVA-1.5-7B (576 image tokens, 32 layers)",
                    "tokens": 128, "schedule": "official: top-k keeps 303 / 110 / 36 image tokens at layers 2 / 6 / 15, "
                                               "recycled cluster tokens on top",
                    "metric": "1 - (image tokens after each decoder layer, a pruning layer counted with its pruned "
@@ -86,6 +116,17 @@ CLAIMS = [
                              "official 'equal token num' bookkeeping (modelling_sparse_llama.py@14cb5a9)",
                    "note": "budget inferred: the abstract does not name it; 128 is the README budget giving 78%"},
           source=ABSTRACT, measure=compression, method="sparsevlm", params=PARAMS),
+    *[Claim(id=f"equal-tokens-{budget}", kind="analytic",
+            description=f"SparseVLM's 'Equal Tokens' for the {budget}-token setting on LLaVA-1.5",
+            reported=budget, unit="tokens", tolerance=0,
+            setting={"model": "LLaVA-1.5-7B (576 image tokens, 32 layers)", "RETAIN_TOKN": budget,
+                     "schedule": f"official kept counts {list(SCHEDULES[budget])} at layers 2 / 6 / 15, recycled "
+                                 "cluster tokens on top",
+                     "metric": "image tokens after each decoder layer averaged over the 32 layers, printed as the "
+                               "official log does (int(): 'Equal Tokens')"},
+            source=SCORE, measure=equal_tokens(budget), method="sparsevlm",
+            params={"schedule": list(SCHEDULES[budget]), "layers": list(LAYERS)})
+      for budget in (192, 128, 96, 64)],
 ]
 
 SPEC = PaperSpec(paper_id="sparsevlm", title="SparseVLM: Visual Token Sparsification for Efficient Vision-Language Model Inference",

@@ -18,6 +18,8 @@ Numbers in later papers that re-measure ToFu are their measurements, not this pa
 are not used. A claim is added only with its number and exact source (a table of a given
 arXiv version); the analytic and random-weight throughput helpers (``zoo.repro.analytic``,
 ``zoo.repro.harness.vit.throughput``) already support the method (``r``, ``prune_blocks``).
+
+Conformance to the authors' code: none possible; the paper links no official code.
 """
 
 from __future__ import annotations

@@ -12,11 +12,20 @@ the zoo's ``r``; ToMe's proportional attention is ``prop_attn=True`` (the defaul
 - Throughput: the README's im/s ratio (ToMe / original) against ours, measured on a randomly
   initialised model of the exact architecture (speed does not depend on weight values), CPU
   or GPU, baseline and ToMe alternating in the same process. Only the ratio is compared.
+- Conformance: tokzoo's ToMe against the official ``tome.patch.timm`` (facebookresearch/ToMe
+  at af95e4b) on the same random ViT-S/16 in float64: logits and token sources
+  (``--kind conformance --official PATH``).
+
+No analytic claim: the README's tables give accuracy and im/s, no FLOPs; the GFLOPs of the
+paper's tables (arXiv:2210.09461, per model and r) were not readable from a stored copy here
+(the arXiv HTML copy is reachable only from its beginning; no extraction of its tables was
+found). ``zoo.flops.vit.tome_counts`` with ``vit_macs`` computes them when the cells are at hand.
 """
 
 from __future__ import annotations
 
 from zoo.repro import Claim, PaperSpec, Source
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.harness.vit import imagenet_top1, throughput
 
 README = Source(
@@ -70,6 +79,15 @@ for cfg, weights, r, acc0, ips0, acc, ips, depth, patches, heavy in ROWS:
                  "metric": "ratio of images per second; the README's ratio is computed from its two columns"},
         source=README, measure=_throughput(cfg, r), method="tome", params={"r": r}, on_demand=heavy,
     ))
+
+TOME_CODE = Official("facebookresearch/ToMe", "af95e4b")
+CLAIMS.append(conformance_claim(
+    "conformance-vit-small-16-r13-float64", method="tome", params={"r": 13}, official=TOME_CODE,
+    path="tome/patch/timm.py", where="apply_patch (tome.patch.timm), model.r = 13, trace_source=True",
+    compare="zoo.repro.harness.conformance_vit:tome", dtype="float64",
+    description="tokzoo's ToMe vs the official tome.patch.timm on the same random ViT-S/16 (float64)",
+    setting={"model": "ViT-S/16 (timm, random weights)", "r": 13, "prop_attn": True, "images": "2 x randn",
+             "compared": "logits; token sources after the last block"}))
 
 SPEC = PaperSpec(
     paper_id="tome",

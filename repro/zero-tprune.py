@@ -8,6 +8,9 @@ only, so tokzoo picks the constant per-block pruning count ``r`` of the zoo's Ze
 whose fvcore-style MACs reduction (on the schedule the implementation actually runs, DeiT-S
 depth and token count) is closest to 34.7%, and measures speed and accuracy there. The
 chosen ``r`` and its MACs reduction are in every record.
+
+Conformance to the authors' code: no official repository could be fetched here
+(github.com/jha-lab/zero-tprune has no stored snapshot), so there is nothing to compare with.
 """
 
 from __future__ import annotations

@@ -137,7 +137,8 @@ def test_show_gives_the_derived_repro_status_of_an_implemented_paper(monkeypatch
 
     monkeypatch.setenv("TOKZOO_CATALOG", str(ROOT / "catalog.yaml"))
     out = run("show", "fastv").output
-    assert f"repro          {repro.paper_status('fastv')} (run: tokzoo repro fastv)" in out
+    assert f"repro          {repro.paper_status_line('fastv')} (run: tokzoo repro fastv)" in out
+    assert "analytic " in out  # status per kind, never one word alone
     assert "repro " not in run("show", "tomesd").output  # planned, not implemented
 
 

@@ -37,7 +37,7 @@ def test_counts_and_line_per_kind():
                rec("c1", "conformance", "reproduced"), rec("q1", "accuracy", "skipped")]
     kinds = kind_statuses(spec, records)
     assert list(kinds) == ["analytic", "speed", "conformance", "accuracy"]
-    assert status_line(spec, records) == ("analytic 2/2 · speed 1/1 (random weights, cpu) · conformance 1/1 · "
+    assert status_line(spec, records) == ("analytic 2/2 · speed 1/1 (cpu, random weights) · conformance 1/1 · "
                                           "accuracy 0/2, not run")
     assert kinds["accuracy"].word == "not run" and kinds["speed"].word == "reproduced"
     assert derive_status(spec, records) == "partial"

@@ -124,12 +124,20 @@ def list_cmd(
 
 
 def _repro_line(paper_id: str) -> str:
-    """Derived repro status of an implemented paper, from its script and committed records."""
+    """Derived repro status of an implemented paper, per kind, from its script and committed records
+    (a corrupt record is skipped with a warning naming it on stderr)."""
     from zoo import repro
 
     if paper_id not in repro.list_papers():
         return "no repro script yet"
-    return f"{repro.paper_status(paper_id)} (run: tokzoo repro {paper_id})"
+    problems: list[str] = []
+    try:
+        line = repro.paper_status_line(paper_id, on_problem=problems.append)
+    except Exception as exc:  # noqa: BLE001 - a broken repro script must not break `show`
+        line = f"repro script cannot be loaded ({type(exc).__name__}: {exc})"
+    for problem in problems:
+        typer.echo(f"warning: {problem}", err=True)
+    return f"{line} (run: tokzoo repro {paper_id})"
 
 
 def _show_text(paper) -> str:

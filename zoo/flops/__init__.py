@@ -3,7 +3,9 @@
 - :mod:`zoo.flops.llm`: decoder (LLM) stacks. ``stack_flops(schedule, cfg, convention)``
   with conventions ``"tokzoo"`` (default, SwiGLU/GQA-correct FLOPs), ``"fastv"`` (FastV
   Eq. 5), ``"pdrop"`` (PyramidDrop, image tokens only, 3-matrix FFN), ``"dycoke"``
-  (FastV prefill + KV-cached decoding).
+  (FastV prefill + KV-cached decoding), ``"sparsevlm"`` (all tokens, 3-matrix FFN). Schedule
+  builders per paper: ``fastv_schedule``, ``pyramid_schedule``, ``sparsevlm_schedule``, and
+  ``kept_tokens`` (the zoo's budget rule, pure Python).
 - :mod:`zoo.flops.vit`: ViT stacks, fvcore-style MACs as the ViT papers report them
   (written by the ViT side of the zoo; re-exported here lazily as ``zoo.flops.vit``).
 
@@ -36,7 +38,12 @@ from zoo.flops.llm import (
     flops_ratio,
     flops_reduction,
     full_schedule,
+    image_tokens_after_layers,
+    kept_tokens,
     layer_flops,
+    pyramid_schedule,
+    sparsevlm_recycled,
+    sparsevlm_schedule,
     stack_flops,
     theoretical_speedup,
 )
@@ -44,7 +51,8 @@ from zoo.flops.llm import (
 __all__ = [
     "CONVENTIONS", "Convention", "DecoderConfig", "Schedule", "TokenSchedule",
     "decode_flops", "describe", "drop_schedule", "fastv_schedule", "flops_ratio", "flops_reduction",
-    "full_schedule", "layer_flops", "stack_flops", "theoretical_speedup",
+    "full_schedule", "layer_flops", "stack_flops", "theoretical_speedup", "kept_tokens", "pyramid_schedule",
+    "sparsevlm_schedule", "sparsevlm_recycled", "image_tokens_after_layers",
 ]
 
 

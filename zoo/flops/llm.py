@@ -24,6 +24,11 @@ Papers count differently, so every function takes a named *convention*
 ``"pdrop"``
     PyramidDrop (arXiv 2410.17247): per layer ``4·n·d² + 2·n²·d + 3·n·d·m`` (three FFN
     matrices of the SwiGLU MLP), where ``n`` counts the *image tokens only*.
+``"sparsevlm"``
+    SparseVLM's own count (Gumpest/SparseVLMs ``modelling_sparse_llama.py`` at 14cb5a9, the
+    ``all_FLOPs`` sum in ``LlamaDynamicvitModel.forward``): per layer
+    ``4·n·d² + 2·n²·d + 3·n·d·m`` with ``n`` every token entering the layer (system, image,
+    text), multiply-adds counted once.
 ``"dycoke"``
     DyCoke (arXiv 2411.15024) counts the decoding stage too. tokzoo's reading: FastV's
     prefill count plus, for each generated token and layer, Eq. 5 with one query token
@@ -72,6 +77,11 @@ CONVENTIONS: dict[str, Convention] = {
         "pdrop", "image", "PyramidDrop units (multiply-adds, 3-matrix FFN)",
         "PyramidDrop, arXiv 2410.17247, FLOPs of the image tokens (Sec. 3 / Appendix)",
         "per layer 4nd^2 + 2n^2d + 3ndm, n = image tokens only",
+    ),
+    "sparsevlm": Convention(
+        "sparsevlm", "all", "SparseVLM units (multiply-adds, 3-matrix FFN)",
+        "SparseVLM, Gumpest/SparseVLMs llava/model/language_model/modelling_sparse_llama.py@14cb5a9 (all_FLOPs)",
+        "per layer 4nd^2 + 2n^2d + 3ndm, n = all tokens entering the layer",
     ),
     "dycoke": Convention(
         "dycoke", "all", "FastV units (multiply-adds, 2-matrix FFN)",
@@ -227,6 +237,64 @@ def fastv_schedule(num_layers: int, n_image: int, n_other: int, *, k: int, r: fl
     return drop_schedule(num_layers, n_image, n_other, boundaries=[k], image_tokens=[round((1 - r) * n_image)])
 
 
+def kept_tokens(n: int, keep_ratio: float | None = None, keep_tokens: int | None = None) -> int:
+    """Tokens kept out of ``n`` under the zoo's budget vocabulary, in pure Python.
+
+    The same rule as ``zoo.core.select.keep_count`` (which the methods use; a test keeps the
+    two equal): ``keep_tokens`` clipped to ``n``; else ``ceil(keep_ratio * n)`` with a tiny
+    tolerance (``0.07 * 100`` stays 7), at least 1 when ``n > 0``; neither: ``n``.
+    """
+    import math
+
+    if keep_tokens is not None:
+        return max(0, min(int(keep_tokens), n))
+    if keep_ratio is None:
+        return n
+    if n <= 0:
+        return 0
+    return max(1, min(n, math.ceil(keep_ratio * n - 1e-9)))
+
+
+def pyramid_schedule(num_layers: int, n_image: int, n_other: int, *, layers: Sequence[int],
+                     lam: float) -> TokenSchedule:
+    """PyramidDrop's schedule: before layer ``layers[s-1]`` the image tokens drop to
+    ``int(n_image * lam ** s)`` (the official ``int()``; λ = 0.5 on 576: 288, 144, 72)."""
+    counts = [int(n_image * lam ** (s + 1)) for s in range(len(layers))]
+    return drop_schedule(num_layers, n_image, n_other, boundaries=list(layers), image_tokens=counts)
+
+
+def sparsevlm_recycled(pruned: int) -> int:
+    """Cluster tokens SparseVLM inserts back after pruning ``pruned`` image tokens (official v1.5:
+    the ``int(0.3 · pruned) + 1`` most relevant pruned tokens form ``int(m / 10) + 1`` clusters)."""
+    if pruned <= 0:
+        return 0
+    m = int(0.3 * pruned) + 1
+    return int(m / 10) + 1
+
+
+def sparsevlm_schedule(num_layers: int, n_image: int, n_other: int, *, layers: Sequence[int],
+                       kept: Sequence[int], recycle: bool = True) -> TokenSchedule:
+    """Tokens *entering* each decoder layer under SparseVLM (official v1.5 rule): decoder layer
+    ``L`` in ``layers`` runs on every token reaching it and its output keeps ``kept[i]`` image
+    tokens (at most what reached it) plus the recycled cluster tokens
+    (:func:`sparsevlm_recycled`); layer ``L + 1`` is the first on the reduced set."""
+    if len(layers) != len(kept):
+        raise ValueError(f"sparsevlm_schedule: {len(layers)} layers but {len(kept)} kept counts")
+    image, count = [], int(n_image)
+    for layer in range(num_layers):
+        image.append(count)
+        if layer in layers:
+            k = min(int(kept[list(layers).index(layer)]), count)
+            count = k + (sparsevlm_recycled(count - k) if recycle else 0)
+    return TokenSchedule(tuple(image), (int(n_other),) * num_layers)
+
+
+def image_tokens_after_layers(schedule: TokenSchedule) -> tuple[int, ...]:
+    """Image tokens *leaving* each layer (the next layer's input; the last layer keeps its count):
+    what SparseVLM's "Equal Tokens" log averages."""
+    return (*schedule.image[1:], schedule.image[-1])
+
+
 # ---------------------------------------------------------------- counting
 def _convention(name: str) -> Convention:
     if name not in CONVENTIONS:
@@ -247,7 +315,7 @@ def layer_flops(n: int, cfg: DecoderConfig, convention: str = "tokzoo", *, kv_le
     d, m = cfg.hidden_size, cfg.intermediate_size
     if convention in {"fastv", "dycoke"}:
         return 4 * n * d * d + 2 * n * c * d + 2 * n * d * m
-    if convention == "pdrop":
+    if convention in {"pdrop", "sparsevlm"}:
         return 4 * n * d * d + 2 * n * c * d + 3 * n * d * m
     q_width = cfg.num_attention_heads * cfg.dim_head
     kv_width = cfg.kv_heads * cfg.dim_head
@@ -328,7 +396,8 @@ def describe(cfg: DecoderConfig, schedule: Schedule, convention: str = "tokzoo")
 
 __all__ = [
     "CONVENTIONS", "Convention", "DecoderConfig", "TokenSchedule", "Schedule", "MLP_KINDS",
-    "full_schedule", "drop_schedule", "fastv_schedule",
+    "full_schedule", "drop_schedule", "fastv_schedule", "pyramid_schedule", "sparsevlm_schedule",
+    "sparsevlm_recycled", "image_tokens_after_layers", "kept_tokens",
     "layer_flops", "stack_flops", "decode_flops", "flops_ratio", "flops_reduction", "theoretical_speedup",
     "describe",
 ]

@@ -12,6 +12,14 @@ A reduction inside block ``i`` (between attention and MLP, as ``zoo.families.tim
 does) means block ``i``'s attention runs on the count entering the block and its MLP on the
 count leaving it; :func:`schedule_from_run` reads exactly this from a ``zoo.interface.Run``.
 
+A second convention, :func:`torchprofile_macs`: what ``torchprofile.profile_macs`` (the tool
+EViT's ``helpers.get_macs`` and PPT's ``main.py`` print) counts on timm-0.4.12-style blocks:
+the same matrix products plus one MAC per output element of every affine layer norm and of
+the attention-logit scaling ``(q k^T) * scale`` (``H·N²`` per block), plus the method's own
+counted ops (``extra``: :func:`evit_torchprofile_extra`, :func:`ppt_torchprofile_extra`).
+Checked against ``profile_macs`` on the official EViT and PPT models (random weights; the
+count does not depend on weight values), to the MAC.
+
 Pure Python: no torch import (the shape is read from a model's attributes or a preset).
 """
 
@@ -147,6 +155,41 @@ def schedule_from_run(run: Any, stage: str = STAGE) -> list[tuple[int, int]]:
     return schedule_from_counts(run.input_tokens[stage], run.tokens[stage])
 
 
+# ---------------------------------------------------------------- token counts of the ViT methods
+def per_block_counts(n_tokens: int, removals: Sequence[int], *, n_prefix: int = 1, cap_half: bool = True) -> list[int]:
+    """Token counts after each block when block ``i`` removes ``removals[i]`` tokens (merging or
+    pruning between attention and MLP). ``cap_half``: never more than half of the reducible
+    tokens in one block (ToMe's bipartite matching and PPT cap it so)."""
+    out, n = [], int(n_tokens)
+    for r in removals:
+        reducible = n - n_prefix
+        r = max(0, min(int(r), reducible // 2 if cap_half else reducible))
+        n -= r
+        out.append(n)
+    return out
+
+
+def tome_counts(n_tokens: int, depth: int, r: int, *, n_prefix: int = 1) -> list[int]:
+    """ToMe with a constant ``r`` (tokens merged in every block, capped at half the patch tokens)."""
+    return per_block_counts(n_tokens, [r] * depth, n_prefix=n_prefix)
+
+
+def evit_counts(n_tokens: int, depth: int, keep_rate: float, layers: Sequence[int], *, fuse: bool = True) -> list[int]:
+    """EViT's token counts after each block (official ``evit.py``): at each block of ``layers``
+    the non-CLS tokens drop to ``ceil(keep_rate · (N - 1))`` (``N`` counts the CLS token and a
+    fused token of an earlier block), plus one fused token when ``fuse``."""
+    import math
+
+    out, n = [], int(n_tokens)
+    for block in range(depth):
+        if block in layers:
+            left = math.ceil(keep_rate * (n - 1))
+            if left < n - 1:
+                n = 1 + left + (1 if fuse else 0)
+        out.append(n)
+    return out
+
+
 def vit_macs(shape: ViTShape, schedule: Sequence[tuple[int, int]] | None = None, *,
              count_norms: bool = False) -> ViTCost:
     """MACs of one image for ``schedule`` (default: no reduction)."""
@@ -180,3 +223,59 @@ def run_cost(model: Any, run: Any, *, stage: str = STAGE, **kw: Any) -> ViTCost:
     sched = schedule_from_run(run, stage)
     prefix = int(getattr(model, "num_prefix_tokens", 0))
     return vit_macs(ViTShape.from_timm(model, num_patches=sched[0][0] - prefix), sched, **kw)
+
+
+# ---------------------------------------------------------------- torchprofile's convention
+def torchprofile_macs(shape: ViTShape, schedule: Sequence[tuple[int, int]] | None = None, *, extra: int = 0) -> int:
+    """``torchprofile.profile_macs`` of a timm-0.4.12-style ViT for ``schedule`` (see the module
+    docstring): matmuls + patch embedding + head, affine layer norms (1 per element), the
+    attention-logit scaling (``H·N²`` per block), plus ``extra`` (the method's own counted ops)."""
+    sched = list(full_schedule(shape) if schedule is None else schedule)
+    base = vit_macs(shape, sched).total
+    norms = sum(shape.embed_dim * (na + nm) for na, nm in sched) + shape.embed_dim * sched[-1][1]
+    scale = sum(shape.num_heads * na * na for na, _ in sched)
+    return int(base + norms + scale + extra)
+
+
+def evit_torchprofile_extra(shape: ViTShape, counts: Sequence[int], layers: Sequence[int], *, n_input: int,
+                            fuse: bool = True) -> int:
+    """EViT's own counted ops (official ``evit.py``): at each reorganisation block the [CLS]
+    attention averaged over heads (``mean``: one per non-CLS token) and, with fusion, the
+    attention-weighted inattentive tokens (``mul``: one per element of the fused tokens)."""
+    extra = 0
+    for block, (n_in, n_out) in enumerate(schedule_from_counts(n_input, list(counts))):
+        if block in layers and n_out < n_in:
+            extra += n_in - 1
+            if fuse:
+                left = n_out - 2
+                extra += (n_in - 1 - left) * shape.embed_dim
+    return extra
+
+
+def ppt_torchprofile_extra(shape: ViTShape, counts: Sequence[int], layers: Sequence[int], branches: Sequence[str], *,
+                           n_input: int) -> int:
+    """PPT's own counted ops (official ``ppt_deit.py`` and its ``tome.py``) as ``profile_macs``
+    sees them: it traces the model, so the scores that non-acting blocks compute and discard
+    are dropped from the graph and cost nothing. At acting block ``layers[i]`` with ``N``
+    tokens entering: the significance scores (``attn_cls * v_norm``: N) and the CLS score
+    (``2 * ones``: 1), then ``branches[i]``, what the image did there: ``"prune"`` (the two
+    index offsets ``arange * N`` of ``batch_index_select``: 2, and three traced size
+    products: 3) or ``"pool"`` (the keys averaged over heads ``k.mean(1)``: N·head_dim,
+    ToMe's bipartite scores ``a @ bᵀ``: ceil(N/2)·floor(N/2)·head_dim, the size-weighted
+    ``x * size``: N·C, one traced size product: 1)."""
+    if len(branches) != len(layers):
+        raise ValueError(f"ppt_torchprofile_extra: {len(layers)} layers but {len(branches)} branches")
+    head_dim = shape.attn_dim // shape.num_heads
+    extra = 0
+    for block, (n_in, n_out) in enumerate(schedule_from_counts(n_input, list(counts))):
+        if block not in layers or n_out >= n_in:
+            continue
+        extra += n_in + 1
+        branch = branches[list(layers).index(block)]
+        if branch == "prune":
+            extra += 2 + 3
+        elif branch == "pool":
+            extra += n_in * head_dim + ((n_in + 1) // 2) * (n_in // 2) * head_dim + n_in * shape.embed_dim + 1
+        else:
+            raise ValueError(f"ppt_torchprofile_extra: branch {branch!r}; allowed: prune, pool")
+    return extra

@@ -8,6 +8,7 @@ llava-hf/llava-1.5-7b-hf, dataset ...``); an exception inside a measurement give
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import traceback
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from zoo.repro import loader, provenance
-from zoo.repro.records import Record, save_record
+from zoo.repro.records import CorruptRecord, Record, save_record
 from zoo.repro.spec import Claim, PaperSpec, Unavailable, compare
 
 
@@ -30,6 +31,10 @@ class RunOptions:
     ``weights``: hub id or name -> local path. ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     ``download``: allow fetching weights/datasets from the Hugging Face hub (default: unless
     ``HF_HUB_OFFLINE=1``). ``limit``: evaluate at most this many examples (quick runs).
+    ``official``: ``owner/repo`` -> local checkout of the authors' code (key ``""``: the one
+    checkout of a run, ``--official PATH``); see :mod:`zoo.repro.conformance`.
+    ``results_dir``: where records are written (default :func:`zoo.repro.loader.user_results_dir`,
+    a per-user folder; ``tokzoo repro --record`` passes the committed ``repro/results``).
     """
 
     kinds: tuple[str, ...] = ()
@@ -43,6 +48,7 @@ class RunOptions:
     repeats: int = 5
     write: bool = True
     results_dir: Optional[Path] = None
+    official: dict[str, str] = field(default_factory=dict)
     source: str = "tokzoo"
     threads: Optional[int] = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -130,14 +136,24 @@ def _dataset_available(name: str, options: RunOptions) -> bool:
     return "/" in name and _download_allowed(options)  # a hub dataset id
 
 
+def _official_given(spec: str, options: RunOptions) -> bool:
+    from zoo.repro.conformance import Official, official_path
+
+    return official_path(Official.parse(spec), options.official) is not None
+
+
 def missing_needs(claim: Claim, options: RunOptions) -> list[str]:
     """What ``claim`` needs that this machine/run lacks, as ``["cuda", "weights X", "dataset Y"]``."""
+    from zoo.repro.conformance import package_installed
+
     req = claim.requirements
     missing: list[str] = []
     if "cuda" in req["device"] and (options.device == "cpu" or not _cuda_available()):
         missing.append("cuda")
     missing += [f"weights {w}" for w in req["weights"] if not _weights_available(w, options)]
     missing += [f"dataset {d}" for d in req["dataset"] if not _dataset_available(d, options)]
+    missing += [f"official checkout {o} (--official PATH)" for o in req["official"] if not _official_given(o, options)]
+    missing += [f"package {p} (pip install {p})" for p in req["package"] if not package_installed(p)]
     return missing
 
 
@@ -187,14 +203,27 @@ def run_claim(spec: PaperSpec, claim: Claim, options: RunOptions, progress: Call
         record.duration_s = round(time.perf_counter() - start, 3)
         return record
     record.duration_s = round(time.perf_counter() - start, 3)
-    record.measured = float(m.value)
+    value = float(m.value)
     record.details = dict(m.details)
+    record.measured = value if math.isfinite(value) else None  # JSON holds finite numbers only
+    if not math.isfinite(value):
+        record.details["measured_not_finite"] = repr(value)
     if m.params:
         record.params = dict(m.params)
     record.label = m.label
-    record.status = compare(claim, record.measured)
-    if record.status == "deviates":
-        record.reason = claim.known_deviation or "outside tolerance"
+    record.status = compare(claim, value)
+    failed_checks = [name for name, ok in m.checks.items() if not ok]
+    if m.checks:
+        record.details["checks"] = {name: bool(ok) for name, ok in m.checks.items()}
+    if failed_checks and record.status == "reproduced":
+        record.status = "deviates"
+    if m.inconclusive:
+        record.status = "inconclusive"
+        record.reason = m.inconclusive
+    elif record.status == "deviates":
+        why = [claim.known_deviation or ("outside tolerance" if compare(claim, value) == "deviates" else "")]
+        why += [f"check failed: {name}" for name in failed_checks]
+        record.reason = "; ".join(w for w in why if w)
     record.hardware = provenance.hardware(with_torch=True)
     return record
 
@@ -212,15 +241,25 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(int(n))
 
 
+def output_dir(options: RunOptions) -> Path:
+    """Where ``options`` writes records (the per-user folder unless a folder was given)."""
+    return Path(options.results_dir) if options.results_dir else loader.user_results_dir()
+
+
 def run_paper(spec: PaperSpec, options: RunOptions | None = None,
               on_claim: Callable[[Claim, Optional[Record]], None] | None = None,
-              progress: Callable[[str], None] | None = None) -> list[Record]:
+              progress: Callable[[str], None] | None = None,
+              on_problem: Callable[[str], None] | None = None) -> list[Record]:
     """Run every selected claim of ``spec``; writes records unless ``options.write`` is false.
 
     ``on_claim(claim, None)`` is called before a claim runs and ``on_claim(claim, record)``
     after (for progress displays). Claims not selected by ``kinds``/``claims`` are left out;
-    on-demand claims not asked for are recorded as skipped with the reason.
+    on-demand claims not asked for are recorded as skipped with the reason. A record that
+    cannot be written (the file there is corrupt: never overwritten silently) is reported to
+    ``on_problem(message)`` (default: a warning) and the run goes on.
     """
+    import warnings
+
     options = options or RunOptions()
     out: list[Record] = []
     for claim in spec.claims:
@@ -235,7 +274,14 @@ def run_paper(spec: PaperSpec, options: RunOptions | None = None,
             record = _base_record(spec, claim, options)
             record.reason = why
         if options.write and _is_main_process():
-            save_record(record, Path(options.results_dir) if options.results_dir else loader.results_dir())
+            try:
+                save_record(record, output_dir(options))
+            except (CorruptRecord, OSError) as exc:
+                message = f"record {spec.paper_id}/{claim.id} not written: {exc}"
+                if on_problem is not None:
+                    on_problem(message)
+                else:
+                    warnings.warn(message, stacklevel=2)
         out.append(record)
         if on_claim:
             on_claim(claim, record)

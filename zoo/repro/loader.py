@@ -29,8 +29,27 @@ def repo_root() -> Path:
 
 
 def results_dir() -> Path:
+    """The committed records (``repro/results``): what ``tokzoo show``, ``--list`` and the site read,
+    and where ``tokzoo repro --record`` (maintainers) writes."""
+    return repro_dir() / "results"
+
+
+def user_results_dir() -> Path:
+    """Where ``tokzoo repro`` writes by default: ``TOKZOO_RESULTS_DIR``, else a per-user data folder
+    (``$XDG_DATA_HOME/tokzoo/repro-results``, ``~/.local/share/...`` on Linux,
+    ``~/Library/Application Support/tokzoo/...`` on macOS, ``%LOCALAPPDATA%\\tokzoo\\...`` on Windows).
+    Never inside the source checkout, so a run leaves tracked files alone."""
     env = os.environ.get("TOKZOO_RESULTS_DIR")
-    return Path(env) if env else repro_dir() / "results"
+    if env:
+        return Path(env)
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "tokzoo" / "repro-results"
 
 
 def configs_dir() -> Path:

@@ -6,6 +6,18 @@ A repro script ``repro/<paper_id>.py`` builds one :class:`PaperSpec` named ``SPE
 commit), how close a measurement must be (``tolerance`` in the claim's unit and the metric
 ``direction``), what the measurement needs (``cpu``, ``cuda``, ``weights:<hub id>``,
 ``dataset:<name>``) and a ``measure`` function returning a :class:`Measurement`.
+
+Needs (``Claim.needs``):
+
+- ``cpu`` / ``cuda``: the device;
+- ``weights:<hub id or name>`` and ``dataset:<name>``: given with ``--weights`` /
+  ``--data-dir`` (or env), or downloadable from the Hugging Face hub;
+- ``official:<owner>/<repo>@<commit>``: a local checkout of the authors' repository at that
+  commit, given with ``--official PATH`` (or ``--official owner/repo=PATH``, or env
+  ``TOKZOO_OFFICIAL_<OWNER>_<REPO>``); conformance claims compare against it
+  (:mod:`zoo.repro.conformance`);
+- ``package:<distribution>``: an installable package of the authors' code (e.g.
+  ``package:tomesd``), used when it is installed.
 """
 
 from __future__ import annotations
@@ -26,9 +38,11 @@ DIRECTIONS: dict[str, str] = {
     "lower": "measured <= reported + tolerance (lower is better)",
 }
 
-NEED_PREFIXES = ("weights:", "dataset:")
+NEED_PREFIXES = ("weights:", "dataset:", "official:", "package:")
 PLAIN_NEEDS = ("cpu", "cuda")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+#: ``official:<owner>/<repo>@<commit>`` (commit: 7 to 40 hex digits)
+OFFICIAL_NEED = re.compile(r"^official:(?P<repo>[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@(?P<commit>[0-9a-f]{7,40})$")
 
 
 class Unavailable(Exception):
@@ -68,6 +82,12 @@ class Measurement:
     details: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    #: named yes/no checks that must all hold for ``reproduced`` besides the value (conformance:
+    #: ``{"kept indices equal": True}``); a failed check makes the claim ``deviates``
+    checks: dict[str, bool] = field(default_factory=dict)
+    #: why no verdict can be drawn from this measurement (a speed claim on a busy machine);
+    #: non-empty makes the record ``inconclusive`` with this reason
+    inconclusive: str = ""
 
 
 @dataclass
@@ -114,15 +134,19 @@ class Claim:
         for need in self.needs:
             if need not in PLAIN_NEEDS and not (need.startswith(NEED_PREFIXES) and len(need.split(":", 1)[1]) > 0):
                 raise ValueError(
-                    f"{where}: need {need!r} not understood; allowed: cpu, cuda, weights:<hub id or name>, dataset:<name>"
+                    f"{where}: need {need!r} not understood; allowed: cpu, cuda, weights:<hub id or name>, "
+                    "dataset:<name>, official:<owner>/<repo>@<commit>, package:<distribution>"
                 )
+            if need.startswith("official:") and not OFFICIAL_NEED.match(need):
+                raise ValueError(f"{where}: need {need!r} must read official:<owner>/<repo>@<commit> "
+                                 "(commit: 7-40 lower-case hex digits)")
         if not self.setting:
             raise ValueError(f"{where}: setting is empty; give the model, budget, tokens, benchmark/split, metric")
 
     @property
     def requirements(self) -> dict[str, list[str]]:
-        """``{"device": [...], "weights": [...], "dataset": [...]}`` from ``needs``."""
-        out: dict[str, list[str]] = {"device": [], "weights": [], "dataset": []}
+        """``{"device": [...], "weights": [...], "dataset": [...], "official": ["owner/repo@commit"], "package": [...]}``."""
+        out: dict[str, list[str]] = {"device": [], "weights": [], "dataset": [], "official": [], "package": []}
         for need in self.needs:
             if need in PLAIN_NEEDS:
                 out["device"].append(need)
@@ -171,12 +195,12 @@ class PaperSpec:
 def printed(decimals: int) -> float:
     """Tolerance of a number printed with ``decimals`` decimals: half a unit of the last digit.
 
-    ``printed(0)`` for "45%" is 0.5 (anything that rounds to 45 matches); a tiny epsilon
-    absorbs binary floating point at the exact half.
+    ``printed(0)`` for "45%" is 0.5 (anything that rounds to 45 matches); a relative epsilon of
+    1e-9 absorbs binary floating point at the exact half (small enough for ten printed digits).
     """
     if decimals < 0:
         raise ValueError(f"printed: decimals={decimals} must be >= 0")
-    return 0.5 * 10.0 ** (-decimals) + 1e-9
+    return 0.5 * 10.0 ** (-decimals) * (1 + 1e-9)
 
 
 def compare(claim: Claim, measured: float) -> str:

@@ -97,8 +97,9 @@ def _measure_label(record: Record) -> str:
     device = (record.hardware or {}).get("device") or ("cuda" if (record.hardware or {}).get("gpu") else "")
     if device and not any(w.lower() in ("cpu", "cuda") or w.lower().startswith(("cuda", "gpu")) for w in words):
         words.insert(0, str(device))
-    keep = [w for w in words if w.lower() in ("cpu", "cuda") or "weights" in w.lower() or w.lower().startswith("gpu")]
-    return ", ".join(keep)
+    device = [w for w in words if w.lower() in ("cpu", "cuda") or w.lower().startswith("gpu")]
+    weights = [w for w in words if "weights" in w.lower()]
+    return ", ".join(device + weights)  # one order, so equal labels read the same: "cpu, random weights"
 
 
 def kind_statuses(spec: PaperSpec, records: Iterable[Record]) -> dict[str, KindStatus]:

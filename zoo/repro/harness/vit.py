@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from zoo.repro import loader
 from zoo.repro.harness import methods
-from zoo.repro.harness.speed import paired_timing
+from zoo.repro.harness.speed import busy_verdict, paired_timing
 from zoo.repro.spec import Measurement, Unavailable
 
 
@@ -55,8 +55,10 @@ def throughput(ctx: Any, config_name: str, method_id: str, params: dict[str, Any
                model_kwargs: Optional[dict[str, Any]] = None) -> Measurement:
     """Speedup (baseline time / method time) of ``method_id`` on random weights, same run.
 
-    The value is the median over alternating pairs of ``t_baseline / t_method``; details give
-    images/s of both, dtype, threads, batch and the token schedule the method recorded.
+    The value is ``min t_baseline / min t_method`` over alternating pairs (wall time); details
+    give the CPU-time speedup next to it, images/s of both, the load average, dtype, threads,
+    batch and the token schedule the method recorded. On a busy machine the measurement is
+    ``inconclusive`` unless wall and CPU time both reproduce the claim.
     """
     import torch
 
@@ -87,7 +89,8 @@ def throughput(ctx: Any, config_name: str, method_id: str, params: dict[str, Any
         "token_schedule": state.get("schedule", {}), **{k: v for k, v in timing.items() if k not in {"speedup"}},
     }
     label = f"random weights, {device}, {dtype}" + (", machine busy" if timing["busy_machine"] else "")
-    return Measurement(timing["speedup"], details=details, params=dict(params), label=label)
+    why = busy_verdict(ctx.claim, timing, wall_value=timing["speedup"], cpu_value=timing["cpu_speedup"])
+    return Measurement(timing["speedup"], details=details, params=dict(params), label=label, inconclusive=why)
 
 
 def _loader(model: Any, root: str, batch: int, limit: Optional[int], workers: int = 2):

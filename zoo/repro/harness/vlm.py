@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from zoo.repro import loader
 from zoo.repro.harness import methods
-from zoo.repro.harness.speed import paired_timing
+from zoo.repro.harness.speed import busy_verdict, paired_timing
 from zoo.repro.spec import Measurement, Unavailable
 
 LLAVA_IMAGE_TOKEN = 32000  # llava-hf checkpoints put <image> after the 32000 Llama tokens
@@ -100,8 +100,10 @@ def prefill_latency(ctx: Any, config_name: str, method_id: str, params: dict[str
                     n_question: int = 40, repeats: int = 10, dtype: str = "float16", model: Any = None) -> Measurement:
     """Latency ratio (method / baseline) of one prefill forward, random weights, same run.
 
-    The value is the median of per-pair ``t_method / t_baseline`` (< 1 is faster); details
-    hold both medians, peak CUDA memory when on a GPU, and the LLM token schedule.
+    The value is ``min t_method / min t_baseline`` over alternating pairs (wall time, < 1 is
+    faster); details hold the CPU-time ratio, the medians, the load average and the LLM token
+    schedule. On a busy machine the measurement is ``inconclusive`` unless wall and CPU time
+    both reproduce the claim.
     """
     import torch
 
@@ -128,7 +130,8 @@ def prefill_latency(ctx: Any, config_name: str, method_id: str, params: dict[str
     if device.startswith("cuda"):
         details["gpu"] = torch.cuda.get_device_name(0)
     label = f"random weights, {device}, {dtype}" + (", machine busy" if timing["busy_machine"] else "")
-    return Measurement(timing["ratio"], details=details, params=dict(params), label=label)
+    why = busy_verdict(ctx.claim, timing, wall_value=timing["ratio"], cpu_value=timing["cpu_ratio"])
+    return Measurement(timing["ratio"], details=details, params=dict(params), label=label, inconclusive=why)
 
 
 # ------------------------------------------------------------------ lmms-eval
