@@ -67,9 +67,9 @@ def pages(site):
 
 def _embedded_rows(site) -> list[dict]:
     text = (site.html / "catalog" / "index.html").read_text(encoding="utf-8")
-    match = re.search(r'<script type="application/json" id="tz-catalog-data">(.*?)</script>', text, re.S)
+    match = re.search(r'<div id="tz-catalog-data" hidden data-json="([^"]*)"></div>', text)
     assert match, "the catalog page has no embedded data element"
-    return json.loads(match.group(1))["rows"]
+    return json.loads(html.unescape(match.group(1)))["rows"]
 
 
 def test_every_catalog_entry_is_in_the_catalog_table_data(site, catalog_ids):
