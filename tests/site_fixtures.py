@@ -77,6 +77,15 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def like_catalog(entry: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` written the way ``data``'s papers are: schema version 2 calls the upstream
+    section year ``section_year`` (version 1: ``year``)."""
+    entry = dict(entry)
+    if any("section_year" in p for p in data.get("papers") or []) and "year" in entry:
+        entry["section_year"] = entry.pop("year")
+    return entry
+
+
 def site_catalog(tmp: Path) -> Path:
     """The repository's catalog plus the hostile entry (or the fixture catalog when the
     repository has no catalog.yaml yet), written to ``tmp/catalog.yaml``."""
@@ -84,7 +93,7 @@ def site_catalog(tmp: Path) -> Path:
     if source.is_file():
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
         hostile = next(p for p in fixture_papers() if p["id"] == MALICIOUS_ID)
-        data["papers"].append(hostile)
+        data["papers"].append(like_catalog(hostile, data))
         path = tmp / "catalog.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
         return path
@@ -126,7 +135,7 @@ def _hostile_catalog(source: Path) -> dict[str, Any]:
     evil = next(p for p in fixture_papers() if p["id"] == MALICIOUS_ID)
     evil = {**evil, "venue": {"name": hostile("venue"), "year": 2024, "kind": "conference"},
             "authors": [hostile("author2")], "links": {"paper": HOSTILE_LINK, "code": HOSTILE_LINK}}
-    data["papers"].append(evil)
+    data["papers"].append(like_catalog(evil, data))
     return data
 
 

@@ -67,14 +67,28 @@ def _pages(result) -> list[str]:
     return out
 
 
-def test_no_dialog_fires_on_any_page_or_in_the_search(browser, site):
+_MARKERS = re.compile(r"\*\*\S[^*]*?\*\*|(?<![\w*])\*[^\s*][^*]*?[^\s*]\*(?![\w*])|`")
+_TEXT_OUTSIDE_CODE = """() => {
+    const a = document.querySelector('article').cloneNode(true);
+    a.querySelectorAll('code, pre, .highlight, script').forEach(e => e.remove());
+    return a.textContent; }"""
+
+
+def test_no_dialog_on_any_page_nor_in_the_search_and_no_raw_markdown_on_method_pages(browser, site):
     base, result = site
     ctx, pg, log = _context(browser, base)
     try:
         pages = _pages(result)
         assert {"", "catalog/", "claims/", "methods/tome/", "compare/"} <= set(pages)
+        methods = [p for p in pages if p.startswith("methods/") and p != "methods/"]
+        assert len(methods) == len(result.data.methods)
         for path in pages:
             pg.goto(f"{base}/{path}", wait_until="domcontentloaded")
+            if path in methods:  # docstrings rendered: no literal **, *, backticks outside code
+                text = pg.evaluate(_TEXT_OUTSIDE_CODE)
+                assert not _MARKERS.search(text), (path, _MARKERS.search(text).group(0))
+                assert {"Type", "Default", "Description"} <= set(
+                    pg.eval_on_selector_all("article th", "els => els.map(e => e.textContent.trim())"))
         pg.goto(f"{base}/no-such-page/", wait_until="load")  # the 404 page
         # the theme's search renders titles and text of every page
         pg.goto(f"{base}/")
@@ -104,29 +118,15 @@ def test_hostile_short_name_is_text_in_title_heading_and_navigation(browser, sit
         ctx.close()
 
 
-_MARKERS = re.compile(r"\*\*\S[^*]*?\*\*|(?<![\w*])\*[^\s*][^*]*?[^\s*]\*(?![\w*])|`|``")
-
-
-def test_method_pages_have_no_raw_markdown_markers_and_lists_stay_lists(browser, site):
-    base, result = site
+def test_docstring_lists_stay_lists_titles_do_not_repeat_names_badges_keep_their_size(browser, site):
+    base, _ = site
     ctx, pg, log = _context(browser, base)
     try:
-        methods = [p for p in _pages(result) if p.startswith("methods/") and p != "methods/"]
-        assert len(methods) == len(result.data.methods)
-        for path in methods:
-            pg.goto(f"{base}/{path}", wait_until="domcontentloaded")
-            text = pg.evaluate("""() => {
-                const a = document.querySelector('article').cloneNode(true);
-                a.querySelectorAll('code, pre, .highlight, script').forEach(e => e.remove());
-                return a.textContent; }""")
-            assert not _MARKERS.search(text), (path, _MARKERS.search(text).group(0))
-            assert "Default" in pg.text_content("article") and "Description" in pg.text_content("article")
         pg.goto(f"{base}/methods/sparsevlm/")
         assert pg.eval_on_selector_all("article ol > li strong", "els => els.map(e => e.textContent)")[:3] == [
             "Raters", "Sparsify", "Recycle"]
         # the title does not repeat the short name ("SparseVLM: SparseVLM: ...")
         assert not pg.text_content("article h1").startswith("SparseVLM: SparseVLM")
-        # badges at their natural size
         sizes = pg.eval_on_selector_all("article img.tz-badge", "els => els.map(e => [e.width, e.naturalWidth])")
         assert sizes and all(w == n for w, n in sizes)
         assert log["dialogs"] == [] and log["failed"] == []

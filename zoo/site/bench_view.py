@@ -52,7 +52,10 @@ def _setting(setting: Any) -> str:
     if not isinstance(setting, dict):
         return md_text(setting)
     keys = ("model", "weights", "dtype", "batch_size", "threads", "device")
-    return md_text(", ".join(f"{k}: {setting[k]}" for k in keys if k in setting))
+    shown = dict(setting)
+    if str(shown.get("weights", "")).lower().startswith("random"):
+        shown["weights"] = "random"  # the record's explanation is long; "random" is what it says
+    return md_text(", ".join(f"{k}: {shown[k]}" for k in keys if k in shown))
 
 
 def _hardware(hw: Any) -> str:

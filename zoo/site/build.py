@@ -176,9 +176,8 @@ def render_pages(data: SiteData, root: Path) -> tuple[dict[str, str], list[Any]]
         {"Browse": [{"By modality": modality_nav}, {"By year": year_nav}]},
         {"Methods": method_nav},
     ]
-    if compare_nav:
-        nav.append({"Compare": [f"{pages_compare.COMPARE_DIR}/index.md"]
-                    + [{html_text(label): path} for label, path in compare_nav.items()]})
+    nav.append({"Compare": [f"{pages_compare.COMPARE_DIR}/index.md"]
+                + [{html_text(label): path} for label, path in compare_nav.items()]})
     nav += [
         {"Claims": pages_claims.PAGE},
         {"Statistics": "stats.md"},

@@ -86,7 +86,7 @@ def claims_page(data: SiteData) -> str:
     )
     kinds = "; ".join(f"{k}: {', '.join(v)}" for k, v in vocab.CLAIM_KIND_GROUP.items())
     return (
-        "---\nhide:\n  - toc\n---\n\n"
+        "---\nhide:\n  - navigation\n  - toc\n---\n\n"
         "# Every reproduction claim\n\n"
         f"{n} claims of {len(data.repro)} papers ({summary}). Each is a number a paper reports, with its "
         "source; **Measured** is tokzoo's result with the hardware it ran on, or \"–\" when it has not run "

@@ -61,6 +61,12 @@ def family_methods(data: SiteData) -> dict[str, list[str]]:
     return {f: out[f] for f in ordered}
 
 
+def _examples(family: str) -> str:
+    """`` (e.g. LLaVA, Qwen-VL, InternVL)`` from the vocabulary's description, when it gives examples."""
+    m = re.search(r"\(([^)]*)\)", vocab.FAMILY.get(family, ""))
+    return f" (e.g. {md_text(m.group(1).rstrip('.'))})" if m else ""
+
+
 def family_adapters(data: SiteData, ids: list[str]) -> set[str]:
     """The adapters the family's *paper* methods run on (controls follow them, never add to them)."""
     return {a for m in ids if data.paper_for_method(m) for a in data.methods[m].families}
@@ -97,8 +103,13 @@ def overview(page: str, data: SiteData, ids: list[str]) -> str:
         paper = data.paper_for_method(mid)
         also = [f for f in (paper.get("family") or [])[1:]] if paper else []
         entry = data.repro.get(paper["id"]) if paper else None
-        kinds = " ".join(badge(page, b.kind, b.value, tone=b.tone, registry=data.badges)
-                         for b in status.kind_badges(entry.kinds)) if entry and entry.kinds else "–"
+        if entry and entry.kinds:
+            kinds = " ".join(badge(page, b.kind, b.value, tone=b.tone, registry=data.badges)
+                             for b in status.kind_badges(entry.kinds))
+        elif entry:
+            kinds = "no claim sourced yet (see its repro script's notes)"
+        else:
+            kinds = "no repro script" if paper else "–"
         rows.append([
             _method_link(page, data, mid) + (f'<br><span class="tz-setting">paper also on: '
                                              f'{", ".join(md_text(f) for f in also)}</span>' if also else ""),
@@ -266,12 +277,12 @@ def compare_page(data: SiteData, family: str, ids: list[str], files: dict[str, s
     papers = [m for m in ids if data.paper_for_method(m)]
     controls = [m for m in ids if m not in papers]
     parts = [
-        "---\nhide:\n  - toc\n---\n",
+        "---\nhide:\n  - navigation\n  - toc\n---\n",
         f"# Compare: {md_text(label)}\n",
-        f"The {len(papers)} implemented methods whose papers work on `{md_text(family)}` models "
-        f"({md_text(vocab.FAMILY.get(family, ''))})"
+        f"The {len(papers)} implemented methods whose catalog entries name `{md_text(family)}` as their first "
+        f"model family{_examples(family)}"
         + (f", with the control{'s' if len(controls) > 1 else ''} "
-           + ", ".join(code_span(c) for c in controls) + " for the same budget" if controls else "") + ".\n",
+           + ", ".join(code_span(c) for c in controls) + " at the same budgets" if controls else "") + ".\n",
         '!!! info "Reported and measured"\n'
         "    **Reported (paper)** columns are the papers' own numbers, each with its source (table, figure or "
         "README at a commit) as the repro scripts cite them. **Measured (tokzoo)** columns are tokzoo's runs, "
@@ -311,13 +322,15 @@ def compare_pages(data: SiteData) -> tuple[dict[str, str], dict[str, str], dict[
     for family, ids in groups.items():
         files[page_path(family)] = compare_page(data, family, ids, files)
         nav[family_label(family)] = page_path(family)
+    rows: list[list[str]] = []
     if groups:
         rows = [[f"[{md_text(family_label(f))}]({f}.md)", code_span(f), str(len([m for m in ids if data.paper_for_method(m)])),
                  ", ".join(md_text(_name(data, m)) for m in ids)] for f, ids in groups.items()]
-        files[f"{COMPARE_DIR}/index.md"] = (
-            "# Compare methods\n\nOne page per model family with implemented methods: the papers' reported "
-            "numbers with their sources, tokzoo's measurements where they exist, and plots of the "
-            "theoretical speedup at each budget.\n\n"
-            + table(["Family", "Catalog term", "Methods", "Methods and controls"], rows, ["l", "l", "r", "l"])
-        )
+    files[f"{COMPARE_DIR}/index.md"] = (
+        "# Compare methods\n\nOne page per model family with implemented methods (a method belongs to the "
+        "first model family its catalog entry names): the papers' reported numbers with their sources, "
+        "tokzoo's measurements where they exist, and plots of the theoretical speedup at each budget.\n\n"
+        + (table(["Family", "Catalog term", "Methods", "Methods and controls"], rows, ["l", "l", "r", "l"])
+           or "No method is implemented yet.\n")
+    )
     return files, nav, groups

@@ -78,6 +78,21 @@ def _legend(ax, n: int) -> None:
         ax.legend(frameon=False, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
+def year_groups(papers: list[dict[str, Any]], year_of=None) -> dict[str, Counter]:
+    """Group -> year -> papers, each paper in exactly one group: its modality, or "several
+    modalities" (so the stacked bars of a year add up to its number of papers)."""
+    year_of = year_of or (lambda p: p.get("year"))
+    groups: dict[str, Counter] = {m: Counter() for m in vocab.MODALITY}
+    groups["several modalities"] = Counter()
+    for p in papers:
+        if year_of(p) is None:
+            continue
+        mods = list(p.get("modality") or [])
+        key = mods[0] if len(mods) == 1 else "several modalities"
+        groups.setdefault(key, Counter())[year_of(p)] += 1
+    return groups
+
+
 def papers_per_year(papers: list[dict[str, Any]], theme: str = "light", *, year_of=None) -> str | None:
     """Stacked bars: papers per year (each paper counted once), coloured by its modality;
     papers with several modalities form their own "several modalities" part."""
@@ -86,12 +101,7 @@ def papers_per_year(papers: list[dict[str, Any]], theme: str = "light", *, year_
     if not years:
         return None
     plt = _pyplot(theme)
-    groups: dict[str, Counter] = {m: Counter() for m in vocab.MODALITY}
-    groups["several modalities"] = Counter()
-    for p in papers:
-        mods = list(p.get("modality") or [])
-        key = mods[0] if len(mods) == 1 else "several modalities"
-        groups.setdefault(key, Counter())[year_of(p)] += 1
+    groups = year_groups(papers, year_of)
     fig, ax = plt.subplots(figsize=(8, 3.8))
     bottom = [0] * len(years)
     for i, (group, c) in enumerate(groups.items()):
@@ -162,7 +172,9 @@ def tokens_per_layer(series: dict[str, Sequence[int]], *, unit: str, title: str,
     for name in [m for m in order if m in series]:
         counts = series[name]
         st = style(list(order).index(name))
-        ax.step(range(len(counts)), counts, where="post", label=name, color=st["color"], linewidth=1.5)
+        # count k holds from x = k to k + 1 (the last one too)
+        ax.step(range(len(counts) + 1), [*counts, counts[-1]], where="post", label=name, color=st["color"],
+                linewidth=1.5)
     ax.set_xlabel(f"{unit} (0 = input; k = after {unit} k)")
     ax.set_ylabel("tokens")
     ax.set_ylim(bottom=0)
