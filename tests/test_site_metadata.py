@@ -41,6 +41,14 @@ def test_metadata_records_parameters_and_schedules():
     assert set(doc["reference_setups"]) >= {"timm-vit", "llava"}
 
 
+def test_every_reference_setup_names_a_registered_adapter():
+    """A renamed adapter would silently drop every schedule of its methods from the site."""
+    from zoo.families import ADAPTERS
+    from zoo.site.metadata import REFERENCE_SETUPS
+
+    assert [s.adapter for s in REFERENCE_SETUPS if s.adapter not in ADAPTERS] == []
+
+
 def test_stale_parts_names_what_changed():
     from zoo.site import metadata
 

@@ -157,3 +157,16 @@ def test_cli_refuses_an_address_that_is_not_http(tmp_path):
                                       "--site-url", "javascript:alert(1)"])
     assert result.exit_code == 1 and "is not an http(s) URL" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_plot_text_from_data_is_literal_and_both_schemes_are_written():
+    from zoo.site import plots
+
+    name = "a $\\frac{a}{$ b"  # unbalanced mathematics if read as mathtext
+    svg = plots.speedup_vs_budget({name: [(0.5, 1.5), (0.25, 2.0)]}, x_label="$x$", title="t $y$", order=[name])
+    assert svg and svg.startswith("<?xml")  # mathtext would have raised on the unbalanced label
+    files, paths = plots.themed("p", lambda theme: svg)
+    light, dark = (files[p] for p in paths)
+    assert paths == ["assets/plots/p-light.svg", "assets/plots/p-dark.svg"]
+    assert "#212121" in light and "#212121" not in dark and "#e0e0e0" in dark
+    assert plots.themed("q", lambda theme: None) == ({}, [])

@@ -153,7 +153,8 @@ def _runner(setup: ReferenceSetup) -> Callable[[str, dict], dict]:
         model = vit_model(setup.config, embed_dim=48, num_heads=3)
         size = loader.load_config(setup.config)["img_size"]
         inputs = {"x": torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))}
-        call = (lambda: model(inputs["x"]))
+        def call():
+            return model(inputs["x"])
     else:
         from zoo.repro.harness.vlm import random_llava, synthetic_prompt
 
@@ -162,7 +163,8 @@ def _runner(setup: ReferenceSetup) -> Callable[[str, dict], dict]:
                              intermediate_size=2 * width, num_attention_heads=4, num_key_value_heads=4,
                              narrow_vision=True)
         inputs = synthetic_prompt(model, device="cpu", seed=0, **REFERENCE_PROMPT)
-        call = (lambda: model(**inputs, use_cache=False))
+        def call():
+            return model(**inputs, use_cache=False)
 
     def run(method_id: str, params: dict) -> dict:
         methods.require_method(method_id)

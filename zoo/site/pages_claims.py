@@ -74,7 +74,8 @@ def claims_page(data: SiteData) -> str:
     per_paper = []
     for paper_id, entry in sorted(data.repro.items()):
         paper = data.paper(paper_id)
-        badges = " ".join(_img(b, data) for b in status.kind_badges(entry.kinds))
+        badges = (" ".join(_img(b, data) for b in status.kind_badges(entry.kinds))
+                  or "no claim sourced yet (the repro script's notes say why)")
         per_paper.append(f"<tr><td>{html_text(display_name(paper) if paper else paper_id)}</td><td>{badges}</td></tr>")
     table = (
         '<div class="tz-claims-filter" id="tz-claims" data-filters="'

@@ -116,7 +116,9 @@ def stats_page(data: SiteData) -> tuple[str, dict[str, str]]:
     if papers:
         with_code = sum(1 for p in papers if (p.get("links") or {}).get("code"))
         free = sum(1 for p in papers if p.get("training_free"))
-        share = (lambda n: f"{100 * n / len(papers):.0f}%")
+        def share(n: int) -> str:
+            return f"{100 * n / len(papers):.0f}%"
+
         out.append("## Code and training\n")
         out.append(table(["", "Papers", "Share"], [
             ["With official code", str(with_code), share(with_code)],

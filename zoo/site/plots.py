@@ -68,6 +68,11 @@ def _svg(fig) -> str:
     return buf.getvalue()
 
 
+def text(value: Any) -> str:
+    """Data shown as plot text, literally: matplotlib would read ``$...$`` as mathematics."""
+    return str(value).replace("$", r"\$")
+
+
 def style(index: int) -> dict[str, Any]:
     """Colour and marker of series ``index`` (stable per method across a page's plots)."""
     return {"color": PALETTE[index % len(PALETTE)], "marker": MARKERS[(index // len(PALETTE)) % len(MARKERS)]}
@@ -149,14 +154,14 @@ def speedup_vs_budget(series: dict[str, Sequence[tuple[float, float]]], *, x_lab
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for name in [m for m in order if m in series]:
         pts = series[name]
-        ax.plot([x for x, _ in pts], [y for _, y in pts], label=name, linewidth=1.6, markersize=5,
+        ax.plot([x for x, _ in pts], [y for _, y in pts], label=text(name), linewidth=1.6, markersize=5,
                 **style(list(order).index(name)))
     ax.axhline(1.0, color=_GRID[theme], linewidth=0.8)
     if invert_x:
         ax.invert_xaxis()  # smaller budgets (more reduction) to the right
-    ax.set_xlabel(x_label)
+    ax.set_xlabel(text(x_label))
     ax.set_ylabel("theoretical speedup (baseline cost / method cost)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(text(title), fontsize=10)
     _legend(ax, len(series))
     return _svg(fig)
 
@@ -173,12 +178,12 @@ def tokens_per_layer(series: dict[str, Sequence[int]], *, unit: str, title: str,
         counts = series[name]
         st = style(list(order).index(name))
         # count k holds from x = k to k + 1 (the last one too)
-        ax.step(range(len(counts) + 1), [*counts, counts[-1]], where="post", label=name, color=st["color"],
+        ax.step(range(len(counts) + 1), [*counts, counts[-1]], where="post", label=text(name), color=st["color"],
                 linewidth=1.5)
     ax.set_xlabel(f"{unit} (0 = input; k = after {unit} k)")
     ax.set_ylabel("tokens")
     ax.set_ylim(bottom=0)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(text(title), fontsize=10)
     _legend(ax, len(series))
     return _svg(fig)
 
@@ -193,7 +198,7 @@ def measured_vs_theoretical(points: list[dict[str, Any]], *, order: Sequence[str
     seen = set()
     for pt in points:
         idx = list(order).index(pt["method"]) if pt["method"] in order else len(order)
-        label = pt["method"] if pt["method"] not in seen else None
+        label = text(pt["method"]) if pt["method"] not in seen else None
         seen.add(pt["method"])
         ax.scatter([pt["theoretical"]], [pt["measured"]], label=label, s=30, **style(idx))
     hi = max(max(p["theoretical"], p["measured"]) for p in points) * 1.08
@@ -218,10 +223,10 @@ def accuracy_vs_flops(points: list[dict[str, Any]], theme: str = "light", *,
     methods = sorted({pt["method"] for pt in points})
     for i, m in enumerate(methods):
         pts = [pt for pt in points if pt["method"] == m]
-        ax.scatter([pt["flops"] for pt in pts], [pt["accuracy"] for pt in pts], label=m, s=30, **style(i))
-    ax.set_xlabel(points[0].get("flops_unit") or "FLOPs")
-    ax.set_ylabel(points[0].get("accuracy_unit") or "accuracy")
-    ax.set_title(title, fontsize=10)
+        ax.scatter([pt["flops"] for pt in pts], [pt["accuracy"] for pt in pts], label=text(m), s=30, **style(i))
+    ax.set_xlabel(text(points[0].get("flops_unit") or "FLOPs"))
+    ax.set_ylabel(text(points[0].get("accuracy_unit") or "accuracy"))
+    ax.set_title(text(title), fontsize=10)
     _legend(ax, len(methods))
     return _svg(fig)
 
