@@ -89,8 +89,7 @@ def catalog_payload(data: SiteData) -> dict[str, Any]:
             "technique": vocab.TECHNIQUE,
             "family": vocab.FAMILY,
             "zoo": vocab.ZOO_STATUS,
-            "repro": {**vocab.REPRO_STATUS,
-                      "reproduced, no accuracy claim": "Every claim reproduced, but the paper has no accuracy claim."},
+            "repro": {**vocab.REPRO_STATUS, **status.SHOWN_WORDS},
         },
         "badges": {f"{b.kind}:{b.value}": f"{BADGE_DIR}/{b.filename}" for b in standard_badges()}
         | {"repro:reproduced, no accuracy claim": f"{BADGE_DIR}/{Badge('repro', 'reproduced, no accuracy claim').filename}"},

@@ -111,7 +111,7 @@ def repro_section(page: str, paper_id: str | None, data: SiteData) -> str:
         return "No reproduction script for this method yet: status **not run**.\n"
     word = status.shown_word(entry.status, entry.kinds) or "not run"
     out = [f"Status: {badge(page, 'repro', word, registry=data.badges)} "
-           f"({md_text(vocab.REPRO_STATUS.get(word, vocab.REPRO_STATUS.get(entry.status, '')))})\n"]
+           f"({md_text(status.meaning(word))})\n"]
     if entry.kinds:
         out.append("Per kind (claims reproduced / declared): " + kind_badges_md(page, entry, data) + "\n")
         out.append("Speed claims are measured as ratios on the exact architecture with random weights, usually "

@@ -14,6 +14,18 @@ from typing import Any
 from zoo.site.badges import Badge
 
 KIND_ORDER = ("analytic", "speed", "conformance", "accuracy")
+#: words the site shows beyond zoo.vocab.REPRO_STATUS, with their meaning
+SHOWN_WORDS = {
+    "reproduced, no accuracy claim": "Every claim is reproduced, but the paper has no accuracy claim (or it was not "
+                                     "reproduced): its arithmetic or speed was checked, not its results.",
+}
+
+
+def meaning(word: str) -> str:
+    """What a shown status word means (``zoo.vocab.REPRO_STATUS`` or :data:`SHOWN_WORDS`)."""
+    from zoo.vocab import REPRO_STATUS
+
+    return SHOWN_WORDS.get(word) or REPRO_STATUS.get(word, "")
 
 
 def shown_word(status: str | None, kinds: dict[str, dict[str, Any]]) -> str | None:
