@@ -135,6 +135,10 @@ def _hostile_catalog(source: Path) -> dict[str, Any]:
     evil = next(p for p in fixture_papers() if p["id"] == MALICIOUS_ID)
     evil = {**evil, "venue": {"name": hostile("venue"), "year": 2024, "kind": "conference"},
             "authors": [hostile("author2")], "links": {"paper": HOSTILE_LINK, "code": HOSTILE_LINK}}
+    from zoo.catalog.schema import Paper
+
+    if "code_license" in Paper.model_fields:  # a field of the newer schema: hostile too when it exists
+        evil["code_license"] = hostile("license")
     data["papers"].append(like_catalog(evil, data))
     return data
 
