@@ -107,10 +107,36 @@ def _render_fenced(md: str) -> str:
     return html.unescape(markdown.markdown(md, extensions=["pymdownx.superfences"]))
 
 
-def test_inline_md_keeps_code_spans_and_escapes_the_rest():
-    out = _render(inline_md("keep ``x < y`` and *this* `z`"))
-    assert out.text == "keep x < y and *this* z"
-    assert out.tags == ["p", "code", "code"]
+def test_inline_md_renders_code_and_emphasis_and_escapes_the_rest():
+    out = _render(inline_md("keep ``x < y`` and *this* `z`, **bold** but 2*576 4*300 and a ** b <b>x</b>"))
+    assert out.text == "keep x < y and this z, bold but 2*576 4*300 and a ** b <b>x</b>"
+    assert out.tags == ["p", "code", "em", "code", "strong"]
+
+
+def test_docstring_lists_paragraphs_and_literal_blocks_render_as_markdown():
+    from zoo.site.docstring import docstring_md
+
+    doc = (
+        "Title line.\n\n"
+        "Steps, as the paper's algorithm box::\n\n"
+        "    x = f(y)  # *not* emphasis\n\n"
+        "1. **Raters** (once): the text tokens\n"
+        "   whose relevance is *above* average.\n"
+        "2. **Sparsify**: ``top-k`` of each layer.\n\n"
+        "- a bullet with `code`\n"
+        "- another one, continued\n"
+        "  on a second line\n\n"
+        "Parameters\n----------\n\n"
+        "See https://github.com/x/y/blob/main/a.py.\n"
+    )
+    html_out = markdown.markdown(docstring_md(doc), extensions=EXTENSIONS + ["pymdownx.superfences"])
+    assert "<ol>" in html_out and html_out.count("<li>") == 4 and "<ul>" in html_out
+    assert "<strong>Raters</strong>" in html_out and "<em>above</em>" in html_out
+    assert "<code>top-k</code>" in html_out and "whose relevance" in html_out.split("</li>")[0]
+    assert "<strong>Parameters</strong>" in html_out and "-----" not in html_out
+    assert '<a href="https://github.com/x/y/blob/main/a.py">' in html_out
+    assert "x = f(y)  # *not* emphasis" in html_out and "<em>not</em>" not in html_out
+    assert "::" not in html_out and "**" not in html_out.replace("# *not* emphasis", "")
 
 
 def test_contributing_repo_links_become_paths():

@@ -59,7 +59,9 @@ def test_claim_rows_come_from_the_spec_and_records(tmp_path):
     assert entry.status == "partial"  # derived by zoo.repro: one reproduced, one not measured
     measured, missing = entry.claims
     assert (measured.claim_id, measured.status, measured.measured) == ("flops-cut", "reproduced", "45.29%")
-    assert measured.reported == "45% ± 0.5"
+    assert measured.reported == "45%" and measured.tolerance == "± 0.5%"
+    assert missing.tolerance == "exact" and measured.group == "analytic" and missing.group == "accuracy"
+    assert entry.kinds["analytic"]["counts"]["reproduced"] == 1 and entry.kinds["accuracy"]["word"] == "not run"
     assert measured.hardware == "AMD EPYC (2 CPUs)" and measured.date == "2026-11-25"
     assert (missing.claim_id, missing.status, missing.measured) == ("acc", "not run", "")
     assert missing.detail == "needs cuda, dataset:gqa"
@@ -76,12 +78,15 @@ def test_repro_table_renders_reported_measured_hardware_date_status(tmp_path):
              for r in rows[1:]]
     assert len(cells) == 2
     flops = cells[0]
-    assert flops[2] == ["45%", "±", "0.5"] and flops[3] == ["45.29%"]
-    assert flops[4] == ["AMD", "EPYC", "(2", "CPUs)"] and flops[5] == ["2026-11-25"]
+    assert flops[2] == ["45%"] and flops[3] == ["±", "0.5%"] and flops[4] == ["45.29%"]
+    assert flops[5] == ["AMD", "EPYC", "(2", "CPUs)"] and flops[6] == ["2026-11-25"]
     assert "model: toy-13b; K: 2" in " ".join(flops[0]) and "Source: arXiv:0000.00000v1, Table 1" in " ".join(flops[0])
     assert 'alt="repro: reproduced"' in rows[1]
-    assert cells[1][3] == ["–"] and 'alt="repro: not run"' in rows[2]
-    assert 'alt="repro: partial"' in rendered.split("<table>")[0]
+    assert cells[1][4] == ["–"] and 'alt="repro: not run"' in rows[2]
+    head = rendered.split("<table>")[0]
+    assert 'alt="repro: partial"' in head
+    # status per kind with counts: the analytic claim reproduced, the accuracy claim not run
+    assert 'alt="analytic: 1/1"' in head and 'alt="accuracy: 0/1, not run"' in head
 
 
 def test_schedule_section_shows_recorded_per_layer_tokens_and_flops(tmp_path):
@@ -148,7 +153,9 @@ def test_accuracy_vs_flops_plots_only_measured_accuracy_with_recorded_flops():
     assert accuracy_points(data) == [{"method": "toy", "accuracy": 60.8, "flops": 8.8,
                                       "accuracy_unit": "accuracy (%)", "flops_unit": "method_gmacs"}]
     text, files = stats_page(data)
-    assert "assets/plots/accuracy-vs-flops.svg" in files and "accuracy-vs-flops.svg" in text
+    assert {"assets/plots/accuracy-vs-flops-light.svg", "assets/plots/accuracy-vs-flops-dark.svg"} <= set(files)
+    assert "accuracy-vs-flops-light.svg#only-light" in text and "accuracy-vs-flops-dark.svg#only-dark" in text
     data.repro["toy"].claims.pop(0)
     text, files = stats_page(data)
-    assert "assets/plots/accuracy-vs-flops.svg" not in files and "Nothing is plotted" in text
+    # no measured point: no plot and no empty section
+    assert not any("accuracy-vs-flops" in f for f in files) and "Measured accuracy" not in text

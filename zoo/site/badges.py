@@ -21,6 +21,7 @@ ORANGE = "#e65100"
 RED = "#c62828"
 GREY = "#757575"
 LABEL_GREY = "#455a64"
+INDIGO = "#3949ab"
 
 # message -> colour, per badge kind. A value not listed falls back to GREY.
 COLOURS: dict[str, dict[str, str]] = {
@@ -33,6 +34,9 @@ COLOURS: dict[str, dict[str, str]] = {
         "failed": RED,
         "not run": GREY,
         "skipped": GREY,
+        "inconclusive": YELLOW,
+        "analytic only": INDIGO,
+        "reproduced, no accuracy claim": LIGHT_GREEN,
     },
 }
 
@@ -61,16 +65,22 @@ class Badge:
 
     kind: str
     value: str
+    #: colour the message like this repro word instead of by ``value`` (per-kind badges: "2/3")
+    tone: str = ""
 
     @property
     def colour(self) -> str:
+        if self.tone:
+            return COLOURS["repro"].get(self.tone, GREY)
         return COLOURS.get(self.kind, {}).get(self.value, GREY)
 
     @property
     def filename(self) -> str:
         """File name under the site's badge folder, e.g. ``repro-not-run.svg``."""
         slug = re.sub(r"[^a-z0-9]+", "-", self.value.lower()).strip("-") or "unknown"
-        return f"{self.kind}-{slug}.svg"
+        kind = re.sub(r"[^a-z0-9]+", "-", self.kind.lower()).strip("-") or "badge"
+        tone = "-" + re.sub(r"[^a-z0-9]+", "-", self.tone.lower()).strip("-") if self.tone else ""
+        return f"{kind}-{slug}{tone}.svg"
 
     def svg(self) -> str:
         """The badge as a standalone SVG document."""

@@ -13,10 +13,7 @@ A missing optional source is recorded in ``SiteData.notes`` and the pages say "n
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ class MethodDoc:
     class_name: str
     module_doc: str = ""  # the method module's docstring (the longer description)
     effective: dict[str, str] | None = None  # field -> repr after the method's own validation of its defaults
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {type, default, effective}
 
 
 @dataclass
@@ -59,6 +57,15 @@ class ClaimRow:
     details: dict[str, Any] = field(default_factory=dict)  # the record's evidence (schedules, FLOPs totals)
     measured_value: float | None = None  # the measured number (None when not measured)
     unit: str = ""
+    group: str = ""  # status kind: analytic | speed | conformance | accuracy
+    tolerance: str = ""  # the pass rule, e.g. "± 0.5%" or "≥ reported − 2%"
+    method: str = ""  # method id the claim measures
+    params: dict[str, Any] = field(default_factory=dict)  # method parameters in the zoo's notation
+    needs: str = ""  # what a measurement needs (cpu, cuda, weights:..., dataset:...)
+    label: str = ""  # how the record was measured (e.g. "cpu, random weights")
+    reported_value: float | None = None
+    model: str = ""  # the setting's model, as the repro script writes it
+    benchmark: str = ""  # the setting's benchmark / task, when it names one
 
 
 @dataclass
@@ -67,6 +74,8 @@ class PaperRepro:
 
     status: str  # a key of zoo.vocab.REPRO_STATUS
     claims: list[ClaimRow] = field(default_factory=list)
+    kinds: dict[str, dict[str, Any]] = field(default_factory=dict)  # status kind -> KindStatus.to_dict()
+    line: str = ""  # zoo.repro.status_line: every kind's counts in one line
 
 
 @dataclass
@@ -77,6 +86,12 @@ class SiteData:
     benchmarks: list[dict[str, Any]] = field(default_factory=list)
     bibtex: dict[str, str] = field(default_factory=dict)  # paper id -> BibTeX entry
     notes: list[str] = field(default_factory=list)
+    reference_setups: dict[str, Any] = field(default_factory=dict)  # adapter -> setup (site/data/methods.json)
+    schedules: dict[str, Any] = field(default_factory=dict)  # method -> adapter -> recorded schedules
+    support_matrix: Any = None
+    badges: dict[str, Any] = field(default_factory=dict)  # docs path -> zoo.site.badges.Badge (non-standard ones)
+    site_url: str = ""
+    repo_url: str = ""
 
     def paper(self, paper_id: str) -> dict[str, Any] | None:
         for p in self.papers:
@@ -113,51 +128,62 @@ def paper_dicts(catalog: Any) -> list[dict[str, Any]]:
     return out
 
 
-def load_methods(notes: list[str], *, strict: bool = True) -> dict[str, MethodDoc]:
-    """Every registered method with its docstring.
+def _package_root() -> Path:
+    """The checkout the imported ``zoo`` package lives in."""
+    import zoo
 
-    A method module that cannot be imported (e.g. torch missing) raises in ``strict`` mode,
-    so a published site never silently lacks method pages; otherwise it is noted.
+    return Path(zoo.__file__).resolve().parents[1]
+
+
+def method_doc(record: dict[str, Any]) -> MethodDoc:
+    """A :class:`MethodDoc` from a metadata record (``zoo.site.metadata.method_record``)."""
+    return MethodDoc(
+        id=record["id"],
+        arxiv=record.get("arxiv") or "",
+        families=tuple(record.get("families") or ()),
+        placement=record.get("placement") or "",
+        params=dict(record.get("params") or {}),
+        paper_notation=dict(record.get("paper_notation") or {}),
+        summary=record.get("summary") or "",
+        doc=record.get("doc") or "",
+        module=record.get("module") or "",
+        class_name=record.get("class_name") or "",
+        module_doc=record.get("module_doc") or "",
+        effective=record.get("effective"),
+        fields=dict(record.get("fields") or {}),
+    )
+
+
+def load_methods(notes: list[str], *, strict: bool = True, root: Path | None = None) -> dict[str, MethodDoc]:
+    """Every registered method with its docstrings and parameters.
+
+    Read live from the registry when the checkout at ``root`` is the one the imported ``zoo``
+    package comes from and the model libraries import; otherwise from the committed data file
+    ``site/data/methods.json`` (``tokzoo site metadata`` writes it). With neither, ``strict``
+    raises (a published site must not silently lack its method pages); else it is noted.
     """
-    from zoo.interface import method_class, methods
+    from zoo.site import metadata
 
-    out: dict[str, MethodDoc] = {}
-    try:
-        infos = methods()
-    except Exception as exc:
-        message = (f"the method registry could not be loaded ({type(exc).__name__}: {exc}); "
-                   "install the model extras (pip install 'tokzoo[vit,vlm]') or build with --no-strict")
-        if strict:
-            raise RuntimeError(message) from exc
-        notes.append(message)
-        return {}
-    for info in infos:
-        cls = method_class(info.id)
-        out[info.id] = MethodDoc(
-            id=info.id,
-            arxiv=info.arxiv,
-            families=tuple(info.families),
-            placement=info.placement,
-            params=dict(info.params),
-            paper_notation=dict(info.paper_notation),
-            summary=info.summary,
-            doc=inspect.cleandoc(cls.__doc__ or ""),
-            module=cls.__module__,
-            class_name=cls.__name__,
-            module_doc=inspect.cleandoc(getattr(sys.modules.get(cls.__module__), "__doc__", None) or ""),
-            effective=_effective_defaults(cls),
-        )
-    return out
-
-
-def _effective_defaults(cls: type) -> dict[str, str] | None:
-    """Parameters of ``cls()`` after its own validation (e.g. ToMe fills ``r`` from
-    ``default_r``); None when the method has required parameters or rejects its defaults."""
-    try:
-        instance = cls()
-    except Exception:
-        return None
-    return {f.name: repr(getattr(instance, f.name)) for f in dataclasses.fields(instance)}
+    root = Path(root) if root is not None else _package_root()
+    problem = ""
+    if root.resolve() == _package_root():
+        try:
+            records = metadata.method_records()
+            return {mid: method_doc(rec) for mid, rec in records.items()}
+        except Exception as exc:  # ImportError of torch & co, or a broken method module
+            problem = f"the method registry could not be loaded ({type(exc).__name__}: {exc})"
+    else:
+        problem = f"{root} is not the checkout of the imported zoo package ({_package_root()})"
+    doc = metadata.load(root)
+    if doc is not None:
+        notes.append(f"{problem}; method metadata read from {metadata.DATA_FILE.as_posix()}")
+        return {mid: method_doc(rec) for mid, rec in sorted((doc.get("methods") or {}).items())}
+    message = (f"{problem}, and {metadata.DATA_FILE.as_posix()} is missing; install the model extras "
+               "(pip install 'tokzoo[vit,vlm]') and run `tokzoo site metadata`, or build with --no-strict")
+    if strict:
+        raise RuntimeError(message)
+    notes.append(message)
+    return {}
 
 
 def load_benchmarks(results_dir: Path, notes: list[str]) -> list[dict[str, Any]]:

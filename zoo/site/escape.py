@@ -8,7 +8,8 @@ Catalog text is data, never markup: a title such as ``<script>alert(1)</script>`
 - :func:`md_link` builds a Markdown link from escaped text and a checked URL (only
   ``http(s)`` URLs become links; anything else is shown as plain text).
 - :func:`json_for_script` serialises data for a ``<script type="application/json">``
-  element so that no ``</script>`` (or ``<!--``) can end the element early.
+  element so that no ``</script>`` (or ``<!--``) can end the element early;
+  :func:`json_for_attribute` for a ``data-json`` attribute (what the catalog page uses).
 
 The browser side (``site/assets/catalog.js``) only ever assigns data with ``textContent``.
 """
@@ -85,3 +86,15 @@ def json_for_script(data: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+def json_for_attribute(data: Any) -> str:
+    """JSON text for a double-quoted HTML attribute (``data-json="..."``), every HTML special
+    character escaped (``&``, ``<``, ``>``, ``"``, ``'``); ``getAttribute`` returns the JSON.
+
+    The catalog's data travels this way rather than in a ``<script type="application/json">``:
+    MkDocs-material's instant navigation re-creates inline scripts without their ``type`` and
+    would run the JSON as JavaScript.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    return html.escape(text, quote=True)

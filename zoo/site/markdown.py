@@ -23,6 +23,21 @@ def rel(from_page: str, target: str) -> str:
     return out + (f"#{anchor}" if anchor else "")
 
 
+def url_rel(page: str, target: str) -> str:
+    """Relative URL for *raw HTML* (MkDocs does not rewrite it): from the built URL of docs page
+    ``page`` (``claims.md`` is served as ``claims/``) to ``target`` (a docs path such as
+    ``assets/badges/x.svg``, or a directory URL such as ``methods/tome/``)."""
+    if page.endswith("index.md"):
+        base = posixpath.dirname(page)
+    else:
+        base = page[:-3]
+    path, _, anchor = target.partition("#")
+    out = posixpath.relpath(path or ".", base or ".")
+    if path.endswith("/") and not out.endswith("/"):
+        out += "/"
+    return out + (f"#{anchor}" if anchor else "")
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: Sequence[str] | None = None) -> str:
     """A Markdown table; cells must already be escaped Markdown (one line each)."""
     align = align or ["l"] * len(headers)
@@ -47,10 +62,18 @@ def wide(table_md: str, css_class: str = "") -> str:
     return f'<div class="{classes}" markdown>\n\n{table_md}\n</div>\n'
 
 
-def badge(page: str, kind: str, value: str, link: str | None = None) -> str:
-    """Markdown image of a status badge, optionally wrapped in a link (docs path or URL)."""
-    b = Badge(kind, value)
-    img = f"![{md_text(kind)}: {md_text(value)}]({rel(page, f'{BADGE_DIR}/{b.filename}')})"
+def badge(page: str, kind: str, value: str, link: str | None = None, *, tone: str = "",
+          registry: dict[str, Badge] | None = None) -> str:
+    """Markdown image of a status badge, optionally wrapped in a link (docs path or URL).
+
+    ``registry`` (``SiteData.badges``) collects the badges outside the standard set, so the
+    build writes their SVG files. Badges keep their natural size (class ``tz-badge``).
+    """
+    b = Badge(kind, value, tone)
+    if registry is not None:
+        registry[f"{BADGE_DIR}/{b.filename}"] = b
+    img = (f"![{md_text(kind)}: {md_text(value)}]({rel(page, f'{BADGE_DIR}/{b.filename}')})"
+           f"{{ .tz-badge }}")
     if link is None:
         return img
     if link.startswith(("http://", "https://")):
@@ -62,8 +85,9 @@ def badge(page: str, kind: str, value: str, link: str | None = None) -> str:
 
 
 def code_span(text: object) -> str:
-    """Inline code that shows ``text`` literally (an HTML-escaped ``<code>`` element)."""
-    return f"<code>{html.escape(str(text), quote=False)}</code>"
+    """Inline code that shows ``text`` literally (an HTML-escaped ``<code>`` element; ``|`` as an
+    entity so it cannot split a Markdown table cell)."""
+    return f"<code>{html.escape(str(text), quote=False).replace('|', '&#124;')}</code>"
 
 
 def display_name(paper: dict[str, Any]) -> str:
@@ -104,3 +128,60 @@ def paper_cell(page: str, paper: dict[str, Any], implemented: set[str]) -> str:
 
 def labels(values: Iterable[str]) -> str:
     return ", ".join(md_text(v) for v in values)
+
+
+# ---------------------------------------------------------------- catalog fields, read defensively
+# (the catalog schema grows: authors, section_year / arxiv_published / venue.year, code_license,
+# links.other_code, sources.*; a field a catalog does not have yet is simply not shown)
+def section_year(paper: dict[str, Any]) -> int | None:
+    """The upstream list's section year (``section_year``; ``year`` in schema version 1)."""
+    value = paper.get("section_year", paper.get("year"))
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def arxiv_date(paper: dict[str, Any]) -> str:
+    value = paper.get("arxiv_published")
+    return value if isinstance(value, str) else ""
+
+
+def venue_year(paper: dict[str, Any]) -> int | None:
+    value = (paper.get("venue") or {}).get("year")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def authors(paper: dict[str, Any]) -> list[str]:
+    return [a for a in (paper.get("authors") or []) if isinstance(a, str) and a]
+
+
+def code_links(paper: dict[str, Any]) -> list[str]:
+    """The official code repositories: ``links.code`` then ``links.other_code``."""
+    links = paper.get("links") or {}
+    out = [links.get("code")] + list(links.get("other_code") or [])
+    return [u for u in out if isinstance(u, str) and u]
+
+
+def project_link(paper: dict[str, Any]) -> str:
+    value = (paper.get("links") or {}).get("project")
+    return value if isinstance(value, str) else ""
+
+
+def other_links(paper: dict[str, Any]) -> list[str]:
+    return [u for u in ((paper.get("links") or {}).get("other") or []) if isinstance(u, str) and u]
+
+
+def code_license(paper: dict[str, Any]) -> str:
+    value = paper.get("code_license")
+    return value if isinstance(value, str) else ""
+
+
+def source_link(paper: dict[str, Any], key: str) -> str:
+    """Where a curated value was found (``sources.<key>``), when the catalog says."""
+    value = (paper.get("sources") or {}).get(key)
+    return value if isinstance(value, str) else ""
+
+
+def author_text(paper: dict[str, Any], limit: int = 0) -> str:
+    names = authors(paper)
+    if limit and len(names) > limit:
+        return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
+    return ", ".join(names)

@@ -10,15 +10,31 @@ from typing import Any
 from zoo import vocab
 from zoo.site.badges import Badge, standard_badges
 from zoo.site.data import SiteData
-from zoo.site.escape import json_for_script, md_text, safe_url
-from zoo.site.markdown import BADGE_DIR, badge, labels, paper_cell, table, venue_text, wide
+from zoo.site.escape import json_for_attribute, md_text, safe_url
+from zoo.site import status
+from zoo.site.markdown import (
+    BADGE_DIR,
+    arxiv_date,
+    authors,
+    badge,
+    code_license,
+    code_links,
+    labels,
+    paper_cell,
+    project_link,
+    section_year,
+    table,
+    venue_text,
+    venue_year,
+    wide,
+)
 
 CATALOG_PAGE = "catalog.md"
 
 
 def sort_key(paper: dict[str, Any]) -> tuple:
     """Newest first, then by name (case-insensitive)."""
-    return (-int(paper.get("year") or 0), (paper.get("short_name") or paper["title"]).casefold())
+    return (-int(section_year(paper) or 0), (paper.get("short_name") or paper["title"]).casefold())
 
 
 def row_record(paper: dict[str, Any], data: SiteData) -> dict[str, Any]:
@@ -27,24 +43,39 @@ def row_record(paper: dict[str, Any], data: SiteData) -> dict[str, Any]:
     zoo = paper.get("zoo") or {}
     method = zoo.get("method") if zoo.get("method") in data.methods else None
     venue = paper.get("venue") or {}
+    entry = data.repro.get(paper["id"])
+    kinds = []
+    for b in status.kind_badges(entry.kinds) if entry else []:
+        path = f"{BADGE_DIR}/{b.filename}"
+        data.badges[path] = b
+        kinds.append({"kind": b.kind, "text": b.value, "badge": path})
+    repro = data.repro_status(paper["id"])
     return {
         "id": paper["id"],
         "title": paper["title"],
         "short_name": paper.get("short_name"),
-        "year": paper.get("year"),
+        "authors": authors(paper),
+        "year": section_year(paper),
+        "arxiv_published": arxiv_date(paper) or None,
         "venue": venue_text(paper),
         "venue_name": venue.get("name"),
+        "venue_year": venue_year(paper),
         "venue_kind": venue.get("kind"),
         "arxiv": paper.get("arxiv"),
         "paper_url": safe_url(links.get("paper")),
         "code_url": safe_url(links.get("code")),
+        "code_urls": [u for u in (safe_url(x) for x in code_links(paper)) if u],
+        "project_url": safe_url(project_link(paper)),
+        "code_license": code_license(paper) or None,
         "modality": list(paper.get("modality") or []),
         "technique": list(paper.get("technique") or []),
         "family": list(paper.get("family") or []),
         "training_free": paper.get("training_free"),
         "zoo": zoo.get("status") or "none",
         "method_url": f"methods/{method}/" if method else None,
-        "repro": data.repro_status(paper["id"]),
+        "repro": status.shown_word(repro, entry.kinds) if entry else repro,
+        "repro_kinds": kinds,
+        "bibtex": data.bibtex.get(paper["id"], ""),
     }
 
 
@@ -58,9 +89,10 @@ def catalog_payload(data: SiteData) -> dict[str, Any]:
             "technique": vocab.TECHNIQUE,
             "family": vocab.FAMILY,
             "zoo": vocab.ZOO_STATUS,
-            "repro": vocab.REPRO_STATUS,
+            "repro": {**vocab.REPRO_STATUS, **status.SHOWN_WORDS},
         },
-        "badges": {f"{b.kind}:{b.value}": f"{BADGE_DIR}/{b.filename}" for b in standard_badges()},
+        "badges": {f"{b.kind}:{b.value}": f"{BADGE_DIR}/{b.filename}" for b in standard_badges()}
+        | {"repro:reproduced, no accuracy claim": f"{BADGE_DIR}/{Badge('repro', 'reproduced, no accuracy claim').filename}"},
     }
 
 
@@ -68,6 +100,8 @@ def catalog_page(data: SiteData) -> str:
     n = len(data.papers)
     implemented = sum(1 for p in data.papers if (p.get("zoo") or {}).get("status") == "implemented")
     with_code = sum(1 for p in data.papers if (p.get("links") or {}).get("code"))
+    data.badges[f"{BADGE_DIR}/{Badge('repro', 'reproduced, no accuracy claim').filename}"] = Badge(
+        "repro", "reproduced, no accuracy claim")
     # Raw HTML (inside <noscript>): links are to built pages, relative to catalog/.
     year_links = ", ".join(f'<a href="../year/{y}/">{y}</a>' for y in sorted(years(data), reverse=True))
     return f"""---
@@ -79,20 +113,23 @@ hide:
 
 # Catalog of token reduction papers
 
-{n} papers, {with_code} with code, {implemented} implemented in tokzoo. Filter, search and
-sort below; the address bar keeps the current filter, so a filtered view can be shared.
-Click a column heading to sort.
+{n} papers, {with_code} with code, {implemented} implemented in tokzoo. Search by name, title, author or
+arXiv id (words match by prefix: `fast` finds FastV; `*` and `?` are wildcards as in `tokzoo list`:
+`fast*v`); several values of one filter are alternatives, different filters must all hold, and each
+count says how many papers the value would leave. **Year** is the upstream list's section year (the
+year of the paper's first version); the venue's year is in the Venue column. The address bar keeps
+the current view, so it can be shared; the filtered list exports as BibTeX or CSV.
 
 <div id="tz-catalog" class="tz-catalog" data-total="{n}">
 <noscript><p>The interactive table needs JavaScript. Static lists: by year ({year_links}) and <a href="../modality/">by modality</a>.</p></noscript>
 </div>
 
-<script type="application/json" id="tz-catalog-data">{json_for_script(catalog_payload(data))}</script>
+<div id="tz-catalog-data" hidden data-json="{json_for_attribute(catalog_payload(data))}"></div>
 """
 
 
 def years(data: SiteData) -> list[int]:
-    return sorted({int(p["year"]) for p in data.papers if p.get("year") is not None})
+    return sorted({section_year(p) for p in data.papers if section_year(p) is not None})
 
 
 def static_rows(page: str, papers: list[dict[str, Any]], data: SiteData, *, with_year: bool) -> str:
@@ -116,7 +153,7 @@ def static_rows(page: str, papers: list[dict[str, Any]], data: SiteData, *, with
         repro_cell = "–" if repro is None else badge(
             page, "repro", repro, f"methods/{method}.md#reproduction" if method in implemented else None
         )
-        row = ([str(p.get("year") or "")] if with_year else []) + [
+        row = ([str(section_year(p) or "")] if with_year else []) + [
             md_text(venue_text(p)),
             paper_cell(page, p, implemented),
             labels(p.get("modality") or []),
@@ -160,7 +197,7 @@ def year_pages(data: SiteData) -> dict[str, str]:
     index_rows = []
     for year in sorted(years(data), reverse=True):
         page = f"year/{year}.md"
-        papers = [p for p in data.papers if p.get("year") == year]
+        papers = [p for p in data.papers if section_year(p) == year]
         mods = Counter(m for p in papers for m in (p.get("modality") or []))
         pages[page] = (
             "---\nhide:\n  - toc\n---\n\n"

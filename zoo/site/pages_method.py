@@ -1,64 +1,45 @@
-"""One page per implemented method: paper, how to apply it, parameters and the paper's
-notation, supported families, token schedule / FLOPs, benchmarks, and the repro table.
+"""One page per implemented method: paper (authors, venue, code, project, license), how to
+apply it, parameters (type, default, description) and the paper's notation, the support
+matrix when the zoo provides one, token schedules / FLOPs, benchmarks, and the repro table
+with status per kind.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from zoo import vocab
-from zoo.site import bench_view, repro_view
+from zoo.site import bench_view, repro_view, status, theory
 from zoo.site.data import MethodDoc, SiteData
+from zoo.site.docstring import docstring_md, fence, inline_md  # noqa: F401  (re-exported for callers)
 from zoo.site.escape import md_link, md_text, safe_url
-from zoo.site.markdown import badge, code_span, display_name, labels, table, venue_text, wide
+from zoo.site.markdown import (
+    arxiv_date,
+    author_text,
+    badge,
+    code_license,
+    code_links,
+    code_span,
+    display_name,
+    labels,
+    other_links,
+    project_link,
+    section_year,
+    source_link,
+    table,
+    venue_text,
+    wide,
+)
 
 
-def fence(text: str, lang: str = "") -> str:
-    """A fenced code block that ``text`` cannot close (fence longer than any backtick run)."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}\n"
-
-
-def docstring_md(doc: str) -> str:
-    """Render a docstring as escaped Markdown: paragraphs, ``- `` lists, ````code```` spans."""
-    if not doc.strip():
-        return ""
-    out = []
-    for block in re.split(r"\n\s*\n", doc.strip()):
-        lines = [ln.rstrip() for ln in block.splitlines()]
-        if all(ln.lstrip().startswith(("- ", "* ")) or (i and ln.startswith("  ")) for i, ln in enumerate(lines)):
-            items: list[str] = []
-            for ln in lines:
-                if ln.lstrip().startswith(("- ", "* ")):
-                    items.append(ln.lstrip()[2:])
-                else:
-                    items[-1] += " " + ln.strip()
-            out.append("\n".join(f"- {inline_md(item)}" for item in items))
-        elif lines and lines[0].startswith("    "):
-            out.append(fence("\n".join(ln[4:] for ln in lines)))
-        else:
-            out.append(inline_md(" ".join(ln.strip() for ln in lines)))
-    return "\n\n".join(out) + "\n"
-
-
-def inline_md(text: str) -> str:
-    """Escape text but keep reST/Markdown inline code (````x```` or ```x```) as code."""
-    text = re.sub(r":(?:class|func|meth|attr|mod|data|obj|exc):(?=`)", "", text)  # Sphinx roles
-    parts = re.split(r"``(.+?)``|`([^`]+)`", text)
-    out = []
-    for i, part in enumerate(parts):
-        if part is None:
-            continue
-        if i % 3:
-            out.append(code_span(part))
-        elif part.strip():
-            # md_text collapses whitespace; keep one space where the text touched a code span
-            out.append((" " if part[0].isspace() else "") + md_text(part) + (" " if part[-1].isspace() else ""))
-        elif part:
-            out.append(" ")
-    return "".join(out)
+def page_title(paper: dict[str, Any] | None, method_id: str) -> str:
+    """``Name: Title``, or just the title when it already starts with the name (no "SparseVLM: SparseVLM: ...")."""
+    if not paper:
+        return method_id
+    title, short = paper["title"], paper.get("short_name")
+    if not short or title.casefold().startswith(short.casefold()):
+        return title
+    return f"{short}: {title}"
 
 
 def apply_snippet(method: MethodDoc) -> str:
@@ -83,14 +64,35 @@ def apply_snippet(method: MethodDoc) -> str:
     )
 
 
+def field_description(method: MethodDoc, name: str) -> str:
+    """What a parameter means: the paper-notation entries written ``name: ...`` (the zoo's
+    convention for ``paper_notation``), joined; "" when the method documents none."""
+    texts = []
+    for symbol, meaning in method.paper_notation.items():
+        for prefix in (f"{name}:", f"``{name}``:", f"`{name}`:"):
+            if meaning.startswith(prefix):
+                text = meaning[len(prefix):].strip()
+                if symbol not in (name, f"``{name}``"):
+                    text = f"{text} — in the paper: {symbol}"
+                texts.append(text)
+                break
+    return "; ".join(texts)
+
+
 def param_table(method: MethodDoc) -> str:
-    effective = method.effective or {}
+    """Parameter | Type | Default | Description (the default shows what an omitted value becomes)."""
     rows = []
-    for name, default in method.params.items():
-        used = effective.get(name)
-        rows.append([code_span(name), code_span(default),
-                     code_span(used) if used is not None and used != default else "same"])
-    return table(["Parameter", "Declared default", "Value when omitted"], rows)
+    for name, declared in method.params.items():
+        info = method.fields.get(name) or {}
+        declared = info.get("default", declared)
+        effective = info.get("effective", (method.effective or {}).get(name))
+        default = code_span(declared)
+        if effective is not None and effective != declared:
+            default += f" (resolves to {code_span(effective)})"
+        description = field_description(method, name)
+        rows.append([code_span(name), code_span(info["type"]) if info.get("type") else "–", default,
+                     inline_md(description) if description else "–"])
+    return wide(table(["Parameter", "Type", "Default", "Description"], rows), "tz-params")
 
 
 def notation_table(method: MethodDoc) -> str:
@@ -98,17 +100,28 @@ def notation_table(method: MethodDoc) -> str:
     return table(["Paper", "In tokzoo"], rows)
 
 
+def kind_badges_md(page: str, entry: Any, data: SiteData, link: str | None = None) -> str:
+    return " ".join(badge(page, b.kind, b.value, link, tone=b.tone, registry=data.badges)
+                    for b in status.kind_badges(entry.kinds))
+
+
 def repro_section(page: str, paper_id: str | None, data: SiteData) -> str:
     entry = data.repro.get(paper_id) if paper_id else None
     if entry is None:
         return "No reproduction script for this method yet: status **not run**.\n"
-    out = [f"Status: {badge(page, 'repro', entry.status)} ({md_text(vocab.REPRO_STATUS.get(entry.status, ''))})\n"]
+    word = status.shown_word(entry.status, entry.kinds) or "not run"
+    out = [f"Status: {badge(page, 'repro', word, registry=data.badges)} "
+           f"({md_text(status.meaning(word))})\n"]
+    if entry.kinds:
+        out.append("Per kind (claims reproduced / declared): " + kind_badges_md(page, entry, data) + "\n")
+        out.append("Speed claims are measured as ratios on the exact architecture with random weights, usually "
+                   "on a CPU (the badge says how); accuracy claims need the real weights and datasets.\n")
     if not entry.claims:
         out.append("No claim has been measured yet.\n")
         return "\n".join(out)
     rows = []
     for c in entry.claims:
-        status_cell = badge(page, "repro", c.status)
+        status_cell = badge(page, "repro", c.status, registry=data.badges)
         if c.detail:
             status_cell += f"<br>{md_text(c.detail)}"
         setting = f'<br><span class="tz-setting">{md_text(c.setting)}</span>' if c.setting else ""
@@ -117,13 +130,15 @@ def repro_section(page: str, paper_id: str | None, data: SiteData) -> str:
             f"{code_span(c.claim_id)}<br>{md_text(c.description)}{setting}{source}",
             md_text(c.kind),
             md_text(c.reported),
+            md_text(c.tolerance) or "–",
             md_text(c.measured) if c.measured else "–",
             md_text(c.hardware) or "–",
             md_text(c.date) or "–",
             status_cell,
         ])
     out.append(wide(table(
-        ["Claim, setting and source", "Kind", "Reported", "Measured", "Hardware", "Date", "Status"], rows
+        ["Claim, setting and source", "Kind", "Reported (paper)", "Passes if", "Measured (tokzoo)", "Hardware",
+         "Date", "Status"], rows
     ), "tz-claims"))
     return "\n".join(out)
 
@@ -133,50 +148,97 @@ def _source_cell(claim: Any) -> str:
     return md_link(claim.source, url) if safe_url(url) else md_text(claim.source)
 
 
-def method_page(method: MethodDoc, data: SiteData) -> str:
+def _link_list(urls: list[str]) -> str:
+    return ", ".join(md_link(u, u) for u in urls if safe_url(u))
+
+
+def paper_facts(paper: dict[str, Any]) -> list[list[str]]:
+    """Label/value pairs about the paper, each only when the catalog has the field."""
+    facts = []
+    arxiv = paper.get("arxiv")
+    links = paper.get("links") or {}
+    paper_link = md_link(f"arXiv:{arxiv}" if arxiv else "paper", links.get("paper"))
+    date = arxiv_date(paper)
+    facts.append(["Paper", paper_link + (f" (v1 {md_text(date)})" if date else "")])
+    if author_text(paper):
+        facts.append(["Authors", md_text(author_text(paper))])
+    venue = md_text(venue_text(paper))
+    if safe_url(source_link(paper, "venue")):
+        venue += f" ({md_link('source', source_link(paper, 'venue'))})"
+    facts.append(["Venue", venue])
+    if section_year(paper) is not None:
+        facts.append(["Year in the catalog", f"{section_year(paper)} (the upstream list's section year)"])
+    codes = [u for u in code_links(paper) if safe_url(u)]
+    if codes:
+        text = _link_list(codes)
+        if code_license(paper):
+            lic = md_text(code_license(paper))
+            if safe_url(source_link(paper, "code_license")):
+                lic = md_link(code_license(paper), source_link(paper, "code_license"))
+            text += f" · license: {lic}"
+        facts.append(["Official code", text])
+    if safe_url(project_link(paper)):
+        facts.append(["Project page", md_link(project_link(paper), project_link(paper))])
+    if [u for u in other_links(paper) if safe_url(u)]:
+        facts.append(["Other links", _link_list(other_links(paper))])
+    facts.append(["Modality", labels(paper.get("modality") or [])])
+    facts.append(["Technique", labels(paper.get("technique") or [])])
+    facts.append(["Model families (paper)", labels(paper.get("family") or [])])
+    facts.append(["Training-free", "yes" if paper.get("training_free") else "no"])
+    return facts
+
+
+def support_section(method_id: str, data: SiteData) -> str:
+    """The method x model support matrix row of this method, when the zoo provides one."""
+    matrix = data.support_matrix
+    rows: list[list[str]] = []
+    if isinstance(matrix, dict):
+        mine = matrix.get(method_id)
+        if isinstance(mine, dict):
+            rows = [[md_text(model), md_text(value if not isinstance(value, dict) else
+                                             value.get("status") or value.get("reason") or value)]
+                    for model, value in mine.items()]
+    elif isinstance(matrix, list):
+        for row in matrix:
+            if isinstance(row, dict) and row.get("method") == method_id:
+                rest = {k: v for k, v in row.items() if k != "method"}
+                model = rest.pop("model", rest.pop("adapter", ""))
+                rows.append([md_text(model), md_text("; ".join(f"{k}: {v}" for k, v in rest.items()))])
+    if not rows:
+        return ""
+    return "## Supported models\n\n" + table(["Model", "Support"], rows)
+
+
+def method_page(method: MethodDoc, data: SiteData, compare_pages: dict[str, str] | None = None) -> str:
     page = f"methods/{method.id}.md"
     paper = data.paper_for_method(method.id) or {}
-    links = paper.get("links") or {}
-    title = display_name(paper) if paper else method.id
-    head = f"# {md_text(title)}"
-    if paper and paper.get("short_name"):
-        head += f": {md_text(paper['title'])}"
     # the claims table needs the width of the right-hand table of contents
-    parts = ["---\nhide:\n  - toc\n---\n", head + "\n"]
+    parts = ["---\nhide:\n  - toc\n---\n", f"# {md_text(page_title(paper or None, method.id))}\n"]
 
     badges = [badge(page, "zoo", "implemented")]
-    repro = data.repro_status(paper.get("id")) if paper else None
-    badges.append(badge(page, "repro", repro or "not run", f"{page}#reproduction"))
-    if safe_url(links.get("code")):
-        badges.append(badge(page, "code", "available", links["code"]))
+    entry = data.repro.get(paper.get("id")) if paper else None
+    if entry is not None and entry.kinds:
+        badges.append(kind_badges_md(page, entry, data, f"{page}#reproduction"))
+    else:
+        badges.append(badge(page, "repro", "not run", f"{page}#reproduction"))
+    if [u for u in code_links(paper) if safe_url(u)]:
+        badges.append(badge(page, "code", "available", code_links(paper)[0]))
     parts.append(" ".join(badges) + "\n")
 
-    facts = []
-    if paper:
-        arxiv = paper.get("arxiv")
-        paper_link = md_link(f"arXiv:{arxiv}" if arxiv else "paper", links.get("paper"))
-        facts.append(["Paper", f"{paper_link} · {md_text(venue_text(paper))}"])
-        if safe_url(links.get("code")):
-            facts.append(["Official code", md_link(links["code"], links["code"])])
-        if safe_url(links.get("project")):
-            facts.append(["Project page", md_link(links["project"], links["project"])])
-        facts.append(["Modality", labels(paper.get("modality") or [])])
-        facts.append(["Technique", labels(paper.get("technique") or [])])
-        facts.append(["Model families (paper)", labels(paper.get("family") or [])])
-        facts.append(["Training-free", "yes" if paper.get("training_free") else "no"])
-    else:
-        facts.append(["Paper", "none: this is a control, not a published method"])
+    facts = paper_facts(paper) if paper else [["Paper", "none: this is a control, not a published method"]]
     facts.append(["tokzoo id", code_span(method.id)])
     facts.append(["Implementation", code_span(f"{method.module}.{method.class_name}")])
     facts.append(["Acts at", f"{code_span(method.placement)}: {md_text(vocab.PLACEMENT.get(method.placement, ''))}"])
     facts.append(["Supported adapters", ", ".join(code_span(f) for f in method.families) or "–"])
+    if compare_pages:
+        facts.append(["Compare", ", ".join(f"[{md_text(label)}](../{path})" for label, path in compare_pages.items())])
     parts.append("\n".join(f"- **{label}:** {value}" for label, value in facts) + "\n")
 
     parts.append("## What it does\n")
     parts.append(docstring_md(method.doc) or md_text(method.summary) + "\n")
     if method.module_doc:
         body = method.module_doc.split("\n\n", 1)
-        # the module docstring's first line is usually the paper's title line, already shown above
+        # the module docstring's first paragraph is usually the paper's title line, already shown above
         parts.append(docstring_md(body[1] if len(body) > 1 else body[0]))
 
     parts.append("## Apply it\n")
@@ -187,6 +249,10 @@ def method_page(method: MethodDoc, data: SiteData) -> str:
     if method.paper_notation:
         parts.append("\nHow the paper's notation maps onto these parameters:\n")
         parts.append(notation_table(method))
+
+    support = support_section(method.id, data)
+    if support:
+        parts.append(support)
 
     parts.append("## Token schedule and FLOPs\n")
     parts.append(schedule_section(method.id, paper.get("id"), data))
@@ -204,8 +270,45 @@ def method_page(method: MethodDoc, data: SiteData) -> str:
     return "\n".join(parts)
 
 
+def recorded_schedules(method_id: str, data: SiteData) -> str:
+    """The default schedule and budget points recorded on each reference setup, with their cost."""
+    out = []
+    for adapter, setup in sorted((data.reference_setups or {}).items()):
+        found = theory.default_schedule(data, method_id, adapter)
+        entry = ((data.schedules or {}).get(method_id) or {}).get(adapter)
+        if entry is None:
+            continue
+        rows = []
+        if found:
+            stage, cost = found
+            rows.append(["defaults", md_text(repro_view.run_lengths([stage["input"], *stage["after"]])),
+                         md_text(f"{cost.method:.4g} / {cost.baseline:.4g} {cost.unit}") if cost else "–",
+                         md_text(f"{cost.speedup:.2f}×") if cost else "–"])
+        for point in entry.get("budgets") or []:
+            params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in (point.get("params") or {}).items())
+            if "stages" not in point:
+                rows.append([md_text(f"budget {point.get('x')}"), md_text("not accepted: " + point.get("error", "")),
+                             "–", "–"])
+                continue
+            stage = point["stages"].get(setup["stage"]) or {}
+            cost = theory.cost(setup, point["stages"])
+            rows.append([code_span(params), md_text(repro_view.run_lengths([stage.get("input", 0), *stage.get("after", [])])),
+                         md_text(f"{cost.method:.4g} / {cost.baseline:.4g} {cost.unit}") if cost else "–",
+                         md_text(f"{cost.speedup:.2f}×") if cost else "–"])
+        if rows:
+            out.append(f"On the {md_text(setup['label'])} ({code_span(adapter)} adapter), tokzoo's implementation "
+                       f"on random weights gives these token counts (input, then after every "
+                       f"{'block' if setup['kind'] == 'vit' else 'layer'}; `n ×k` = k times n); cost: "
+                       f"{md_text(theory.COST_NOTE.get(setup['kind'], ''))}, computed at build time:\n")
+            out.append(wide(table(["Parameters", "Tokens", "Cost (method / baseline)", "Theoretical speedup"],
+                                  rows)))
+    return "\n".join(out)
+
+
 def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> str:
-    """Token schedules and FLOPs: the repro script's analytic claims and recorded benchmark runs."""
+    """Token schedules and FLOPs: recorded schedules on the reference setups, the repro script's
+    analytic claims and recorded benchmark runs."""
     rows = []
     entry = data.repro.get(paper_id) if paper_id else None
     for c in entry.claims if entry else []:
@@ -222,10 +325,13 @@ def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> st
                 parts.append(md_text(flops))
             recorded.append(f"{code_span(c.claim_id)}: " + "; ".join(parts))
     lines = bench_view.schedule_lines(method_id, data.benchmarks)
-    if not rows and not lines and not recorded:
+    reference = recorded_schedules(method_id, data)
+    if not rows and not lines and not recorded and not reference:
         return ("No token schedule recorded yet: it comes from the reproduction's analytic claims "
                 "and from `tokzoo bench` runs.\n")
     out = []
+    if reference:
+        out.append(reference)
     if rows:
         out.append("Analytic claims of the paper (token counts, FLOPs) and tokzoo's computation under the "
                    "paper's own counting convention:\n")
@@ -240,25 +346,36 @@ def schedule_section(method_id: str, paper_id: str | None, data: SiteData) -> st
     return "\n".join(out)
 
 
-def methods_index(data: SiteData) -> str:
+def methods_index(data: SiteData, compare: dict[str, str] | None = None) -> str:
     rows = []
+    page = "methods/index.md"
     for method in sorted(data.methods.values(), key=lambda m: m.id):
         paper = data.paper_for_method(method.id)
-        page = "methods/index.md"
         name = f"[{md_text(display_name(paper) if paper else method.id)}]({method.id}.md)"
-        repro = data.repro_status(paper["id"]) if paper else None
+        entry = data.repro.get(paper["id"]) if paper else None
+        if entry is not None and entry.kinds:
+            repro = kind_badges_md(page, entry, data, f"methods/{method.id}.md#reproduction")
+        else:
+            repro = badge(page, "repro", "not run") if paper else "–"
+        year = section_year(paper) if paper else None
         rows.append([
             name,
-            md_text(str(paper.get("year"))) if paper else "–",
+            md_text(str(year)) if year is not None else "–",
             md_text(venue_text(paper)) if paper else "control",
             ", ".join(code_span(f) for f in method.families),
             code_span(method.placement),
-            badge(page, "repro", repro) if repro else "–",
+            repro,
         ])
+    compare_line = ""
+    if compare:
+        compare_line = ("Side by side, with the papers' reported numbers and tokzoo's measurements: "
+                        + ", ".join(f"[{md_text(label)}](../{path})" for label, path in compare.items()) + ".\n\n")
     return (
+        "---\nhide:\n  - toc\n---\n\n"
         "# Implemented methods\n\n"
         f"{len(data.methods)} methods are registered in tokzoo; each applies through the same "
         "interface, `zoo.apply(model, method_id, **params)`, and is removed again when the "
-        "`with` block ends.\n\n"
-        + (table(["Method", "Year", "Venue", "Adapters", "Acts at", "Repro"], rows) or "No method is registered yet.\n")
+        "`with` block ends.\n\n" + compare_line
+        + (wide(table(["Method", "Year", "Venue", "Adapters", "Acts at", "Reproduction (per kind)"], rows))
+           or "No method is registered yet.\n")
     )

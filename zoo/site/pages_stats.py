@@ -9,7 +9,7 @@ from zoo import vocab
 from zoo.site import plots
 from zoo.site.data import SiteData
 from zoo.site.escape import md_text
-from zoo.site.markdown import table
+from zoo.site.markdown import section_year, table
 
 PLOT_DIR = "assets/plots"
 
@@ -27,6 +27,7 @@ def headline(data: SiteData) -> dict[str, int]:
         "methods": len(implemented_papers),
         "claims": len(claims),
         "claims_reproduced": sum(1 for c in claims if c.status == "reproduced"),
+        "accuracy_reproduced": sum(1 for c in claims if c.status == "reproduced" and c.group == "accuracy"),
         "claims_measured": sum(1 for c in claims if c.measured),
         "papers_reproduced": sum(1 for e in data.repro.values() if e.status == "reproduced"),
     }
@@ -38,7 +39,8 @@ def numbers_html(data: SiteData) -> str:
         (h["papers"], "papers in the catalog", "catalog/"),
         (h["with_code"], "with official code", "catalog/?code=yes"),
         (h["methods"], "methods implemented", "methods/"),
-        (h["claims_reproduced"], f"of {h['claims']} paper claims reproduced", "methods/"),
+        (h["claims_reproduced"], f"of {h['claims']} paper claims reproduced "
+         f"({h['accuracy_reproduced']} of them accuracy)", "claims/"),
     ]
     inner = "".join(
         f'<a class="tz-number" href="{href}"><strong>{n}</strong><span>{label}</span></a>' for n, label, href in cards
@@ -76,54 +78,57 @@ def accuracy_points(data: SiteData) -> list[dict[str, Any]]:
 
 
 def stats_page(data: SiteData) -> tuple[str, dict[str, str]]:
-    """The stats page Markdown and the plot files it references (docs path -> SVG)."""
+    """The stats page Markdown and the plot files it references (docs path -> SVG); a section
+    without data is left out."""
     files: dict[str, str] = {}
     papers = data.papers
+    page = "stats.md"
     out = ["# Statistics\n", f"Counted from the {len(papers)} papers of the catalog.\n"]
 
-    per_year = plots.papers_per_year(papers)
-    if per_year:
-        files[f"{PLOT_DIR}/papers-per-year.svg"] = per_year
-        out.append("## Papers per year\n\n![Papers per year by modality](assets/plots/papers-per-year.svg)\n")
+    made, paths = plots.themed("papers-per-year", lambda t: plots.papers_per_year(papers, t, year_of=section_year))
+    if paths:
+        files.update(made)
+        out.append("## Papers per year\n\nEach paper counts once, in the upstream list's section year (the year "
+                   "of its first version); a paper with several modalities is its own colour.\n\n"
+                   + plots.image_md(page, paths, "Papers per year by modality"))
 
-    mix = plots.technique_mix(papers)
-    if mix:
-        files[f"{PLOT_DIR}/technique-mix.svg"] = mix
-        out.append("## Techniques\n\n![Technique mix](assets/plots/technique-mix.svg)\n")
+    made, paths = plots.themed("technique-mix", lambda t: plots.technique_mix(papers, t))
+    if paths:
+        files.update(made)
+        out.append("## Techniques\n\n" + plots.image_md(page, paths, "Technique mix"))
 
     def count_table(title: str, counts: Counter, meanings: dict[str, str] | None = None) -> str:
         rows = [[md_text(k), str(v), md_text((meanings or {}).get(k, ""))] for k, v in counts.most_common()]
         headers = [title, "Papers"] + (["Meaning"] if meanings else [])
         return table(headers, [r if meanings else r[:2] for r in rows], ["l", "r", "l"][: len(headers)])
 
-    out.append("## By modality\n")
-    out.append(count_table("Modality", Counter(m for p in papers for m in p.get("modality") or []), vocab.MODALITY))
-    out.append("## By technique\n")
-    out.append(count_table("Technique", Counter(t for p in papers for t in p.get("technique") or []), vocab.TECHNIQUE))
-    out.append("## By model family\n")
-    out.append(count_table("Family", Counter(f for p in papers for f in p.get("family") or []), vocab.FAMILY))
-    out.append("## By venue\n")
-    out.append(count_table("Venue", Counter((p.get("venue") or {}).get("name") or "?" for p in papers)))
+    sections = [
+        ("By modality", count_table("Modality", Counter(m for p in papers for m in p.get("modality") or []), vocab.MODALITY)),
+        ("By technique", count_table("Technique", Counter(t for p in papers for t in p.get("technique") or []), vocab.TECHNIQUE)),
+        ("By model family", count_table("Family", Counter(f for p in papers for f in p.get("family") or []), vocab.FAMILY)),
+        ("By venue", count_table("Venue", Counter((p.get("venue") or {}).get("name") or "?" for p in papers))),
+    ]
+    for title, body in sections:
+        if body:
+            out.append(f"## {title}\n")
+            out.append(body)
 
-    with_code = sum(1 for p in papers if (p.get("links") or {}).get("code"))
-    free = sum(1 for p in papers if p.get("training_free"))
-    share = (lambda n: f"{100 * n / len(papers):.0f}%") if papers else (lambda n: "–")
-    out.append("## Code and training\n")
-    out.append(table(["", "Papers", "Share"], [
-        ["With official code", str(with_code), share(with_code)],
-        ["Training-free", str(free), share(free)],
-    ], ["l", "r", "r"]))
+    if papers:
+        with_code = sum(1 for p in papers if (p.get("links") or {}).get("code"))
+        free = sum(1 for p in papers if p.get("training_free"))
+        def share(n: int) -> str:
+            return f"{100 * n / len(papers):.0f}%"
 
-    out.append("## Measured accuracy vs FLOPs\n")
+        out.append("## Code and training\n")
+        out.append(table(["", "Papers", "Share"], [
+            ["With official code", str(with_code), share(with_code)],
+            ["Training-free", str(free), share(free)],
+        ], ["l", "r", "r"]))
+
     points = accuracy_points(data)
-    scatter = plots.accuracy_vs_flops(points)
-    if scatter:
-        files[f"{PLOT_DIR}/accuracy-vs-flops.svg"] = scatter
-        out.append("![Measured accuracy vs FLOPs](assets/plots/accuracy-vs-flops.svg)\n")
-    else:
-        out.append(
-            "No accuracy has been measured together with FLOPs yet: accuracy claims need "
-            "pretrained weights and datasets (`tokzoo repro` on a machine that has them). "
-            "Nothing is plotted until a measured result exists.\n"
-        )
+    made, paths = plots.themed("accuracy-vs-flops", lambda t: plots.accuracy_vs_flops(
+        points, t, title="Accuracy measured by tokzoo vs FLOPs"))
+    if paths:
+        files.update(made)
+        out.append("## Measured accuracy vs FLOPs\n\n" + plots.image_md(page, paths, "Measured accuracy vs FLOPs"))
     return "\n".join(out), files

@@ -30,6 +30,23 @@ def _setting(setting: Any) -> str:
     return str(setting or "")
 
 
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _benchmark(setting: Any) -> str:
+    """The benchmark (or task) and metric a claim's setting names, e.g. ``ImageNet-1k val, top-1``."""
+    if not isinstance(setting, dict):
+        return ""
+    bench = next((setting[k] for k in ("benchmark", "task", "benchmarks", "images") if setting.get(k)), "")
+    parts = [_text(bench)] if bench else []
+    return ", ".join(parts)
+
+
 def _hardware(hw: Any) -> str:
     """``NVIDIA H100 80GB HBM3 ×2`` or ``AMD EPYC (2 CPUs)`` from a record's hardware dict."""
     if not isinstance(hw, dict):
@@ -49,12 +66,19 @@ def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:
     rows = []
     for claim in spec.claims:
         rec = by_claim.get(claim.id)
-        tol = f" ± {claim.tolerance:g}" if claim.direction == "equal" and claim.tolerance else ""
         row = ClaimRow(
+            group=_group(claim.kind),
+            tolerance=tolerance_text(claim),
+            method=getattr(claim, "method", "") or getattr(spec, "method", "") or "",
+            params=dict(getattr(claim, "params", None) or {}),
+            needs=", ".join(getattr(claim, "needs", ()) or ()),
+            model=_text(claim.setting.get("model")) if isinstance(claim.setting, dict) else "",
+            benchmark=_benchmark(claim.setting),
             claim_id=claim.id,
             kind=claim.kind,
             description=claim.description,
-            reported=_number(claim.reported, claim.unit) + tol,
+            reported=_number(claim.reported, claim.unit),
+            reported_value=float(claim.reported),
             measured="",
             status="not run",
             source=str(claim.source),
@@ -66,6 +90,7 @@ def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:
             row.detail = "needs " + ", ".join(claim.needs) if claim.needs else ""
         else:
             row.status = rec.status
+            row.label = rec.label or ""
             if rec.status != "skipped" and rec.measured is not None:
                 row.measured = _number(rec.measured, rec.unit or claim.unit)
                 row.measured_value = float(rec.measured)
@@ -80,8 +105,30 @@ def claim_rows(spec: Any, records: list[Any]) -> list[ClaimRow]:
     return rows
 
 
+def _group(kind: str) -> str:
+    """The status kind (analytic | speed | conformance | accuracy) of a claim kind."""
+    from zoo.repro.status import kind_group
+
+    try:
+        return kind_group(kind)
+    except KeyError:
+        return kind
+
+
+def tolerance_text(claim: Any) -> str:
+    """``± 0.5 %``, ``≥ reported − 2 %`` or ``≤ reported + 0.1 x`` (the pass rule of the claim)."""
+    tol, unit = claim.tolerance, claim.unit
+    sep = "" if unit in ("%", "x", "×") else " "
+    amount = f"{tol:g}{sep}{unit}"
+    if claim.direction == "higher":
+        return f"≥ reported − {amount}" if tol else "≥ reported"
+    if claim.direction == "lower":
+        return f"≤ reported + {amount}" if tol else "≤ reported"
+    return f"± {amount}" if tol else "exact"
+
+
 def load_repro(root: Path, data: SiteData, notes: list[str]) -> dict[str, PaperRepro]:
-    """Status and claim rows of every paper that has a repro script."""
+    """Status (per kind, with counts) and claim rows of every paper that has a repro script."""
     try:
         import zoo.repro as repro
     except ImportError as exc:
@@ -92,7 +139,9 @@ def load_repro(root: Path, data: SiteData, notes: list[str]) -> dict[str, PaperR
     for paper_id in repro.list_papers(folder):
         spec = repro.load_spec(paper_id, folder)
         records = repro.read_records(folder / "results", paper_id)
-        out[paper_id] = PaperRepro(status=repro.derive_status(spec, records), claims=claim_rows(spec, records))
+        kinds = {k: v.to_dict() for k, v in repro.kind_statuses(spec, records).items()}
+        out[paper_id] = PaperRepro(status=repro.derive_status(spec, records), claims=claim_rows(spec, records),
+                                   kinds=kinds, line=repro.status_line(spec, records))
     known = {p["id"] for p in data.papers}
     unknown = sorted(set(out) - known)
     if unknown:

@@ -1,0 +1,335 @@
+"""Method metadata for the site, as a committed data file (``site/data/methods.json``).
+
+The site needs, for every registered method, its docstrings, parameters (type, declared
+default, value when omitted) and paper notation, and for the plots the token schedule the
+implementation produces at a few budgets on one reference architecture per adapter. Reading
+them needs the model libraries (torch, timm, transformers); a build with only the ``site``
+extra reads this file instead. It is written by a maintainer command::
+
+    tokzoo site metadata            # regenerate site/data/methods.json
+    tokzoo site metadata --check    # exit 1 when the committed file is not current
+
+and a test checks that the committed file equals a fresh generation.
+
+Schedules are *recorded, not derived*: each comes from running tokzoo's implementation on a
+narrow random-weight model with the reference model's depth and token counts (the functions
+``vit_implementation_schedule`` / ``llava_implementation_schedule`` of ``zoo.repro.analytic``);
+the site computes FLOPs for them with ``zoo.flops`` at build time. An adapter without a
+reference setup here gets no schedule (the pages say so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+SCHEMA = 1
+DATA_FILE = Path("site") / "data" / "methods.json"
+
+#: candidate providers of the method x model support matrix (a later addition to the zoo);
+#: the first that exists is called without arguments and its JSON-able result is stored
+SUPPORT_MATRIX_PROVIDERS = (
+    ("zoo.interface", "support_matrix"),
+    ("zoo.families", "support_matrix"),
+    ("zoo", "support_matrix"),
+)
+
+
+@dataclass(frozen=True)
+class ReferenceSetup:
+    """One reference architecture on which the site records every method's schedules.
+
+    ``stage``: the ``Run`` stage whose token counts the FLOPs are computed for; ``budgets``:
+    ``(parameter, value)`` tried in turn until the method accepts one (a budget the method
+    rejects is recorded with the error); ``x``: what the plot's budget axis shows.
+    """
+
+    adapter: str
+    config: str
+    kind: str  # "vit" (zoo.flops.vit MACs) or "decoder" (zoo.flops.llm, LLM prefill)
+    stage: str
+    label: str
+    x_label: str
+    budgets: tuple[tuple[tuple[str, Any], ...], ...]
+    x_values: tuple[float, ...]
+
+
+_VIT_RATIOS = (0.8, 0.6, 0.4, 0.2)
+_VLM_TOKENS = (288, 192, 128, 64)
+
+REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
+    ReferenceSetup(
+        adapter="timm-vit", config="deit-small", kind="vit", stage="vit",
+        label="DeiT-S, 224 px (197 tokens, 12 blocks)",
+        x_label="keep_ratio: fraction of patch tokens left after the last acting block",
+        budgets=tuple((("keep_ratio", r),) for r in _VIT_RATIOS),
+        x_values=_VIT_RATIOS,
+    ),
+    ReferenceSetup(
+        adapter="llava", config="llava-1.5-7b", kind="decoder", stage="llm",
+        label="LLaVA-1.5-7B layout (576 image tokens, 36 system + 40 question tokens, 32 layers)",
+        x_label="image-token budget (keep_tokens; keep_ratio = tokens / 576 where keep_tokens is not a parameter)",
+        budgets=tuple((("keep_tokens", k), ("keep_ratio", k / 576)) for k in _VLM_TOKENS),
+        x_values=_VLM_TOKENS,
+    ),
+)
+REFERENCE_PROMPT = {"n_system": 36, "n_question": 40}
+
+
+def _budgets(setup: ReferenceSetup) -> list[tuple[float, tuple[tuple[str, Any], ...]]]:
+    """``(x, alternatives)`` per budget point; each alternative is one ``(parameter, value)``."""
+    return list(zip(setup.x_values, setup.budgets))
+
+
+# ---------------------------------------------------------------- method documentation
+def _field_type(f: dataclasses.Field) -> str:
+    t = f.type
+    return t if isinstance(t, str) else getattr(t, "__name__", None) or str(t)
+
+
+def method_record(info: Any, cls: type) -> dict[str, Any]:
+    """Everything the site shows about one registered method (JSON-ready)."""
+    try:
+        instance = cls()
+        effective = {f.name: repr(getattr(instance, f.name)) for f in dataclasses.fields(instance)}
+    except Exception:
+        effective = None
+    module = sys.modules.get(cls.__module__)
+    fields_out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            declared = repr(f.default)
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            declared = repr(f.default_factory())  # type: ignore[misc]
+        else:
+            declared = "(required)"
+        fields_out[f.name] = {"type": _field_type(f), "default": declared,
+                              "effective": None if effective is None else effective.get(f.name)}
+    return {
+        "id": info.id,
+        "arxiv": info.arxiv,
+        "families": list(info.families),
+        "placement": info.placement,
+        "params": dict(info.params),
+        "paper_notation": dict(info.paper_notation),
+        "summary": info.summary,
+        "doc": inspect.cleandoc(cls.__doc__ or ""),
+        "module": cls.__module__,
+        "class_name": cls.__name__,
+        "module_doc": inspect.cleandoc(getattr(module, "__doc__", None) or ""),
+        "effective": effective,
+        "fields": fields_out,
+    }
+
+
+def method_records() -> dict[str, dict[str, Any]]:
+    """Records of every registered method (imports the method modules: needs the model extras)."""
+    from zoo.interface import method_class, methods
+
+    return {info.id: method_record(info, method_class(info.id)) for info in methods()}
+
+
+# ---------------------------------------------------------------- schedules
+def _runner(setup: ReferenceSetup) -> Callable[[str, dict], dict]:
+    """``run(method_id, params) -> {stage: {"input", "after"}}`` on the setup's narrow random
+    model, built once and reused (``zoo.apply`` restores it exactly after every run). The model,
+    its seed and its input are those of ``zoo.repro.analytic.vit_implementation_schedule`` /
+    ``llava_implementation_schedule``, so the counts are the ones the repro claims record."""
+    import torch
+
+    from zoo.repro import loader
+    from zoo.repro.harness import methods
+
+    torch.manual_seed(0)
+    if setup.kind == "vit":
+        from zoo.repro.harness.vit import vit_model
+
+        model = vit_model(setup.config, embed_dim=48, num_heads=3)
+        size = loader.load_config(setup.config)["img_size"]
+        inputs = {"x": torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))}
+        def call():
+            return model(inputs["x"])
+    else:
+        from zoo.repro.harness.vlm import random_llava, synthetic_prompt
+
+        width = 64
+        model = random_llava(setup.config, device="cpu", dtype="float32", hidden_size=width,
+                             intermediate_size=2 * width, num_attention_heads=4, num_key_value_heads=4,
+                             narrow_vision=True)
+        inputs = synthetic_prompt(model, device="cpu", seed=0, **REFERENCE_PROMPT)
+        def call():
+            return model(**inputs, use_cache=False)
+
+    def run(method_id: str, params: dict) -> dict:
+        methods.require_method(method_id)
+        with methods.apply(model, method_id, params) as handle, torch.inference_mode():
+            call()
+            record = handle.run
+            return {stage: {"input": int(record.input_tokens[stage]), "after": [int(v) for v in counts]}
+                    for stage, counts in sorted(record.tokens.items())}
+    return run
+
+
+def _shape(setup: ReferenceSetup) -> dict[str, Any]:
+    """The reference model's shape as zoo.flops needs it (from ``repro/configs``)."""
+    from zoo.repro import analytic
+
+    if setup.kind == "vit":
+        shape = dataclasses.asdict(analytic.vit_shape(setup.config))
+        shape["patch_size"] = list(shape["patch_size"])
+        return shape
+    cfg = dataclasses.asdict(analytic.decoder(setup.config))
+    return {"decoder": cfg, "n_image": analytic.image_tokens(setup.config), **REFERENCE_PROMPT}
+
+
+def _error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def method_schedules(method_id: str, families: list[str], runners: dict[str, Callable],
+                     setups=REFERENCE_SETUPS) -> dict[str, Any]:
+    """``adapter -> {"default": ..., "budgets": [...]}`` for the adapters with a reference setup."""
+    out: dict[str, Any] = {}
+    for setup in setups:
+        if setup.adapter not in families:
+            continue
+        if setup.adapter not in runners:
+            runners[setup.adapter] = _runner(setup)
+        run = runners[setup.adapter]
+        entry: dict[str, Any] = {}
+        try:
+            entry["default"] = {"params": {}, "stages": run(method_id, {})}
+        except Exception as exc:  # a method needing a parameter, or one the setup cannot run
+            entry["default"] = {"params": {}, "error": _error(exc)}
+        points = []
+        for x, alternatives in _budgets(setup):
+            point: dict[str, Any] = {"x": x}
+            errors = []
+            for name, value in alternatives:
+                try:
+                    point["stages"] = run(method_id, {name: value})
+                    point["params"] = {name: value}
+                    break
+                except Exception as exc:
+                    errors.append(f"{name}={value:g}: {_error(exc)}")
+            if "stages" not in point:
+                point["error"] = "; ".join(errors)
+            points.append(point)
+        entry["budgets"] = points
+        out[setup.adapter] = entry
+    return out
+
+
+def support_matrix() -> Any:
+    """The method x model support matrix from the first provider that exists (None if none)."""
+    import importlib
+
+    for module_name, attr in SUPPORT_MATRIX_PROVIDERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        provider = getattr(module, attr, None)
+        if callable(provider):
+            return json.loads(json.dumps(provider(), default=str))
+    return None
+
+
+def generate() -> dict[str, Any]:
+    """A fresh metadata document (runs every method on the reference setups, one thread)."""
+    import torch
+
+    records = method_records()
+    setups = {}
+    for setup in REFERENCE_SETUPS:
+        setups[setup.adapter] = {
+            "config": setup.config, "kind": setup.kind, "stage": setup.stage, "label": setup.label,
+            "x_label": setup.x_label, "shape": _shape(setup),
+        }
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models: one thread is fastest, and a busy machine does not spin
+    try:
+        runners: dict[str, Callable] = {}
+        schedules = {mid: method_schedules(mid, rec["families"], runners) for mid, rec in sorted(records.items())}
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "schema": SCHEMA,
+        "generated_by": "tokzoo site metadata",
+        "note": "generated file: do not edit; regenerate with `tokzoo site metadata`",
+        "methods": dict(sorted(records.items())),
+        "reference_setups": setups,
+        "schedules": schedules,
+        "support_matrix": support_matrix(),
+    }
+
+
+_NUMBER_LIST = re.compile(r"\[(?:\s*-?[0-9.e+-]+\s*,)*\s*-?[0-9.e+-]+\s*\]")
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Stable JSON text (sorted keys; lists of numbers on one line, so schedules stay readable)."""
+    text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(0)[1:-1].split(",")) + "]", text) + "\n"
+
+
+def data_path(root: Path) -> Path:
+    return Path(root) / DATA_FILE
+
+
+def write(root: Path) -> Path:
+    path = data_path(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(dumps(generate()), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load(root: Path) -> dict[str, Any] | None:
+    """The committed metadata of the checkout at ``root`` (None when the file is missing)."""
+    path = data_path(root)
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); regenerate it with `tokzoo site metadata`") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: unknown schema {doc.get('schema') if isinstance(doc, dict) else doc!r}; "
+                         "regenerate it with `tokzoo site metadata`")
+    return doc
+
+
+def stale_parts(committed: dict[str, Any] | None, fresh: dict[str, Any]) -> list[str]:
+    """What differs between the committed file and a fresh generation (empty when current)."""
+    if committed is None:
+        return ["the file is missing"]
+    out = []
+    for key in sorted(set(committed) | set(fresh)):
+        if key in ("methods", "schedules"):
+            a, b = committed.get(key) or {}, fresh.get(key) or {}
+            for mid in sorted(set(a) | set(b)):
+                if a.get(mid) != b.get(mid):
+                    out.append(f"{key}.{mid}")
+        elif committed.get(key) != fresh.get(key):
+            out.append(key)
+    return out
+
+
+@dataclass
+class MethodMetadata:
+    """The metadata a build uses, and where it came from (``live`` or the data file)."""
+
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reference_setups: dict[str, Any] = field(default_factory=dict)
+    schedules: dict[str, Any] = field(default_factory=dict)
+    support_matrix: Any = None
+    source: str = ""
