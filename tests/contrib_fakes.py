@@ -120,7 +120,7 @@ class FakeArxiv:
 
 def _paper(pid: str, title: str, year: int, arxiv: str, short: str | None = None, venue: dict | None = None,
            **extra: object) -> dict:
-    entry = {"id": pid, "title": title, "short_name": short, "year": year,
+    entry = {"id": pid, "title": title, "short_name": short, "section_year": year,
              "venue": venue or {"name": "arXiv", "year": None, "kind": "preprint"}, "arxiv": arxiv,
              "links": {"paper": f"https://arxiv.org/abs/{arxiv}"}, "modality": ["image"], "technique": ["pruning"],
              "family": ["vlm"], "training_free": True, "zoo": {"status": "none"}}

@@ -44,6 +44,8 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser-site")
     result = build_site(tmp)
     papers = yaml.safe_load((tmp / "catalog.yaml").read_text(encoding="utf-8"))["papers"]
+    for p in papers:  # schema_version 2 names it section_year; the site's data keeps 'year' as its alias
+        p.setdefault("year", p.get("section_year"))
     handler = functools.partial(_QuietHandler, directory=str(result.html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
