@@ -258,22 +258,21 @@ def new_method_cmd(
 
     The scaffold fails its tests on purpose until the method is implemented.
     """
+    from zoo.catalog.lock import CatalogLocked, catalog_lock
     from zoo.contrib.scaffold import ScaffoldError, plan_new_method
 
     target = (root or _default_root()).resolve()
     try:
-        plan = plan_new_method(target, paper, family=family, placement=placement, class_name=class_name,
-                               catalog=catalog)
-    except ScaffoldError as exc:
-        raise _fail(str(exc)) from None
-    typer.echo(plan.summary())
-    typer.echo("\n" + plan.diff().rstrip("\n"))
-    if dry_run:
-        typer.echo("\n--dry-run: nothing written.")
-        return
-    try:
-        plan.write()
-    except ScaffoldError as exc:
+        with catalog_lock(catalog or target / "catalog.yaml"):
+            plan = plan_new_method(target, paper, family=family, placement=placement, class_name=class_name,
+                                   catalog=catalog)
+            typer.echo(plan.summary())
+            typer.echo("\n" + plan.diff().rstrip("\n"))
+            if dry_run:
+                typer.echo("\n--dry-run: nothing written.")
+                return
+            plan.write()
+    except (ScaffoldError, CatalogLocked) as exc:
         raise _fail(str(exc)) from None
     m, mid = plan.module, plan.method_id
     typer.echo(f"""
