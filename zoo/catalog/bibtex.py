@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterable
 
-from zoo.catalog.schema import CONTROL_RE
+from zoo.catalog.schema import strip_controls
 from zoo.catalog.venues import full_venue_name
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{
 
 def latex_escape(text: str) -> str:
     """Escape the characters that are special in (La)TeX (control characters are dropped)."""
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in CONTROL_RE.sub("", text))
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in strip_controls(text))
 
 
 _URL_UNSAFE = re.compile(r"[{}\\\s\"<>^`|]")
@@ -36,7 +36,7 @@ _URL_UNSAFE = re.compile(r"[{}\\\s\"<>^`|]")
 
 def bibtex_url(url: str) -> str:
     """A URL safe inside ``url = {...}``: braces, backslashes, quotes and whitespace percent-encoded."""
-    return _URL_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8")), CONTROL_RE.sub("", url))
+    return _URL_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8")), strip_controls(url))
 
 
 def paper_bibtex(paper: "Paper") -> str:

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from zoo.catalog.bibtex import bibtex
-from zoo.catalog.schema import CONTROL_RE, SCHEMA_VERSION, Paper
+from zoo.catalog.schema import SCHEMA_VERSION, Paper, strip_controls
 
 FORMATS = ("table", "json", "yaml", "csv", "bibtex")
 
@@ -48,8 +48,8 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` without control characters (terminal escape sequences, bidi overrides); with
     ``keep_newlines`` the line breaks of a multi-line message stay."""
     if keep_newlines:
-        return "\n".join(CONTROL_RE.sub("", line) for line in text.split("\n"))
-    return CONTROL_RE.sub("", text)
+        return "\n".join(strip_controls(line) for line in text.split("\n"))
+    return strip_controls(text)
 
 
 def cell_width(text: str) -> int:

@@ -218,7 +218,7 @@ def build_query(
         text_terms.extend(word.casefold() for word in words)
     authors: list[str] = []
     for value in [author] if isinstance(author, str) else list(author or []):
-        if not str(value).strip():
+        if not str(value).strip(" ,;\t"):
             raise QueryError("--author: empty value; give a name or part of one")
         authors.append(fold(" ".join(str(value).split())))
     return Query(

@@ -54,6 +54,15 @@ ARXIV_VERSIONED_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Z]{2})?/\d{
 #: sequences), line/paragraph separators, and the bidirectional embedding/override/isolate controls.
 CONTROL_CHARS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 CONTROL_RE = re.compile(f"[{CONTROL_CHARS}]")
+#: whole terminal escape sequences (CSI ``ESC [ ... m``, OSC ``ESC ] ... BEL``, two-byte ``ESC x``,
+#: the one-byte C1 CSI), removed as a unit so that no ``[2J`` residue is printed
+_ESCAPE_SEQUENCE_RE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                                 r"|\x1b[@-Z\\-_]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (what output prints)."""
+    return CONTROL_RE.sub("", _ESCAPE_SEQUENCE_RE.sub("", text))
 
 def _terms(vocabulary: dict[str, str]) -> Any:
     """A ``Literal`` type of the vocabulary's terms (so the JSON Schema lists them as an enum)."""

@@ -93,6 +93,7 @@ class UpstreamEntry:
     arxiv: Optional[str]
     links: dict[str, Any]
     repairs: tuple[str, ...] = ()
+    heading_year: Optional[int] = None  # the section the list files it under (before ENTRY_FIXES)
 
     @property
     def key(self) -> str:
@@ -158,6 +159,7 @@ parse_venue_tag = _parse_tag
 
 def parse_line(raw: str, line: int, section_year: int) -> tuple[Optional[UpstreamEntry], list[Problem]]:
     """Parse one ``- ...`` line. Returns the entry (None if unusable) and problems found."""
+    heading_year = section_year
     problems: list[Problem] = []
     repairs: list[str] = []
     text = _fix_text(raw)
@@ -260,7 +262,7 @@ def parse_line(raw: str, line: int, section_year: int) -> tuple[Optional[Upstrea
         problems.append(Problem(line, f"venue {venue['name']!r} has no year; add it to VENUE_YEAR_FIXES", raw))
         return None, problems
     links = {k: links[k] for k in ("paper", "code", "project", "other") if k in links}
-    entry = UpstreamEntry(line, section_year, title, bold, venue, arxiv, links, tuple(repairs))
+    entry = UpstreamEntry(line, section_year, title, bold, venue, arxiv, links, tuple(repairs), heading_year=heading_year)
     return entry, problems
 
 
@@ -440,7 +442,10 @@ def plan_import(
             previous = paper_id
             continue
         matched.add(id(current))
-        previous = str(current.get("id"))
+        if current.get("section_year", current.get("year")) == (entry.heading_year or entry.section_year):
+            # an anchor for the new papers that follow it upstream; a paper the catalog files in
+            # another section (a duplicate line, a corrected year) is not where the list has it
+            previous = str(current.get("id"))
         if current.get("added") == "tokzoo":
             plan.notes.append(Change("now-upstream", previous, line=entry.line))
         _compare(current, entry, plan)

@@ -99,8 +99,8 @@ def add_cmd(
     training_free) before opening the pull request. Refuses a paper the catalog already has
     (checked before any network access).
     """
-    from zoo.catalog.lock import CatalogLocked, catalog_lock
-    from zoo.contrib.add import REVIEW_NOTE, AddError, AddRequest, plan_add
+    from zoo.catalog.lock import CatalogLocked
+    from zoo.contrib.add import REVIEW_NOTE, AddError, AddRequest, add_paper
     from zoo.contrib.catalog_edit import CatalogEditError
 
     request = AddRequest(arxiv=paper, title=title, url=url, venue=venue, year=year, code=code, project=project,
@@ -110,34 +110,36 @@ def add_cmd(
     fetch = _arxiv_fetcher(timeout, arxiv_api) if paper else None
     hf_fetch = _hf_fetcher(timeout, hf_api) if (paper and hf) else None
     out = typer.echo
+
+    def show(plan) -> None:
+        out(plan.diff.rstrip("\n"))
+        before, after = plan.neighbours
+        out(f"\nentry {plan.entry['id']!r} goes into the {plan.entry['section_year']} section"
+            + (f", after {before!r}" if before else "") + (f", before {after!r}" if after else "") + ".")
+        if plan.notes:
+            out("\nWhere values came from:")
+            for note in plan.notes:
+                out(f"  - {note}")
+        out("\nLabels in the entry (given options win; proposals follow the keyword rules in zoo/contrib/labels.py):")
+        for line in plan.label_notes:
+            out(f"  - {line}")
+        out(f"\n{REVIEW_NOTE}")
+
     try:
-        with catalog_lock(path):  # read, plan and write as one step: a concurrent add waits, loses nothing
-            if paper and fetch is None:
-                if hf_fetch is None:
-                    raise AddError("the 'arxiv' package is needed to fetch arXiv metadata: pip install 'tokzoo[add]', "
-                                   "or drop --no-hf to use Hugging Face Papers, or add the paper by hand with "
-                                   "--title/--url/--venue")
-                out("note: the 'arxiv' package is not installed (pip install 'tokzoo[add]'); using Hugging Face "
-                    "Papers only", err=True)
-            plan = plan_add(request, path, fetch, hf_fetch)
-            out(plan.diff.rstrip("\n"))
-            before, after = plan.neighbours
-            out(f"\nentry {plan.entry['id']!r} goes into the {plan.entry['section_year']} section"
-                + (f", after {before!r}" if before else "") + (f", before {after!r}" if after else "") + ".")
-            if plan.notes:
-                out("\nWhere values came from:")
-                for note in plan.notes:
-                    out(f"  - {note}")
-            out("\nLabels in the entry (given options win; proposals follow the keyword rules in zoo/contrib/labels.py):")
-            for line in plan.label_notes:
-                out(f"  - {line}")
-            out(f"\n{REVIEW_NOTE}")
-            if dry_run:
-                out("\n--dry-run: nothing written. The whole catalog with this entry validates.")
-                return
-            plan.write()
+        if paper and fetch is None:
+            if hf_fetch is None:
+                raise AddError("the 'arxiv' package is needed to fetch arXiv metadata: pip install 'tokzoo[add]', "
+                               "or drop --no-hf to use Hugging Face Papers, or add the paper by hand with "
+                               "--title/--url/--venue")
+            out("note: the 'arxiv' package is not installed (pip install 'tokzoo[add]'); using Hugging Face "
+                "Papers only", err=True)
+        # read, plan and write as one locked step: a concurrent add waits and loses nothing
+        plan = add_paper(request, path, fetch, hf_fetch, dry_run=dry_run, on_plan=show)
     except (AddError, CatalogEditError, CatalogLocked) as exc:
         raise _fail(str(exc)) from None
+    if dry_run:
+        out("\n--dry-run: nothing written. The whole catalog with this entry validates.")
+        return
     out(f"\nwrote {plan.catalog} (validated). Next: review the entry, run `tokzoo validate`, "
         f"commit and open a pull request (one paper per PR).")
 

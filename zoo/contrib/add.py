@@ -39,6 +39,10 @@ class AddError(Exception):
     """``tokzoo add`` cannot go on; the message says what to do (nothing was written)."""
 
 
+class SourceUnavailable(AddError):
+    """A metadata source could not be reached or gave no usable answer (another source may do)."""
+
+
 @dataclass
 class AddRequest:
     """What the contributor gave. ``arxiv`` triggers a fetch; without it the manual fields
@@ -232,7 +236,7 @@ def fetch_record(arxiv_text: str, fetch: Callable[[str], ArxivRecord]) -> ArxivR
     except InvalidArxivId as exc:  # arXiv answered HTTP 400 for it
         raise AddError(f"arXiv refused the id {arxiv_id}: {exc}. Nothing was written.") from None
     except ArxivUnavailable as exc:
-        raise AddError(
+        raise SourceUnavailable(
             f"could not fetch the arXiv metadata of {arxiv_id}: {exc}\nNothing was written. "
             f"Try again later, or add the paper by hand:\n  {manual_form(arxiv_id)}") from None
 
@@ -272,8 +276,8 @@ def fetch_metadata(arxiv_text: str, fetch: Optional[Callable[[str], ArxivRecord]
         return _record_from_hf(hf), hf, notes
     try:
         record = fetch_record(arxiv_id, fetch)
-    except AddError as exc:
-        if hf is None or "refused" in str(exc) or "has no paper" in str(exc):
+    except SourceUnavailable as exc:
+        if hf is None:
             raise
         notes.append(f"metadata: arXiv could not be reached ({str(exc).splitlines()[0]}); "
                      f"used Hugging Face Papers ({hf.page_url})")
@@ -432,6 +436,25 @@ def plan_add(request: AddRequest, catalog: Path | str, fetch: Optional[Callable[
     diff = unified_diff(doc.text, new_text, doc.path.name)
     return AddPlan(doc.path, entry, index, doc.text, new_text, diff, record, proposal, notes, (before, after),
                    hf=hf, label_notes=label_notes)
+
+
+def add_paper(request: AddRequest, catalog: Path | str, fetch: Optional[Callable[[str], ArxivRecord]] = None,
+              hf_fetch: Optional[Callable[[str], HFPaper]] = None, *, dry_run: bool = False,
+              on_plan: Optional[Callable[[AddPlan], None]] = None, lock_timeout: Optional[float] = None) -> AddPlan:
+    """Plan and (unless ``dry_run``) write one addition as a single locked read-modify-write.
+
+    Two ``tokzoo add`` at the same time take turns on the catalog's lock; the second reads the
+    catalog after the first wrote it, so both entries end up in the file. ``on_plan`` sees the
+    plan before it is written (the CLI prints the diff there)."""
+    from zoo.catalog.lock import DEFAULT_TIMEOUT, catalog_lock
+
+    with catalog_lock(catalog, lock_timeout if lock_timeout is not None else DEFAULT_TIMEOUT):
+        plan = plan_add(request, catalog, fetch, hf_fetch)
+        if on_plan is not None:
+            on_plan(plan)
+        if not dry_run:
+            plan.write()
+    return plan
 
 
 def _venue_text(venue: dict[str, Any]) -> str:

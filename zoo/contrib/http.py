@@ -62,12 +62,15 @@ def read_bounded(read1: Callable[[int], bytes], *, content_encoding: Optional[st
         if decoder is None:
             add(chunk)
             continue
-        data = decoder.decompress(chunk, max_bytes + 1 - len(out))
-        add(data)
-        while decoder.unconsumed_tail:  # bounded output per step: never more than the limit in memory
+        pending = chunk
+        while pending:  # bounded output per step: never more than the limit in memory
             if deadline is not None and time.monotonic() > deadline:
                 raise ReadDeadline(f"{what} did not arrive completely in time; stopped reading")
-            add(decoder.decompress(decoder.unconsumed_tail, max_bytes + 1 - len(out)))
+            add(decoder.decompress(pending, max_bytes + 1 - len(out)))
+            pending = decoder.unconsumed_tail
+            if decoder.eof and decoder.unused_data:  # the next member of a multi-member gzip stream
+                pending = decoder.unused_data
+                decoder = _decoder(content_encoding)
     if decoder is not None:
         add(decoder.flush())
     return bytes(out)
