@@ -125,3 +125,19 @@ def test_tool_reports_and_exits_nonzero_on_errors(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "merge_metadata.py"), str(bad), "--catalog", str(path)],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "anchors/aliases" in result.stderr
+
+
+def test_preferred_fields_replace_sourced_values_only(tmp_path):
+    path = write_catalog(tmp_path)
+    meta = tmp_path / "m.yaml"
+    meta.write_text("papers:\n"
+                    "  - id: todo\n    venue: {name: TPAMI, year: 2024, kind: journal}\n"
+                    "    venue_source: https://ieeexplore.ieee.org/document/1\n"
+                    "  - id: vidtome\n    venue: {name: CVPR, year: 2023, kind: conference}\n", encoding="utf-8")
+    records, _ = read_metadata_files([meta])
+    plan = plan_metadata(load_roundtrip(path), records, prefer=["venue"])
+    assert [(u.paper_id, u.path) for u in plan.updates] == [("todo", "venue"), ("todo", "sources.venue")]
+    assert [c.paper_id for c in plan.conflicts] == ["vidtome"]  # no source: still a conflict
+    assert plan.replaced and "todo.venue" in plan.replaced[0]
+    apply_metadata(path, plan)
+    assert load_catalog(path).get("todo").venue.year == 2024

@@ -32,13 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", type=Path, default=ROOT / "catalog.yaml")
     parser.add_argument("--dry-run", "-n", action="store_true", help="report only, write nothing")
     parser.add_argument("--conflicts", type=Path, help="also write the conflicts as YAML to this file")
+    parser.add_argument("--prefer", default="", help="comma-separated fields (venue, authors, code, project, "
+                        "code_license, arxiv_published) whose metadata values, when they have a source, replace "
+                        "differing catalog values instead of being reported as conflicts")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every value merged and the files' notes")
     args = parser.parse_args(argv)
     records, errors = read_metadata_files(args.files)
     if errors:
         print("\n".join(f"error: {e}" for e in errors), file=sys.stderr)
         return 1
-    plan = plan_metadata(load_roundtrip(args.catalog), records)
+    prefer = [f.strip() for f in args.prefer.split(",") if f.strip()]
+    try:
+        plan = plan_metadata(load_roundtrip(args.catalog), records, prefer=prefer)
+    except ValueError as exc:
+        print(f"error: --prefer: {exc}", file=sys.stderr)
+        return 2
     if plan.updates:
         from zoo.contrib.catalog_edit import CatalogEditError
 

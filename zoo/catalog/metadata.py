@@ -27,7 +27,9 @@ repositories -> ``links.other_code``); ``project`` -> ``links.project``; ``code_
 
 Rules (:func:`plan_metadata`): an empty catalog field is filled; an equal one is left alone
 (its source is added when missing); a different one is a **conflict**, reported with both
-values and never overwritten. A preprint venue is not a curated value to defend: a published
+values and never overwritten, unless the maintainer names the field in ``prefer`` (``--prefer``)
+and the metadata gives a source for its value: then it replaces the catalog's value, and the
+replacement is listed. A preprint venue is not a curated value to defend: a published
 venue replaces it (with its source). Two files that disagree on a field of the same paper are
 a conflict too (neither value is used). Each change is checked against the schema on its own,
 so one bad value is reported and skipped, not fatal; the whole new catalog is validated
@@ -113,6 +115,7 @@ class MetadataPlan:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # catalog values replaced (fields named in prefer)
     records: int = 0
     written: bool = False
 
@@ -120,6 +123,7 @@ class MetadataPlan:
         lines = [f"error: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
         lines += [f"unmatched: {u}" for u in self.unmatched]
         lines += [str(c) for c in self.conflicts]
+        lines += [f"replaced (preferred): {r}" for r in self.replaced]
         if verbose:
             lines += [str(u) for u in self.updates] + [f"note: {n}" for n in self.notes]
         papers = len({u.paper_id for u in self.updates})
@@ -128,7 +132,8 @@ class MetadataPlan:
             by_field[update.path] = by_field.get(update.path, 0) + 1
         fields = ", ".join(f"{k} {v}" for k, v in sorted(by_field.items())) or "none"
         lines.append(f"{self.records} records: {len(self.updates)} values for {papers} papers ({fields}), "
-                     f"{len(self.conflicts)} conflicts kept, {len(self.unmatched)} unmatched, {len(self.errors)} errors"
+                     f"{len(self.conflicts)} conflicts kept, {len(self.replaced)} values replaced, "
+                     f"{len(self.unmatched)} unmatched, {len(self.errors)} errors"
                      + ("" if self.written else " (nothing written)"))
         return "\n".join(lines) + "\n"
 
@@ -317,8 +322,16 @@ def _check_entry(entry: dict[str, Any]) -> Optional[str]:
     return None
 
 
-def plan_metadata(catalog_data: Mapping[str, Any], records: list[Record]) -> MetadataPlan:
-    """What merging ``records`` into the catalog (plain data) would change; see the module docstring."""
+def plan_metadata(catalog_data: Mapping[str, Any], records: list[Record],
+                  prefer: Iterable[str] = ()) -> MetadataPlan:
+    """What merging ``records`` into the catalog (plain data) would change; see the module docstring.
+
+    ``prefer``: fields (``venue``, ``authors``, ``code``, ...) whose sourced metadata values replace
+    differing catalog values instead of being reported as conflicts."""
+    preferred = set(prefer)
+    unknown = preferred - set(FIELD_PATHS)
+    if unknown:
+        raise ValueError(f"prefer: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(FIELD_PATHS)}")
     plan = MetadataPlan(records=len(records))
     papers = [p for p in (catalog_data.get("papers") or []) if isinstance(p, dict)]
     taken_arxiv = {str(p.get("arxiv")) for p in papers if p.get("arxiv")}
@@ -354,6 +367,9 @@ def plan_metadata(catalog_data: Mapping[str, Any], records: list[Record]) -> Met
                 pass
             elif preprint and value["kind"] != "preprint":
                 changes.append((path, value))  # a published venue replaces a preprint
+            elif "venue" in preferred and source:
+                changes.append((path, value))
+                plan.replaced.append(f"{pid}.venue: {_compact(current)} -> {_compact(value)} ({origin}, source {source})")
             else:
                 plan.conflicts.append(Conflict(pid, "venue", _compact(current), _compact(value), origin, source))
                 continue
@@ -374,8 +390,12 @@ def plan_metadata(catalog_data: Mapping[str, Any], records: list[Record]) -> Met
         elif current != value:
             if name == "code" and value in (_get(entry, "links.other_code") or []):
                 continue
-            plan.conflicts.append(Conflict(pid, name, current, value, origin, source))
-            continue
+            if name in preferred and source:
+                changes.append((path, value))
+                plan.replaced.append(f"{pid}.{name}: {current!r} -> {value!r} ({origin}, source {source})")
+            else:
+                plan.conflicts.append(Conflict(pid, name, current, value, origin, source))
+                continue
         source_field = SOURCE_FIELDS.get(name)
         if name == "venue" and value["kind"] == "preprint":
             source_field = None  # a preprint needs no venue source
