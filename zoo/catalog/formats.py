@@ -102,9 +102,13 @@ _MIN_TITLE = 20
 _GAP = 2
 
 
-def table_layout(papers: Sequence[Paper], width: int) -> tuple[list[int], list[int]]:
+def _table_rows(papers: Sequence[Paper]) -> list[list[str]]:
+    return [[printable(value(p)) for _, _, value, _ in TABLE_COLUMNS] for p in papers]
+
+
+def table_layout(papers: Sequence[Paper], width: int, rows: Optional[list[list[str]]] = None) -> tuple[list[int], list[int]]:
     """(indices of the columns shown, their widths) for ``papers`` in ``width`` terminal columns."""
-    rows = [[printable(value(p)) for _, _, value, _ in TABLE_COLUMNS] for p in papers]
+    rows = _table_rows(papers) if rows is None else rows
     natural: list[int] = []
     for i, (header, cap, _, _) in enumerate(TABLE_COLUMNS):
         longest = max([len(header)] + [cell_width(r[i]) for r in rows])
@@ -131,7 +135,8 @@ def render_table(papers: Sequence[Paper], width: int | None = None) -> str:
     are never shortened. At 80 columns every line fits (ids are at most 40 characters)."""
     if width is None:
         width = shutil.get_terminal_size((200, 24)).columns
-    shown, widths = table_layout(papers, width)
+    rows = _table_rows(papers)
+    shown, widths = table_layout(papers, width, rows)
     headers = [TABLE_COLUMNS[i][0] for i in shown]
 
     def line(cells: list[str]) -> str:
@@ -142,8 +147,8 @@ def render_table(papers: Sequence[Paper], width: int | None = None) -> str:
         return (" " * _GAP).join(parts).rstrip()
 
     lines = [line(headers), (" " * _GAP).join("-" * w for w in widths)]
-    for p in papers:
-        lines.append(line([printable(TABLE_COLUMNS[i][2](p)) for i in shown]))
+    for row in rows:
+        lines.append(line([row[i] for i in shown]))
     return "\n".join(lines) + "\n"
 
 

@@ -62,6 +62,8 @@ _ESCAPE_SEQUENCE_RE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x
 
 def strip_controls(text: str) -> str:
     """``text`` without terminal escape sequences and control characters (what output prints)."""
+    if not CONTROL_RE.search(text):  # the usual case: nothing to strip
+        return text
     return CONTROL_RE.sub("", _ESCAPE_SEQUENCE_RE.sub("", text))
 
 def _terms(vocabulary: dict[str, str]) -> Any:
