@@ -8,12 +8,12 @@ import pytest
 
 FIXTURE_YAML = """\
 # fixture catalog (comment kept by round-trip edits)
-schema_version: 1
+schema_version: 2
 papers:
   - id: fastv
     title: "An Image is Worth 1/2 Tokens After Layer 2: Plug-and-Play Acceleration for VLLM Inference"
     short_name: FastV
-    year: 2024
+    section_year: 2024
     venue: {name: ECCV, year: 2024, kind: conference, note: Oral}
     arxiv: "2403.06764"
     links:
@@ -27,7 +27,7 @@ papers:
   - id: vidtome
     title: "VidToMe: Video Token Merging for Zero-Shot Video Editing"
     short_name: VidToMe
-    year: 2023
+    section_year: 2023
     venue: {name: CVPR, year: 2024, kind: conference}
     arxiv: "2312.10656"
     links:
@@ -41,7 +41,7 @@ papers:
   - id: locret
     title: "Locret: Enhancing Eviction in Long-Context LLM Inference with Trained Retaining Heads"
     short_name: Locret
-    year: 2024
+    section_year: 2024
     venue: {name: arXiv, year: null, kind: preprint}
     arxiv: "2410.01805"
     links:
@@ -55,7 +55,7 @@ papers:
   - id: fastast
     title: "FastAST: Accelerating Audio Spectrogram Transformer via Token Merging and Cross-Model Knowledge Distillation"
     short_name: FastAST
-    year: 2024
+    section_year: 2024
     venue: {name: Interspeech, year: 2024, kind: conference}
     arxiv: null
     links:
@@ -68,7 +68,7 @@ papers:
   - id: token-pooling
     title: "Token Pooling in Vision Transformers"
     short_name: null
-    year: 2021
+    section_year: 2021
     venue: {name: NeurIPSW, year: 2022, kind: workshop}
     arxiv: "2110.03860"
     links:
@@ -84,7 +84,7 @@ papers:
   - id: todo
     title: "ToDo: Token Downsampling for Efficient Generation of High-Resolution Images & Videos"
     short_name: ToDo
-    year: 2025
+    section_year: 2025
     venue: {name: TPAMI, year: 2025, kind: journal}
     arxiv: "2402.13573"
     links:
@@ -95,6 +95,9 @@ papers:
     training_free: true
     zoo: {status: none}
 """
+
+#: the same catalog in schema_version 1 (``year`` instead of ``section_year``), which still loads
+FIXTURE_YAML_V1 = FIXTURE_YAML.replace("schema_version: 2", "schema_version: 1").replace("\n    section_year: ", "\n    year: ")
 
 FIXTURE_IDS = ["fastv", "vidtome", "locret", "fastast", "token-pooling", "todo"]
 

@@ -12,3 +12,5 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# tokzoo add asks Hugging Face Papers too: tests that do not serve it a fake get "connection refused" at once
+os.environ.setdefault("TOKZOO_HF_API", "http://127.0.0.1:9/api/papers/{id}")

@@ -49,7 +49,7 @@ def test_list_table_columns_and_footer(catalog):
     assert out.splitlines()[-1] == "6 papers (catalog: 6)"
     row = next(line for line in out.splitlines() if line.startswith("fastv "))
     assert row.split()[1:5] == ["2024", "ECCV", "2024", "Oral"]
-    assert row.split()[-3:] == ["2403.06764", "yes", "implemented"]
+    assert row.split()[-3:] == ["2403.06764", "yes", "yes"]  # Zoo: yes = implemented
 
 
 def test_list_filters_from_the_command_line(catalog):
@@ -86,13 +86,16 @@ def test_list_table_fits_the_width(catalog, monkeypatch):
 def test_list_json_has_a_stable_documented_shape(catalog):
     doc = json.loads(run("list", "--format", "json", "--modality", "audio").output)
     assert list(doc) == ["schema_version", "tokzoo_version", "count", "papers"]
-    assert doc["schema_version"] == 1 and doc["count"] == 1
+    assert doc["schema_version"] == 2 and doc["count"] == 1
     paper = doc["papers"][0]
-    assert list(paper) == ["id", "title", "short_name", "year", "venue", "arxiv", "links", "modality", "technique",
-                           "family", "training_free", "zoo", "authors"]
+    assert list(paper) == ["id", "title", "short_name", "authors", "section_year", "arxiv_published", "venue", "arxiv",
+                           "links", "code_license", "modality", "technique", "family", "training_free", "zoo", "added",
+                           "sources", "year"]
+    assert paper["year"] == paper["section_year"] == 2024  # 'year': the deprecated schema_version 1 name, kept
     assert paper["venue"] == {"name": "Interspeech", "year": 2024, "kind": "conference", "note": None}
     assert paper["links"] == {"paper": "https://www.isca-archive.org/interspeech_2024/example.pdf", "code": None,
-                              "project": None, "other": []}
+                              "other_code": [], "project": None, "other": []}
+    assert paper["added"] == "upstream" and paper["sources"]["venue"] is None
     assert paper["arxiv"] is None and paper["zoo"] == {"status": "planned", "method": None}
     assert json.loads(run("list", "-F", "json").output)["count"] == 6
 
@@ -101,7 +104,7 @@ def test_list_yaml_is_a_valid_catalog(catalog):
     out = run("list", "--format", "yaml", "--technique", "merging").output
     parsed, issues = validate_text(out)
     assert issues == [] and [p.id for p in parsed.papers] == ["vidtome", "fastast", "token-pooling"]
-    assert yaml.safe_load(out)["schema_version"] == 1
+    assert yaml.safe_load(out)["schema_version"] == 2 and "year" not in yaml.safe_load(out)["papers"][0]
 
 
 def test_list_csv(catalog):
@@ -144,7 +147,7 @@ def test_show_gives_the_derived_repro_status_of_an_implemented_paper(monkeypatch
 
 def test_show_by_arxiv_and_name_and_formats(catalog):
     assert json.loads(run("show", "arXiv:2312.10656v2", "--format", "json").output)["paper"]["id"] == "vidtome"
-    assert json.loads(run("show", "vidtome", "-F", "json").output)["schema_version"] == 1
+    assert json.loads(run("show", "vidtome", "-F", "json").output)["schema_version"] == 2
     assert run("show", "locret", "-F", "bibtex").output.startswith("@misc{locret,")
     assert yaml.safe_load(run("show", "Locret", "-F", "yaml").output)["papers"][0]["id"] == "locret"
 
@@ -157,7 +160,7 @@ def test_show_near_miss_suggests(catalog):
 def test_stats(catalog):
     out = run("stats").output
     assert out.startswith("6 papers (5 with an arXiv id, 3 with code, 3 training-free)")
-    for section in ("year", "modality", "technique", "family", "venue", "venue kind", "zoo status"):
+    for section in ("section year", "modality", "technique", "family", "venue", "venue kind", "zoo status"):
         assert f"\n{section}" in out
     doc = json.loads(run("stats", "--format", "json", "--modality", "image").output)
     assert doc["total"]["papers"] == 3 and doc["modality"] == {"image": 3, "video": 1}

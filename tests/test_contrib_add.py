@@ -37,7 +37,7 @@ def test_dry_run_prints_a_valid_diff_and_writes_nothing(catalog):
     assert "+  - id: divprune" in result.output
     assert "+    venue: {name: CVPR, year: 2025, kind: conference}" in result.output
     assert "proposed from the arXiv comment 'Accepted to CVPR 2025'" in result.output
-    assert "technique=pruning: title mentions 'Pruning'" in result.output
+    assert "technique: pruning (proposed: title mentions 'Pruning')" in result.output
     assert "review them" in result.output and "nothing written" in result.output
 
 
@@ -151,11 +151,15 @@ def test_a_catalog_changed_meanwhile_is_not_overwritten(catalog):
 
 @pytest.mark.skipif(not (REPO / "catalog.yaml").is_file(), reason="catalog.yaml not written yet")
 def test_add_on_a_copy_of_the_real_catalog_only_inserts(tmp_path):
+    """DivPrune is in the real catalog since the 2025-03 list: add it again to a copy without it."""
     copy = tmp_path / "catalog.yaml"
-    copy.write_text((REPO / "catalog.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    text = (REPO / "catalog.yaml").read_text(encoding="utf-8")
+    start = text.index("  - id: divprune\n")
+    end = text.index("\n  - id: ", start + 1) + 1
+    copy.write_text(text[:start] + text[end:], encoding="utf-8")
     with FakeArxiv() as fake:
         plan = plan_add(AddRequest(arxiv="2503.02175"), copy, fake.client().fetch_one)
         duplicate = _add(fake, copy, "2403.06764")
     assert only_insertions(plan.old_text, plan.new_text)
-    assert plan.entry["year"] == 2025
+    assert plan.entry["section_year"] == 2025
     assert duplicate.exit_code == 1 and "entry 'fastv'" in duplicate.output

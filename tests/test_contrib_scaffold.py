@@ -121,3 +121,52 @@ def test_refusals_name_the_problem_and_write_nothing(repo_copy):
     assert not (repo_copy / "zoo/papers/lvpruning.py").exists()
     assert (repo_copy / "zoo/papers/__init__.py").read_text() == registry
     assert (repo_copy / "catalog.yaml").read_text() == catalog
+
+
+HOSTILE_SHORT = 'X", "pwn": __import__("os").system("touch {mark}"), "y": "'
+HOSTILE_TITLE = 'Evil """ + __import__("os").system("touch {mark}2") + """ \\\\ title\\\\'
+
+
+def test_hostile_catalog_text_never_becomes_code(repo_copy):
+    """A short name and title written to break out of the generated string literals and
+    docstrings (they pass the validator: quotes are text). Before, importing the generated repro
+    script ran the payload (e.g. through `tokzoo repro --list`)."""
+    import ast
+    import runpy
+
+    import yaml
+
+    mark = repo_copy / "PWNED"
+    short, title = HOSTILE_SHORT.format(mark=mark), HOSTILE_TITLE.format(mark=mark)
+    catalog = repo_copy / "catalog.yaml"
+    text = catalog.read_text(encoding="utf-8")
+    text = text.replace("    short_name: LVPruning\n", f"    short_name: {yaml.safe_dump(short, width=10_000).splitlines()[0]}\n")
+    text = text.replace("    title: 'LVPruning: An Effective yet Simple Language-Guided Vision Token Pruning Approach for Multi-modal Large Language Models'\n",
+                        f"    title: {yaml.safe_dump(title, width=10_000).splitlines()[0]}\n")
+    catalog.write_text(text, encoding="utf-8")
+    assert load_catalog(catalog).get("lvpruning").short_name == short  # valid catalog text
+
+    result = _new_method(repo_copy, "lvpruning", "--family", "timm-vit", "--class-name", "Lvp")
+    assert result.exit_code == 0, result.output
+    repro = repo_copy / "repro" / "lvpruning.py"
+    with pytest.raises(NotImplementedError):
+        runpy.run_path(str(repro))  # the scaffold refuses to run, and runs nothing else
+    method = repo_copy / "zoo" / "papers" / "lvpruning.py"
+    tree = ast.parse(method.read_text(encoding="utf-8"))
+    assert ast.get_docstring(tree).startswith(f"{short} (arXiv 2501.13652): {title}")  # data, verbatim
+    assert not mark.exists() and not Path(f"{mark}2").exists()
+    spec = ast.parse(repro.read_text(encoding="utf-8"))
+    literals = [n.value for n in ast.walk(spec) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    assert title in literals and any(short in v for v in literals)
+    calls = {getattr(n.func, "id", getattr(n.func, "attr", "")) for n in ast.walk(spec) if isinstance(n, ast.Call)}
+    assert "__import__" not in calls and "system" not in calls
+
+
+def test_structure_check_refuses_text_that_changes_the_code():
+    from zoo.contrib.scaffold import ScaffoldError, check_structure
+
+    check_structure("x.py", 'A = "one"\n', 'A = "other"\n')
+    with pytest.raises(ScaffoldError, match="change the generated code's structure"):
+        check_structure("x.py", 'A = "one", __import__("os")\n', 'A = "other"\n')
+    with pytest.raises(ScaffoldError, match="breaks the generated code"):
+        check_structure("x.py", 'A = "one\n', 'A = "other"\n')

@@ -127,3 +127,69 @@ def test_text_without_papers_is_rejected(catalog, tmp_path):
     (tmp_path / "empty.md").write_text("# nothing here\n", encoding="utf-8")
     result = _sync(catalog, str(tmp_path / "empty.md"))
     assert result.exit_code == 1 and "no paper found in the upstream text" in result.output
+
+
+def _labels_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "labels.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_curated_labels_win_over_keyword_proposals(catalog, upstream, tmp_path):
+    labels = _labels_file(tmp_path, """\
+"2503.02175": {id: divprune, short_name: DivPrune, modality: [image, video], technique: [pruning], family: [vlm], training_free: true}
+"2501.16786": {id: etm-video, short_name: null, modality: [video], technique: [pooling, analysis], family: [video-llm], training_free: false}
+"2999.00001": {id: nobody, short_name: null, modality: [image], technique: [pruning], family: [vlm], training_free: true}
+""")
+    result = _sync(catalog, str(upstream), "--labels", str(labels), "--write")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"Curated labels: {labels} (3 papers)" in out
+    assert "+ etm-video (line 5): Exploring the Role of Explicit Temporal Modeling" in out and "(curated labels)" in out
+    assert "warning: labels for '2999.00001': no new upstream paper with this key (unused)" in out
+    cat = load_catalog(catalog)
+    assert cat.get("divprune").modality == ["image", "video"]  # the curated labels, not the keyword proposal
+    etm = cat.get("2501.16786")
+    assert etm.id == "etm-video" and etm.technique == ["pooling", "analysis"] and etm.added == "upstream"
+    assert [p.id for p in cat.papers][:3] == ["divprune", "etm-video", "lvpruning"]  # upstream order kept
+
+
+def test_invalid_curated_labels_leave_the_paper_out(catalog, upstream, tmp_path):
+    labels = _labels_file(tmp_path, '"2501.16786": {id: fastv, short_name: null, modality: [video], technique: [pooling], '
+                                    'family: [video-llm], training_free: false}\n'
+                                    '"2503.02175": {id: divprune, modality: [pictures]}\n')
+    result = _sync(catalog, str(upstream), "--labels", str(labels))
+    assert result.exit_code == 0, result.output
+    assert "? explicit-temporal-modeling: left out, its curated id 'fastv' is already used" in result.output
+    assert "? divprune: left out, its curated labels are invalid" in result.output and "pictures" in result.output
+
+
+def test_papers_added_by_tokzoo_are_not_reported_missing(catalog, upstream):
+    text = catalog.read_text(encoding="utf-8").replace(
+        "  - id: lvpruning\n", "  - id: lvpruning\n", 1)
+    start = text.index("  - id: lvpruning\n")
+    end = text.index("    zoo: {status: none}\n", start) + len("    zoo: {status: none}\n")
+    catalog.write_text(text[:end] + "    added: tokzoo\n" + text[end:], encoding="utf-8")
+    out = _sync(catalog, str(upstream)).output
+    assert "No longer in the upstream list (kept in the catalog): 0" in out
+    assert "= lvpruning: added by tokzoo, not in the upstream list (expected)" in out
+    # once the list has the paper too, sync says so (and matches it: no duplicate)
+    with_it = upstream.read_text(encoding="utf-8").replace("## 2024", _line("2501.13652") + "\n## 2024")
+    upstream.write_text(with_it, encoding="utf-8")
+    out = _sync(catalog, str(upstream)).output
+    assert "= lvpruning: added by tokzoo, now also in the upstream list" in out and "+ lvpruning" not in out
+
+
+def test_a_paper_listed_in_another_section_is_no_anchor_for_new_ones(catalog, tmp_path):
+    """A new upstream paper follows its upstream neighbour in the catalog, unless that neighbour
+    sits in another section of the catalog (a duplicate line, a corrected year): then the new paper
+    goes with the paper before, in its own section (2025 papers never land among 2022 ones)."""
+    tome = _line("2210.09461")
+    new = ("- **NewOne**: Brand New Token Pruning for Vision Language Models "
+           '<a href="https://arxiv.org/abs/2502.00001"><img src="https://img.shields.io/badge/arXiv-2502.00001-b31b1b"></a>')
+    text = "\n".join(["## 2025", _line("2501.13652"), tome, new, "", "## 2022", tome]) + "\n"
+    (tmp_path / "list.md").write_text(text, encoding="utf-8")
+    result = _sync(catalog, str(tmp_path / "list.md"), "--write")
+    assert result.exit_code == 0, result.output
+    ids = [p.id for p in load_catalog(catalog).papers]
+    assert ids.index("newone") == ids.index("lvpruning") + 1

@@ -31,12 +31,17 @@ def shipped():
 
 
 def test_shipped_list_parses_completely(shipped):
-    assert shipped.problems == []
-    assert len(shipped.entries) == 372
-    assert sum(1 for e in shipped.entries if e.arxiv) == 347
-    assert sum(1 for e in shipped.entries if not e.arxiv) == 25
-    assert len({e.arxiv for e in shipped.entries if e.arxiv}) == 347
-    assert Counter(e.section_year for e in shipped.entries) == {2025: 19, 2024: 237, 2023: 75, 2022: 20, 2021: 18, 2020: 3}
+    """The 2025-03-12 list ("Awesome Token Redundancy Reduction"): 400 paper lines, one paper twice."""
+    text = UPSTREAM.read_text(encoding="utf-8")
+    assert text.startswith("# 🧩 Awesome Token Redundancy Reduction")
+    assert [(p.line, p.kind) for p in shipped.problems] == [(295, "duplicate")]  # CAT Pruning, also on line 39
+    assert len(shipped.entries) == 399
+    assert sum(1 for e in shipped.entries if e.arxiv) == 375
+    assert sum(1 for e in shipped.entries if not e.arxiv) == 24
+    assert len({e.arxiv for e in shipped.entries if e.arxiv}) == 375
+    assert Counter(e.section_year for e in shipped.entries) == {2025: 46, 2024: 238, 2023: 74, 2022: 20, 2021: 18, 2020: 3}
+    # the header's bulleted list of model kinds and the Contributing section are not papers
+    assert not any(e.title.startswith(("Transformers", "Submit a")) for e in shipped.entries)
 
 
 def test_shipped_list_normalisation(shipped):
@@ -53,8 +58,8 @@ def test_shipped_list_normalisation(shipped):
     assert by_key["2410.06577"].bold == ("Rodimus*",)
     # project links repaired: a stray '=' and http -> https
     by_line = shipped.by_line()
-    assert by_line[294].links["project"] == "https://vap.aau.dk/tokens"
-    assert by_line[375].links["project"] == "https://people.csail.mit.edu/bpan/ia-red/"
+    assert by_line[330].links["project"] == "https://vap.aau.dk/tokens"
+    assert by_line[411].links["project"] == "https://people.csail.mit.edu/bpan/ia-red/"
     assert all(u.startswith("https://") for e in shipped.entries for k, v in e.links.items()
                for u in (v if isinstance(v, list) else [v]))
     assert by_key["2412.11475"].links["other"] == ["https://huggingface.co/NexaAIDev/OmniVLM-968M"]
@@ -70,11 +75,17 @@ def test_shipped_list_normalisation(shipped):
 
 def test_every_repair_is_reported(shipped):
     repairs = {e.line: e.repairs for e in shipped.entries if e.repairs}
-    assert any("mojibake" in r for r in repairs[22])
-    assert any("'Interpeech' -> 'Interspeech'" in r for r in repairs[165])
-    assert any("'=https://vap.aau.dk/tokens' -> 'https://vap.aau.dk/tokens'" in r for r in repairs[294])
+    assert any("ftfy" in r for r in repairs[126])  # a curly apostrophe
+    assert any("'Interpeech' -> 'Interspeech'" in r for r in repairs[201])
+    assert any("'=https://vap.aau.dk/tokens' -> 'https://vap.aau.dk/tokens'" in r for r in repairs[330])
     # venue years that predate the paper's arXiv version are corrected, and only those listed
-    assert any("venue year set to 2024" in r and "VidToMe" in r for r in repairs[266])
+    assert any("venue year set to 2024" in r and "VidToMe" in r for r in repairs[302])
+    # the audit's corrections: LOOK-M is a 2024 Findings paper, TESTA a Findings paper; CAT Pruning's code link
+    # sits on the wrong line upstream
+    look_m = next(e for e in shipped.entries if e.arxiv == "2406.18139")
+    assert look_m.section_year == 2024 and look_m.venue["note"] == "Findings"
+    assert next(e for e in shipped.entries if e.arxiv == "2310.19060").venue["note"] == "Findings"
+    assert "code" not in next(e for e in shipped.entries if e.arxiv == "2501.18657").links
     by_arxiv = {e.arxiv: e for e in shipped.entries if e.arxiv}
     assert by_arxiv["2312.10656"].venue["year"] == 2024 and by_arxiv["2306.07050"].venue["year"] == 2024
     assert by_arxiv["2407.00888"].venue["year"] == 2023  # not in the fix list: kept as upstream says
@@ -82,8 +93,11 @@ def test_every_repair_is_reported(shipped):
 
 def test_shipped_catalog_is_up_to_date_with_the_shipped_list(shipped):
     plan = plan_import(load_roundtrip(ROOT / "catalog.yaml"), shipped)
-    assert plan.changes == [] and plan.notes == [] and plan.problems == []
-    assert plan.diff_text().strip().endswith("0 catalog papers not upstream, 0 problem lines")
+    assert plan.changes == [] and [n for n in plan.notes if n.action not in {"tokzoo", "now-upstream"}] == []
+    assert [p.kind for p in plan.problems] == ["duplicate"]
+    assert plan.diff_text().strip().endswith("0 catalog papers not upstream, "
+                                             f"{sum(1 for n in plan.notes if n.action == 'tokzoo')} added by tokzoo, "
+                                             "1 duplicate line, 0 problem lines")
 
 
 def test_import_script_check_mode_on_the_shipped_list():
@@ -167,7 +181,7 @@ def test_plan_adds_fills_and_never_overwrites(tmp_path):
     assert [str(c) for c in plan.additions] == ["+ newpaper (upstream line 3): NewPaper: Brand New Token Merging"]
     new = plan.additions[0].new
     assert new["modality"] == [] and new["technique"] == [] and new["family"] == [] and new["training_free"] is None
-    assert new["zoo"] == {"status": "none"} and new["short_name"] == "NewPaper" and new["year"] == 2024
+    assert new["zoo"] == {"status": "none"} and new["short_name"] == "NewPaper" and new["section_year"] == 2024
     fills = {(c.paper_id, c.field): c.new for c in plan.fills}
     assert fills == {("fastv", "links.project"): "https://fastv.example.org", ("fastast", "arxiv"): "2406.07676"}
     notes = {(n.action, n.paper_id, n.field) for n in plan.notes}
@@ -211,7 +225,7 @@ def test_import_creates_a_catalog_from_scratch(tmp_path):
     target = tmp_path / "new.yaml"
     apply_import(target, plan_import({}, parse_upstream(text)))
     data = yaml.safe_load(target.read_text(encoding="utf-8"))
-    assert data["schema_version"] == 1 and [p["id"] for p in data["papers"]] == ["alpha", "beta"]
+    assert data["schema_version"] == 2 and [p["id"] for p in data["papers"]] == ["alpha", "beta"]
     assert target.read_text(encoding="utf-8").startswith("# tokzoo catalog")
 
 

@@ -161,4 +161,4 @@ def test_tokzoo_methods_command():
 
     data = json.loads(res.output)
     assert {d["id"] for d in data} == set(REGISTRY)
-    assert next(d for d in data if d["id"] == "evit")["params"]["layers"] == "(3, 6, 9)"
+    assert next(d for d in data if d["id"] == "evit")["params"]["layers"] == [3, 6, 9]  # typed JSON (issue 17)

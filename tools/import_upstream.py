@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if plan.changes else 0
     if args.dry_run or plan.is_empty():
         return 0
-    written = apply_import(args.catalog, plan)
+    from zoo.catalog.lock import catalog_lock
+
+    with catalog_lock(args.catalog):
+        written = apply_import(args.catalog, plan)
     print(f"wrote {written} change{'s' if written != 1 else ''} to {args.catalog}")
     return 0
 

@@ -57,7 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     if errors:
         print("\n".join(f"error: {e}" for e in errors), file=sys.stderr)
         return 1
-    report = merge_labels(
+    from zoo.catalog.lock import catalog_lock
+
+    with catalog_lock(args.catalog):
+        report = _merge(args, labels)
+    sys.stdout.write(report.summary())
+    return 1 if report.errors else 0
+
+
+def _merge(args, labels):
+    return merge_labels(
         args.catalog,
         labels,
         args.upstream.read_text(encoding="utf-8"),
@@ -66,8 +75,6 @@ def main(argv: list[str] | None = None) -> int:
         resolve_clashes=args.resolve_clashes,
         dry_run=args.dry_run,
     )
-    sys.stdout.write(report.summary())
-    return 1 if report.errors else 0
 
 
 if __name__ == "__main__":

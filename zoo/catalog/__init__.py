@@ -5,8 +5,9 @@ Typical use::
     from zoo.catalog import load_catalog
     cat = load_catalog()                      # the repo's catalog.yaml (or TOKZOO_CATALOG)
     fastv = cat.get("fastv")                  # id, arXiv id or unambiguous name
-    video = cat.filter(modality="video", year="2024..2025", has_code=True)
-    print(fastv.bibtex())
+    video = cat.filter(modality="video", year="2024..2025", has_code=True)   # year: the section year
+    mine = cat.filter(author="Song Han")      # also venue_year=..., arxiv_year=...
+    print(fastv.bibtex())                     # with authors when the catalog has them
 
 No torch here: the CLI imports this module.
 """
@@ -30,6 +31,7 @@ from zoo.catalog.schema import (
     CatalogFile,
     Links,
     Paper,
+    Sources,
     Venue,
     ZooInfo,
     catalog_json_schema,
@@ -48,6 +50,7 @@ __all__ = [
     "PaperNotFound",
     "Query",
     "QueryError",
+    "Sources",
     "Venue",
     "ZooInfo",
     "atomic_write_text",

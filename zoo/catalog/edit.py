@@ -28,14 +28,57 @@ from zoo.catalog.validate import normalized_title
 PathLike = Union[str, Path]
 
 HEADER = """\
-# tokzoo catalog: every paper of the awesome-token-reduction list; the source of truth.
+# tokzoo catalog: every paper of the upstream list (Awesome Token Redundancy Reduction) and the papers
+# the zoo adds beyond it (added: tokzoo); the source of truth.
 # Schema: zoo/catalog/schema.py (JSON Schema: zoo/data/catalog.schema.json); vocabularies: zoo/vocab.py.
-# Check: `tokzoo validate`. New upstream papers: `python tools/import_upstream.py`.
+# Check: `tokzoo validate`. New upstream papers: `tokzoo sync --write`; metadata: tools/merge_metadata.py.
 """
 
-PAPER_KEYS = ("id", "title", "short_name", "year", "venue", "arxiv", "links", "modality", "technique", "family",
-              "training_free", "zoo", "authors")
-LINK_KEYS = ("paper", "code", "project", "other")
+PAPER_KEYS = ("id", "title", "short_name", "authors", "section_year", "arxiv_published", "venue", "arxiv", "links",
+              "code_license", "modality", "technique", "family", "training_free", "zoo", "added", "sources")
+LINK_KEYS = ("paper", "code", "other_code", "project", "other")
+SOURCE_KEYS = ("authors", "arxiv_published", "venue", "code", "project", "code_license")
+
+
+class CatalogVersionError(ValueError):
+    """The catalog file uses an older schema_version than the editing tools write."""
+
+
+def old_year_entries(data: Any) -> list[str]:
+    """Ids of entries that still name section_year by its schema_version 1 name ``year``."""
+    papers = data.get("papers") if hasattr(data, "get") else None
+    return [str(p.get("id")) for p in (papers or []) if hasattr(p, "get") and "year" in p and "section_year" not in p]
+
+
+def require_current(data: Any, path: Any) -> None:
+    """Refuse to edit a catalog that still uses schema_version 1's ``year`` (the tools write version 2)."""
+    version = data.get("schema_version") if hasattr(data, "get") else None
+    old = old_year_entries(data)
+    if version == 1 or old:
+        what = "is a schema_version 1 catalog" if version == 1 else f"has entries with the old key 'year' ({', '.join(old[:5])})"
+        raise CatalogVersionError(
+            f"{path} {what}: 'year' is called 'section_year' since schema_version 2, which the editing tools write. "
+            f"Migrate it first: python tools/migrate_catalog.py {path}")
+
+
+def migrate_v1_text(text: str) -> str:
+    """A catalog's text in schema_version 2: ``schema_version: 2`` and each entry's ``year:`` key
+    (the version 1 name) renamed ``section_year:``. Line based, so comments and layout stay; a
+    version 2 file with a few old-style entries is fixed the same way."""
+    lines = text.splitlines(keepends=True)
+    out = []
+    in_entry_indent: Optional[int] = None
+    for line in lines:
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if re.match(r"^schema_version:\s*1\s*(#.*)?$", line.rstrip("\n")):
+            line = line.replace("1", "2", 1)
+        elif stripped.startswith("- id:") or stripped.startswith("- {id:"):
+            in_entry_indent = indent + 2
+        elif in_entry_indent is not None and indent == in_entry_indent and stripped.startswith("year:"):
+            line = " " * indent + "section_year:" + stripped[len("year:"):]
+        out.append(line)
+    return "".join(out)
 LABEL_FIELDS = ("id", "short_name", "modality", "technique", "family", "training_free")
 _LABEL_VOCAB = {"modality": vocab.MODALITY, "technique": vocab.TECHNIQUE, "family": vocab.FAMILY}
 
@@ -71,7 +114,10 @@ def _flow_seq(values: Iterable[Any]) -> Any:
 
 
 def paper_node(paper: Mapping[str, Any]) -> Any:
-    """A catalog entry as a ruamel node in the catalog's style (flow venue/labels/zoo)."""
+    """A catalog entry as a ruamel node in the catalog's style (flow venue/labels/zoo/sources).
+
+    Optional keys without a value (no authors, no license, ``added: upstream``, no sources)
+    are left out, so an entry holds only what is known."""
     from ruamel.yaml.comments import CommentedMap
 
     node = CommentedMap()
@@ -79,22 +125,37 @@ def paper_node(paper: Mapping[str, Any]) -> Any:
         if key not in paper:
             continue
         value = paper[key]
-        if key in {"venue", "zoo"}:
+        if key in {"authors", "arxiv_published", "code_license"} and not value:
+            continue
+        if key == "added" and value in (None, "upstream"):
+            continue
+        if key == "sources":
+            value = {k: value[k] for k in SOURCE_KEYS if (value or {}).get(k)}
+            if not value:
+                continue
+            value = _flow_map(value)
+        elif key in {"venue", "zoo"}:
             value = _flow_map({k: v for k, v in value.items() if not (k == "note" and v is None) and not (key == "zoo" and k == "method" and v is None)})
         elif key == "links":
             links = CommentedMap()
             for link_key in LINK_KEYS:
                 if value.get(link_key):
-                    links[link_key] = list(value[link_key]) if link_key == "other" else value[link_key]
+                    links[link_key] = list(value[link_key]) if link_key in {"other", "other_code"} else value[link_key]
             value = links
-        elif key in {"modality", "technique", "family"}:
-            value = _flow_seq(value)
-        elif key == "authors":
-            if not value:
-                continue
+        elif key in {"modality", "technique", "family", "authors"}:
             value = _flow_seq(value)
         node[key] = value
     return node
+
+
+def insert_key(entry: Any, key: str, value: Any) -> None:
+    """Set ``entry[key]`` keeping the catalog's key order (:data:`PAPER_KEYS`) for a new key."""
+    if key in entry or key not in PAPER_KEYS:
+        entry[key] = value
+        return
+    order = PAPER_KEYS.index(key)
+    position = sum(1 for k in entry if k in PAPER_KEYS and PAPER_KEYS.index(k) < order)
+    entry.insert(position, key, value)
 
 
 def load_roundtrip(path: PathLike) -> Any:
@@ -112,7 +173,7 @@ def _new_catalog() -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     data = CommentedMap()
-    data["schema_version"] = 1
+    data["schema_version"] = 2
     data["papers"] = CommentedSeq()
     return data
 
@@ -137,12 +198,23 @@ def _set_path(entry: Any, path: str, value: Any) -> None:
     target = entry
     for part in parts[:-1]:
         if target.get(part) is None:
-            target[part] = CommentedMap()
+            node = CommentedMap()
+            if part == "sources":
+                node.fa.set_flow_style()
+            if target is entry:
+                insert_key(entry, part, node)
+            else:
+                target[part] = node
         target = target[part]
     key = parts[-1]
     if parts[0] == "links" and key not in target:
         order = [k for k in LINK_KEYS if k in target or k == key]
         target.insert(order.index(key), key, value)
+    elif parts[0] == "sources" and key not in target:
+        order = [k for k in SOURCE_KEYS if k in target or k == key]
+        target.insert(order.index(key), key, value)
+    elif len(parts) == 1:
+        insert_key(target, key, value)
     else:
         target[key] = value
 
@@ -157,6 +229,7 @@ def apply_import(path: PathLike, plan: ImportPlan) -> int:
     data = load_roundtrip(target) if target.exists() else _new_catalog()
     if data is None:
         data = _new_catalog()
+    require_current(data, target)
     papers = _papers_seq(data)
     index = {str(p.get("id")): p for p in papers}
     for change in plan.changes:
@@ -303,14 +376,14 @@ def _resolve_clashes(papers: Any, final_ids: dict[int, str], pinned: set[str], r
 
         def rank(p: Any) -> tuple:
             venue = p.get("venue") or {}
-            return (str(p.get("arxiv")) not in pinned and wanted not in pinned, p.get("year") or 9999,
+            return (str(p.get("arxiv")) not in pinned and wanted not in pinned, p.get("section_year") or 9999,
                     venue.get("year") or 9999, _KIND_RANK.get(venue.get("kind"), 9))
 
         keeper, *others = sorted(group, key=rank)
         for paper in others:
             venue = paper.get("venue") or {}
-            suffix = slugify(venue["name"]) if venue.get("kind") not in (None, "preprint") else str(paper.get("year"))
-            new = allocate_id(f"{wanted}-{suffix}", taken, paper.get("year"))
+            suffix = slugify(venue["name"]) if venue.get("kind") not in (None, "preprint") else str(paper.get("section_year"))
+            new = allocate_id(f"{wanted}-{suffix}", taken, paper.get("section_year"))
             taken.add(new)
             final_ids[id(paper)] = new
             report.warnings.append(f"id clash on {wanted!r}: {keeper.get('title', '')[:50]!r} keeps it, "
@@ -341,6 +414,11 @@ def merge_labels(
     """
     report = LabelMergeReport()
     data = load_roundtrip(catalog_path)
+    try:
+        require_current(data, catalog_path)
+    except CatalogVersionError as exc:
+        report.errors.append(str(exc))
+        return report
     papers = _papers_seq(data)
     by_arxiv = {str(p.get("arxiv")): p for p in papers if p.get("arxiv")}
     by_title = {normalized_title(str(p.get("title", ""))): p for p in papers}
@@ -428,6 +506,7 @@ def merge_labels(
 
 
 __all__ = [
+    "CatalogVersionError",
     "Change",
     "HEADER",
     "LabelMergeReport",
@@ -435,7 +514,9 @@ __all__ = [
     "dump_roundtrip",
     "load_roundtrip",
     "merge_labels",
+    "migrate_v1_text",
     "paper_node",
     "read_label_files",
+    "require_current",
     "roundtrip_yaml",
 ]

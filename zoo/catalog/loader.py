@@ -14,18 +14,24 @@ parsing YAML again.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import signal
+import sys
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 import yaml
 
 from zoo.catalog import cache
 from zoo.catalog.issues import CatalogError, Issue
 from zoo.catalog.schema import CatalogFile
-from zoo.catalog.validate import LineIndex, check_data
+from zoo.catalog.validate import LineIndex, check_data, find_alias
 
 PathLike = Union[str, "os.PathLike[str]"]
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -63,30 +69,105 @@ def default_catalog_path() -> Path:
     )
 
 
-def atomic_write_text(path: PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+TEMP_SUFFIX = ".tmp"
+_STALE_AFTER_S = 24 * 3600.0  # a temporary file this old is stale even if its pid is alive (pid reuse)
+
+
+def _pid_alive(pid: int) -> bool:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temp_files(path: PathLike) -> list[Path]:
+    """Delete ``.<name>.<pid>.<random>.tmp`` files that killed writers of ``path`` left behind.
+
+    A temporary file belongs to a live writer while its pid runs (and it is younger than a day);
+    files of dead processes, and pid-less ones of older tokzoo versions older than a minute, are
+    removed. Returns what was removed."""
+    target = Path(path)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        candidates = list(target.parent.glob(f".{glob.escape(target.name)}.*{TEMP_SUFFIX}"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        middle = tmp.name[len(target.name) + 2:-len(TEMP_SUFFIX)]
+        pid_text = middle.split(".", 1)[0]
         try:
-            os.unlink(tmp)
+            age = now - tmp.stat().st_mtime
         except OSError:
-            pass
-        raise
+            continue
+        if pid_text.isdigit() and "." in middle:
+            stale = int(pid_text) != os.getpid() and (not _pid_alive(int(pid_text)) or age > _STALE_AFTER_S)
+        else:
+            stale = age > 60.0
+        if stale:
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
+
+
+@contextmanager
+def _sigint_deferred(what: str) -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) while ``what`` is written and replaced: the replace then either
+    happens completely or not at all, and a command never reports failure after it happened.
+    An interrupt that arrives meanwhile is reported once the write is complete."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except (ValueError, OSError):  # not allowed here (embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            sys.stderr.write(f"note: interrupt received while writing {what}; the write was completed first\n")
+
+
+def atomic_write_text(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder + ``os.replace``).
+
+    The temporary file is ``.<name>.<pid>.<random>.tmp`` (git-ignored); stale ones that killed
+    writers left are removed first (:func:`remove_stale_temp_files`). Ctrl-C is held back during
+    the write and replace (:func:`_sigint_deferred`)."""
+    target = Path(path)
+    remove_stale_temp_files(target)
+    with _sigint_deferred(str(target)):
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            if target.exists():
+                os.chmod(tmp, target.stat().st_mode & 0o777)
+            else:
+                os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
 
 def _yaml_issue(file: str, exc: yaml.YAMLError) -> Issue:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
+    problem = str(getattr(exc, "problem", None) or exc)[:300]
+    context = str(getattr(exc, "context", None) or "")[:200] or None
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     return Issue(file=file, line=(mark.line + 1) if mark is not None else None, message=message)
 
@@ -96,6 +177,11 @@ def validate_text(text: str, file: str = "catalog.yaml") -> tuple[Optional[Catal
     loader = _SAFE_LOADER(text)
     try:
         root = loader.get_single_node()  # one parse gives both the nodes (for lines) and the data
+        alias_line = find_alias(root)
+        if alias_line is not None:
+            return None, [Issue(file=file, line=alias_line, message=(
+                "YAML anchors and aliases (&name / *name) are not allowed in the catalog: write every value out "
+                "(an alias can expand a few hundred bytes into billions of values); this node is reused by an alias"))]
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         return None, [_yaml_issue(file, exc)]

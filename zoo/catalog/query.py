@@ -4,12 +4,18 @@ Semantics: several values of one criterion are alternatives (OR); different crit
 all hold (AND). Text terms must all match.
 
 - ``years``: ``2024``, ``2023..2024`` (inclusive), ``2023..``, ``..2022``, or comma lists.
-  They test the paper's ``year`` (the upstream list's section year).
+  They test the paper's ``section_year`` (the upstream list's section year: the year of its
+  first version). ``venue_years`` tests ``venue.year`` (papers without a venue year never
+  match), ``arxiv_years`` the year of ``arxiv_published`` (the arXiv v1 date).
 - ``venues``: a venue name, optionally with a year (``"CVPR 2024"``); case-insensitive;
   shell-style wildcards allowed (``"CVPR*"`` also matches CVPRW).
+- ``authors``: a name or part of one (``"Song Han"``, ``"han"``), case- and accent-insensitive,
+  matched against each author; with ``*``/``?`` a wildcard over the whole name (``"* Han"``).
 - ``text``: a term with ``*``, ``?`` or ``[`` is a wildcard matched against the whole id,
   short name, arXiv id or title (case-insensitive: ``fast*`` finds FastV, FastVLM, ...);
-  any other term is a substring searched in those and in the venue name.
+  any other term is a substring searched in those, in the venue name and in the authors.
+
+A filter given an empty value (``--modality ''``) is an error, never silently dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Optional, Union
 
@@ -34,31 +41,44 @@ class QueryError(ValueError):
     """A filter value is not valid; the message names the option and what is allowed."""
 
 
-def _as_list(values: Values) -> list[str]:
+def _as_list(values: Values, option: str = "filter") -> list[str]:
+    """Comma-separated or repeated values; an empty value is an error naming ``option``."""
     if values is None:
         return []
     if isinstance(values, (str, int)):
         values = [str(values)]
     out: list[str] = []
     for value in values:
-        out.extend(part.strip() for part in str(value).split(",") if part.strip())
+        parts = [part.strip() for part in str(value).split(",")]
+        if not any(parts):
+            raise QueryError(f"{option}: empty value; give a value or leave the option out")
+        out.extend(part for part in parts if part)
     return out
 
 
-def parse_years(spec: Union[None, int, str, Iterable[Union[int, str]]]) -> tuple[YearRange, ...]:
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form used for author search (``'Müller'`` -> ``'muller'``)."""
+    if text.isascii():
+        return text.casefold()
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
+def parse_years(spec: Union[None, int, str, Iterable[Union[int, str]]], option: str = "--year") -> tuple[YearRange, ...]:
     """``"2023..2024"`` -> ``((2023, 2024),)``; ``"2021,2023"`` -> two single-year ranges."""
     if spec is None:
         return ()
     items = [spec] if isinstance(spec, (int, str)) else list(spec)
     ranges: list[YearRange] = []
     for item in items:
+        if not str(item).strip(" ,"):
+            raise QueryError(f"{option}: empty value; allowed: YYYY, YYYY..YYYY, YYYY.., ..YYYY")
         for part in str(item).split(","):
             if not part.strip():
                 continue
             match = _YEAR_RE.match(part)
             if not match or not (match.group(1) or match.group(3)) or (not match.group(2) and match.group(3)):
                 raise QueryError(
-                    f"--year: {part.strip()!r} is not a year or range; allowed: YYYY, YYYY..YYYY, YYYY.., ..YYYY "
+                    f"{option}: {part.strip()[:40]!r} is not a year or range; allowed: YYYY, YYYY..YYYY, YYYY.., ..YYYY "
                     "(comma-separated for several)"
                 )
             lo = int(match.group(1)) if match.group(1) else None
@@ -66,19 +86,26 @@ def parse_years(spec: Union[None, int, str, Iterable[Union[int, str]]]) -> tuple
             if not match.group(2):
                 hi = lo
             if lo is not None and hi is not None and lo > hi:
-                raise QueryError(f"--year: range {part.strip()!r} is empty (start after end)")
+                raise QueryError(f"{option}: range {part.strip()!r} is empty (start after end)")
             ranges.append((lo, hi))
     return tuple(ranges)
 
 
 def _terms(option: str, values: Values, vocabulary: dict[str, str]) -> frozenset[str]:
-    chosen = _as_list(values)
+    try:
+        chosen = _as_list(values, option)
+    except QueryError:
+        raise QueryError(f"{option}: empty value; allowed: {', '.join(vocabulary)}") from None
     for value in chosen:
         if value not in vocabulary:
             close = difflib.get_close_matches(value, list(vocabulary), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise QueryError(f"{option}: unknown term {value!r}{hint}; allowed: {', '.join(vocabulary)}")
+            raise QueryError(f"{option}: unknown term {value[:40]!r}{hint}; allowed: {', '.join(vocabulary)}")
     return frozenset(chosen)
+
+
+def _in_ranges(value: Optional[int], ranges: tuple[YearRange, ...]) -> bool:
+    return value is not None and any((lo is None or value >= lo) and (hi is None or value <= hi) for lo, hi in ranges)
 
 
 @dataclass(frozen=True)
@@ -113,7 +140,10 @@ class Query:
     family: frozenset[str] = frozenset()
     status: frozenset[str] = frozenset()
     years: tuple[YearRange, ...] = ()
+    venue_years: tuple[YearRange, ...] = ()
+    arxiv_years: tuple[YearRange, ...] = ()
     venues: tuple[VenueSpec, ...] = ()
+    authors: tuple[str, ...] = ()
     training_free: Optional[bool] = None
     has_code: Optional[bool] = None
     implemented: Optional[bool] = None
@@ -128,11 +158,16 @@ class Query:
             return False
         if self.status and paper.zoo.status not in self.status:
             return False
-        if self.years and not any(
-            (lo is None or paper.year >= lo) and (hi is None or paper.year <= hi) for lo, hi in self.years
-        ):
+        if self.years and not _in_ranges(paper.section_year, self.years):
+            return False
+        if self.venue_years and not _in_ranges(paper.venue.year, self.venue_years):
+            return False
+        if self.arxiv_years and not _in_ranges(int(paper.arxiv_published[:4]) if paper.arxiv_published else None,
+                                                self.arxiv_years):
             return False
         if self.venues and not any(spec.matches(paper) for spec in self.venues):
+            return False
+        if self.authors and not any(_author_matches(term, paper) for term in self.authors):
             return False
         if self.training_free is not None and paper.training_free != self.training_free:
             return False
@@ -143,12 +178,19 @@ class Query:
         return all(_text_matches(term, paper) for term in self.text)
 
 
+def _author_matches(term: str, paper: Paper) -> bool:
+    """``term`` is folded already (:func:`fold`)."""
+    if _GLOB_CHARS.search(term):
+        return any(fnmatch.fnmatchcase(fold(name), term) for name in paper.authors)
+    return any(term in fold(name) for name in paper.authors)
+
+
 def _text_matches(term: str, paper: Paper) -> bool:
     fields = [paper.id, paper.short_name or "", paper.arxiv or "", paper.title]
     if _GLOB_CHARS.search(term):
         return any(fnmatch.fnmatchcase(value.casefold(), term) for value in fields if value)
     fields.append(paper.venue.name)
-    return any(term in value.casefold() for value in fields)
+    return any(term in value.casefold() for value in fields) or _author_matches(fold(term), paper)
 
 
 def build_query(
@@ -158,23 +200,37 @@ def build_query(
     family: Values = None,
     status: Values = None,
     year: Union[None, int, str, Iterable[Union[int, str]]] = None,
+    venue_year: Union[None, int, str, Iterable[Union[int, str]]] = None,
+    arxiv_year: Union[None, int, str, Iterable[Union[int, str]]] = None,
     venue: Values = None,
+    author: Values = None,
     training_free: Optional[bool] = None,
     has_code: Optional[bool] = None,
     implemented: Optional[bool] = None,
     text: Values = None,
 ) -> Query:
-    """Validate filter values (unknown vocabulary terms raise :class:`QueryError`)."""
+    """Validate filter values (unknown vocabulary terms and empty values raise :class:`QueryError`)."""
     text_terms: list[str] = []
     for value in [text] if isinstance(text, str) else list(text or []):
-        text_terms.extend(word.casefold() for word in str(value).split())
+        words = str(value).split()
+        if not words:
+            raise QueryError("search text: empty value; give words to search for, or none at all")
+        text_terms.extend(word.casefold() for word in words)
+    authors: list[str] = []
+    for value in [author] if isinstance(author, str) else list(author or []):
+        if not str(value).strip(" ,;\t"):
+            raise QueryError("--author: empty value; give a name or part of one")
+        authors.append(fold(" ".join(str(value).split())))
     return Query(
         modality=_terms("--modality", modality, vocab.MODALITY),
         technique=_terms("--technique", technique, vocab.TECHNIQUE),
         family=_terms("--family", family, vocab.FAMILY),
         status=_terms("--status", status, vocab.ZOO_STATUS),
         years=parse_years(year),
-        venues=tuple(VenueSpec.parse(v) for v in _as_list(venue)),
+        venue_years=parse_years(venue_year, "--venue-year"),
+        arxiv_years=parse_years(arxiv_year, "--arxiv-year"),
+        venues=tuple(VenueSpec.parse(v) for v in _as_list(venue, "--venue")),
+        authors=tuple(authors),
         training_free=training_free,
         has_code=has_code,
         implemented=implemented,

@@ -138,14 +138,19 @@ class Catalog:
                 out.append(names[name])
         return out[:n]
 
+    def by_author(self, name: str) -> list[Paper]:
+        """Papers with an author whose name contains ``name`` (case and accents ignored)."""
+        return self.filter(author=name) if name.strip() else []
+
     def filter(self, **criteria: Any) -> list[Paper]:
         """Papers matching all criteria, in catalog order.
 
         Keywords (see :mod:`zoo.catalog.query`): ``modality``, ``technique``, ``family``,
-        ``status`` (a term or a list of terms), ``year`` (``2024``, ``"2023..2024"``),
-        ``venue`` (``"CVPR"``, ``"CVPR 2024"``, ``"NeurIPS*"``), ``training_free``,
+        ``status`` (a term or a list of terms), ``year`` (the section year: ``2024``,
+        ``"2023..2024"``), ``venue_year``, ``arxiv_year`` (same forms), ``venue`` (``"CVPR"``,
+        ``"CVPR 2024"``, ``"NeurIPS*"``), ``author`` (a name or part of one), ``training_free``,
         ``has_code``, ``implemented`` (bool or None), ``text`` (words or wildcards).
-        Unknown terms raise :class:`~zoo.catalog.query.QueryError`.
+        Unknown terms and empty values raise :class:`~zoo.catalog.query.QueryError`.
         """
         query = build_query(**criteria)
         return [p for p in self.papers if query.matches(p)]
@@ -158,7 +163,7 @@ class Catalog:
             name: Counter() for name in ("year", "modality", "technique", "family", "venue", "venue_kind", "zoo_status")
         }
         for paper in chosen:
-            counters["year"][str(paper.year)] += 1
+            counters["year"][str(paper.section_year)] += 1
             counters["modality"].update(paper.modality)
             counters["technique"].update(paper.technique)
             counters["family"].update(paper.family)

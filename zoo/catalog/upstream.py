@@ -2,11 +2,18 @@
 
 ``parse_upstream(text)`` turns each ``- ...`` line under a ``## YYYY`` heading into an
 :class:`UpstreamEntry` (title with mojibake repaired, venue tag normalised, arXiv id, links)
-and reports lines it cannot read as :class:`Problem` instead of raising.
+and reports lines it cannot read as :class:`Problem` instead of raising. Only ``- `` lines
+under a ``## <year>`` heading are papers: the title, the introduction (the 2025 list opens
+with a bulleted list of model kinds) and the Contributing/License sections are skipped.
+A paper listed twice (same arXiv id or title) is kept once and reported as a duplicate.
+Known mistakes of the list are corrected per paper (:data:`ENTRY_FIXES`, each with its
+reason) and reported as repairs.
+
 ``plan_import(catalog_data, parsed)`` matches entries to catalog papers by arXiv id (by
 normalised title when there is none) and returns an :class:`ImportPlan`: new papers (with
 placeholder labels for curation), empty fields to fill, and differences it leaves alone.
-It never overwrites a value the catalog already has. ``zoo.catalog.edit.apply_import``
+It never overwrites a value the catalog already has. Papers the zoo added itself
+(``added: tokzoo``) are never reported as gone from the list. ``zoo.catalog.edit.apply_import``
 writes a plan into ``catalog.yaml`` keeping comments and formatting.
 """
 
@@ -33,6 +40,23 @@ VENUE_YEAR_FIXES: dict[str, tuple[int, str]] = {
     "2311.08806": (2024, "SparseSpikformer (arXiv Nov 2023) is an ICASSP 2024 paper; upstream says ICASSP 2023"),
 }
 
+#: Other per-paper corrections, keyed by arXiv id: ``section_year``, ``venue`` fields to set
+#: (``{"note": "Findings"}``), ``drop_code`` (a code link the list attaches to the wrong paper),
+#: each with its reason. Applied while parsing and reported as repairs.
+ENTRY_FIXES: dict[str, dict[str, Any]] = {
+    "2406.18139": {"section_year": 2024, "venue": {"note": "Findings"},
+                   "reason": "LOOK-M (arXiv Jun 2024) is a Findings of EMNLP 2024 paper; upstream files it under 2023 "
+                             "and tags it [EMNLP 2024]"},
+    "2310.19060": {"venue": {"note": "Findings"},
+                   "reason": "TESTA is a Findings of EMNLP 2023 paper; upstream tags it [EMNLP 2023]"},
+    "2502.00433": {"section_year": 2024,
+                   "reason": "CAT Pruning is listed twice upstream: under 2024 with its 2024 OpenReview PDF and under "
+                             "2025 with its arXiv version (Feb 2025); its first version is the 2024 one"},
+    "2501.18657": {"drop_code": "https://github.com/ada-cheng/CAT-Pruning",
+                   "reason": "the list puts CAT Pruning's repository on the Symbolic Compression line (the next line); "
+                             "it belongs to CAT Pruning (2502.00433), which lists it itself"},
+}
+
 _SECTION_RE = re.compile(r"^##\s+(.*?)\s*$")
 _ANCHOR_RE = re.compile(r"<a\s+href=\"([^\"]*)\"\s*>\s*(?:<img\s+src=\"([^\"]*)\"[^>]*>)?\s*</a>", re.I)
 _TAG_RE = re.compile(r"^\[([^\]]+)\]\s*")
@@ -50,6 +74,7 @@ class Problem:
     line: int
     message: str
     text: str = ""
+    kind: str = "unreadable"  # unreadable | duplicate
 
     def __str__(self) -> str:
         snippet = (self.text[:100] + "…") if len(self.text) > 100 else self.text
@@ -68,6 +93,7 @@ class UpstreamEntry:
     arxiv: Optional[str]
     links: dict[str, Any]
     repairs: tuple[str, ...] = ()
+    heading_year: Optional[int] = None  # the section the list files it under (before ENTRY_FIXES)
 
     @property
     def key(self) -> str:
@@ -133,11 +159,12 @@ parse_venue_tag = _parse_tag
 
 def parse_line(raw: str, line: int, section_year: int) -> tuple[Optional[UpstreamEntry], list[Problem]]:
     """Parse one ``- ...`` line. Returns the entry (None if unusable) and problems found."""
+    heading_year = section_year
     problems: list[Problem] = []
     repairs: list[str] = []
     text = _fix_text(raw)
     if text != raw:
-        repairs.append("repaired mojibake (UTF-8 read as cp1252)")
+        repairs.append("text repaired by ftfy (mojibake such as UTF-8 read as cp1252, curly quotes)")
     body = text[2:].strip()
 
     venue: Optional[dict[str, Any]] = None
@@ -220,11 +247,22 @@ def parse_line(raw: str, line: int, section_year: int) -> tuple[Optional[Upstrea
     if fix and venue["kind"] != "preprint" and venue["year"] != fix[0]:
         venue["year"] = fix[0]
         repairs.append(f"venue year set to {fix[0]}: {fix[1]}")
+    entry_fix = ENTRY_FIXES.get(arxiv or "", {})
+    if entry_fix.get("section_year") and entry_fix["section_year"] != section_year:
+        repairs.append(f"section year {section_year} -> {entry_fix['section_year']}: {entry_fix['reason']}")
+        section_year = entry_fix["section_year"]
+    for key, value in (entry_fix.get("venue") or {}).items():
+        if venue["kind"] != "preprint" and venue.get(key) != value:
+            venue[key] = value
+            repairs.append(f"venue {key} set to {value}: {entry_fix['reason']}")
+    if entry_fix.get("drop_code") and links.get("code") == entry_fix["drop_code"]:
+        del links["code"]
+        repairs.append(f"code link {entry_fix['drop_code']} dropped: {entry_fix['reason']}")
     if venue["year"] is None and venue["kind"] != "preprint":
         problems.append(Problem(line, f"venue {venue['name']!r} has no year; add it to VENUE_YEAR_FIXES", raw))
         return None, problems
     links = {k: links[k] for k in ("paper", "code", "project", "other") if k in links}
-    entry = UpstreamEntry(line, section_year, title, bold, venue, arxiv, links, tuple(repairs))
+    entry = UpstreamEntry(line, section_year, title, bold, venue, arxiv, links, tuple(repairs), heading_year=heading_year)
     return entry, problems
 
 
@@ -251,11 +289,13 @@ def parse_upstream(text: str) -> ParsedList:
         if entry is None:
             continue
         if entry.arxiv and entry.arxiv in seen_arxiv:
-            result.problems.append(Problem(number, f"duplicate of line {seen_arxiv[entry.arxiv]} (arXiv {entry.arxiv}); skipped", raw))
+            result.problems.append(Problem(number, f"duplicate of line {seen_arxiv[entry.arxiv]} (arXiv {entry.arxiv}); skipped",
+                                           raw, kind="duplicate"))
             continue
         title_key = normalized_title(entry.title)
         if title_key in seen_title:
-            result.problems.append(Problem(number, f"duplicate of line {seen_title[title_key]} (same title); skipped", raw))
+            result.problems.append(Problem(number, f"duplicate of line {seen_title[title_key]} (same title); skipped",
+                                           raw, kind="duplicate"))
             continue
         if entry.arxiv:
             seen_arxiv[entry.arxiv] = number
@@ -272,7 +312,7 @@ def new_paper(entry: UpstreamEntry, paper_id: str) -> dict[str, Any]:
         "id": paper_id,
         "title": entry.title,
         "short_name": entry.short_name_guess(),
-        "year": entry.section_year,
+        "section_year": entry.section_year,
         "venue": venue,
         "arxiv": entry.arxiv,
         "links": dict(entry.links),
@@ -290,7 +330,8 @@ class Change:
 
     ``action``: ``add`` (new paper), ``fill`` (an empty field gets the upstream value),
     ``differs`` (catalog and upstream disagree; the catalog value is kept), ``missing``
-    (a catalog paper is no longer upstream; kept).
+    (a catalog paper is no longer upstream; kept), ``tokzoo`` (a paper the zoo added, not in
+    the list: expected, kept), ``now-upstream`` (a paper the zoo added that the list now has).
     """
 
     action: str
@@ -308,6 +349,10 @@ class Change:
             return f"~ {self.paper_id}.{self.field}: {self.old!r} -> {self.new!r}{at}"
         if self.action == "differs":
             return f"! {self.paper_id}.{self.field}: kept {self.old!r}; upstream has {self.new!r}{at}"
+        if self.action == "tokzoo":
+            return f"= {self.paper_id}: added by tokzoo, not in the upstream list (expected)"
+        if self.action == "now-upstream":
+            return f"= {self.paper_id}: added by tokzoo, now also in the upstream list{at} (its `added: tokzoo` can go)"
         return f"? {self.paper_id}: not in the upstream list (kept)"
 
 
@@ -338,13 +383,17 @@ class ImportPlan:
         lines = [str(c) for c in self.changes] + [str(n) for n in self.notes]
         if verbose:
             lines += [f"repaired line {line}: {text}" for line, text in self.repairs]
-        lines += [f"problem: {p}" for p in self.problems]
+        lines += [f"{'duplicate' if p.kind == 'duplicate' else 'problem'}: {p}" for p in self.problems]
         adds, fills = len(self.additions), len(self.fills)
+        unreadable = [p for p in self.problems if p.kind != "duplicate"]
+        duplicates = len(self.problems) - len(unreadable)
         summary = (
             f"{adds} new paper{'s' if adds != 1 else ''}, {fills} field{'s' if fills != 1 else ''} filled, "
             f"{len([n for n in self.notes if n.action == 'differs'])} differences kept, "
             f"{len([n for n in self.notes if n.action == 'missing'])} catalog papers not upstream, "
-            f"{len(self.problems)} problem line{'s' if len(self.problems) != 1 else ''}"
+            f"{len([n for n in self.notes if n.action == 'tokzoo'])} added by tokzoo, "
+            f"{duplicates} duplicate line{'s' if duplicates != 1 else ''}, "
+            f"{len(unreadable)} problem line{'s' if len(unreadable) != 1 else ''}"
         )
         return "\n".join(lines + [summary]) + "\n"
 
@@ -393,11 +442,17 @@ def plan_import(
             previous = paper_id
             continue
         matched.add(id(current))
-        previous = str(current.get("id"))
+        if current.get("section_year", current.get("year")) == (entry.heading_year or entry.section_year):
+            # an anchor for the new papers that follow it upstream; a paper the catalog files in
+            # another section (a duplicate line, a corrected year) is not where the list has it
+            previous = str(current.get("id"))
+        if current.get("added") == "tokzoo":
+            plan.notes.append(Change("now-upstream", previous, line=entry.line))
         _compare(current, entry, plan)
     for paper in papers:
         if id(paper) not in matched:
-            plan.notes.append(Change("missing", str(paper.get("id"))))
+            action = "tokzoo" if paper.get("added") == "tokzoo" else "missing"
+            plan.notes.append(Change(action, str(paper.get("id"))))
     return plan
 
 
@@ -405,7 +460,7 @@ def _compare(current: Mapping[str, Any], entry: UpstreamEntry, plan: ImportPlan)
     pid = str(current.get("id"))
     upstream: dict[str, Any] = {
         "title": entry.title,
-        "year": entry.section_year,
+        "section_year": entry.section_year,
         "arxiv": entry.arxiv,
         "links.paper": entry.links.get("paper"),
         "links.code": entry.links.get("code"),

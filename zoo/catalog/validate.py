@@ -7,8 +7,10 @@ lines are only computed when something is wrong.
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import re
+import reprlib
 import unicodedata
 from typing import Any, Optional, Sequence
 
@@ -17,7 +19,18 @@ from pydantic import BaseModel, ValidationError
 
 from zoo import vocab
 from zoo.catalog.issues import Issue
-from zoo.catalog.schema import ARXIV_VERSIONED_RE, PATTERN_HELP, CatalogFile, Links, Paper, Venue, ZooInfo
+from zoo.catalog.schema import (
+    ARXIV_VERSIONED_RE,
+    CONTROL_RE,
+    PATTERN_HELP,
+    SUPPORTED_SCHEMA_VERSIONS,
+    CatalogFile,
+    Links,
+    Paper,
+    Sources,
+    Venue,
+    ZooInfo,
+)
 
 Loc = tuple[Any, ...]
 
@@ -35,7 +48,30 @@ _MODEL_AT: dict[tuple[str, ...], type[BaseModel]] = {
     ("venue",): Venue,
     ("links",): Links,
     ("zoo",): ZooInfo,
+    ("sources",): Sources,
 }
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 80
+_REPR.maxother = 80
+_REPR.maxlevel = 2
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 4
+
+
+def short_repr(value: Any) -> str:
+    """``repr`` bounded in length and depth: error messages stay short whatever the input holds."""
+    return _REPR.repr(value)
+
+
+def describe_control(text: str) -> Optional[str]:
+    """``'U+001B (ESC)'`` for the first control character in ``text``, or None."""
+    match = CONTROL_RE.search(text)
+    if not match:
+        return None
+    ch = match.group(0)
+    name = unicodedata.name(ch, "") or {"\x1b": "ESC", "\x07": "BEL", "\x00": "NUL", "\x08": "BACKSPACE",
+                                        "\r": "CARRIAGE RETURN", "\n": "LINE FEED", "\t": "TAB"}.get(ch, "control")
+    return f"U+{ord(ch):04X} ({name})"
 
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -83,26 +119,56 @@ class LineIndex:
         return best
 
     def duplicate_keys(self) -> list[tuple[Loc, str, int]]:
-        """Mapping keys that appear twice: (path of the mapping, key, line of the repeat)."""
-        found: list[tuple[Loc, str, int]] = []
+        """Mapping keys that appear twice: (path of the mapping, key, line of the repeat).
 
-        def walk(node: yaml.Node, loc: Loc) -> None:
+        Iterative, and every node is visited once (aliases were refused before), so neither deep
+        nesting nor shared nodes can make it slow."""
+        found: list[tuple[Loc, str, int]] = []
+        if self.root is None:
+            return found
+        stack: list[tuple[yaml.Node, Loc]] = [(self.root, ())]
+        seen: set[int] = set()
+        while stack:
+            node, loc = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
             if isinstance(node, yaml.MappingNode):
-                seen: set[str] = set()
+                keys: set[str] = set()
                 for key_node, value_node in node.value:
                     key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
                     if key is not None:
-                        if key in seen:
+                        if key in keys:
                             found.append((loc, key, key_node.start_mark.line + 1))
-                        seen.add(key)
-                        walk(value_node, loc + (key,))
+                        keys.add(key)
+                        stack.append((value_node, loc + (key,)))
             elif isinstance(node, yaml.SequenceNode):
-                for i, item in enumerate(node.value):
-                    walk(item, loc + (i,))
-
-        if self.root is not None:
-            walk(self.root, ())
+                stack.extend((item, loc + (i,)) for i, item in enumerate(node.value))
+        found.sort(key=lambda item: item[2])
         return found
+
+
+def find_alias(root: Optional[yaml.Node]) -> Optional[int]:
+    """Line of a node that the document reaches twice (a YAML anchor reused by an alias), or None.
+
+    Aliases let a few hundred bytes expand into billions of values (an "alias bomb"); the
+    catalog never needs them, so they are refused before the data is built."""
+    if root is None:
+        return None
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return node.start_mark.line + 1
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None
 
 
 def _field_path(loc: Loc) -> str:
@@ -113,7 +179,7 @@ def _field_path(loc: Loc) -> str:
 
 
 def _suggest(value: Any, options: Sequence[str]) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 60:
         return ""
     close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -122,10 +188,11 @@ def _suggest(value: Any, options: Sequence[str]) -> str:
 class _Reporter:
     """Collects issues for one file, knowing which entry each data path belongs to."""
 
-    def __init__(self, file: str, data: Any, lines: Optional[LineIndex]) -> None:
+    def __init__(self, file: str, data: Any, lines: Optional[LineIndex], old_year: frozenset[int] = frozenset()) -> None:
         self.file = file
         self.data = data
         self.lines = lines
+        self.old_year = old_year  # entries that name section_year by its schema_version 1 name 'year'
         self.issues: list[Issue] = []
         self._pending: list[tuple[Loc, str, tuple[str, ...]]] = []
 
@@ -141,6 +208,8 @@ class _Reporter:
 
     def finish(self, lines: Optional[LineIndex]) -> list[Issue]:
         for loc, message, allowed in self._pending:
+            if len(loc) >= 3 and loc[0] == "papers" and loc[1] in self.old_year and loc[2] == "section_year":
+                loc = loc[:2] + ("year",) + loc[3:]  # the entry names the field 'year', as schema_version 1 did
             entry = entry_id = None
             field_loc = loc
             if len(loc) >= 2 and loc[0] == "papers" and isinstance(loc[1], int):
@@ -167,32 +236,47 @@ def _pydantic_issue(error: dict[str, Any], rep: _Reporter) -> None:
     value = error.get("input")
     inner: tuple[str, ...] = tuple(s for s in loc[2:] if isinstance(s, str)) if loc[:1] == ("papers",) else ()
     vocabulary = _VOCAB_BY_FIELD.get(inner)
+    shown = short_repr(value)
     if kind == "literal_error" and vocabulary is not None:
-        rep.add(loc, f"unknown term {value!r}{_suggest(value, list(vocabulary))}", list(vocabulary))
+        rep.add(loc, f"unknown term {shown}{_suggest(value, list(vocabulary))}", list(vocabulary))
     elif kind == "too_short" and vocabulary is not None:
         rep.add(loc, "needs at least one term (empty list)", list(vocabulary))
     elif kind == "extra_forbidden":
         model = _MODEL_AT.get(inner[:-1]) if loc[:1] == ("papers",) else CatalogFile
         fields = list(model.model_fields) if model else []
-        rep.add(loc, f"unknown field {loc[-1]!r}{_suggest(loc[-1], fields)}", fields)
+        name = loc[-1]
+        if inner == ("year",):
+            rep.add(loc, "both 'year' and 'section_year' are given; 'year' is the old (schema_version 1) name of "
+                         "section_year: keep only section_year (the venue's year stays venue.year)", fields)
+        else:
+            rep.add(loc, f"unknown field {short_repr(name)}{_suggest(name, fields)}", fields)
     elif kind == "string_pattern_mismatch":
         pattern = (error.get("ctx") or {}).get("pattern", "")
-        if isinstance(value, str) and ARXIV_VERSIONED_RE.match(value):
+        control = describe_control(value) if isinstance(value, str) else None
+        if control:
+            rep.add(loc, f"{shown} contains the control character {control}; control characters (terminal escape "
+                         "sequences, bidirectional overrides, line breaks) are not allowed in the catalog")
+        elif isinstance(value, str) and ARXIV_VERSIONED_RE.match(value):
             bare = re.sub(r"v\d+$", "", value)
-            rep.add(loc, f"{value!r} has a version suffix; store the versionless arXiv id {bare!r}")
+            rep.add(loc, f"{shown} has a version suffix; store the versionless arXiv id {bare!r}")
         else:
-            rep.add(loc, f"{value!r} {PATTERN_HELP.get(pattern, f'does not match {pattern}')}")
+            rep.add(loc, f"{shown} {PATTERN_HELP.get(pattern, 'does not match ' + short_repr(pattern))}")
     elif kind == "bool_type":
-        rep.add(loc, f"must be true or false (got {'null' if value is None else repr(value)})", ["true", "false"])
+        rep.add(loc, f"must be true or false (got {'null' if value is None else shown})", ["true", "false"])
     elif kind == "missing":
         rep.add(loc, "required field is missing")
     elif kind == "literal_error" and loc == ("schema_version",):
-        rep.add(loc, f"unsupported schema_version {value!r}", ["1"])
+        rep.add(loc, f"unsupported schema_version {shown}", [str(v) for v in SUPPORTED_SCHEMA_VERSIONS])
     else:
-        message = error["msg"]
+        message = str(error["msg"])[:300]
         if kind.endswith("_type") or kind in {"string_type", "int_type", "bool_type", "list_type"}:
-            message = f"{message} (got {value!r})"
+            message = f"{message} (got {shown})"
         rep.add(loc, message)
+
+
+def _arxiv_month(arxiv: str) -> Optional[tuple[int, int]]:
+    match = re.match(r"^(\d{2})(\d{2})\.\d{4,5}$", arxiv)
+    return (2000 + int(match.group(1)), int(match.group(2))) if match else None
 
 
 def _cross_checks(papers: list[Any], retired: list[Any], rep: _Reporter) -> None:
@@ -221,6 +305,19 @@ def _cross_checks(papers: list[Any], retired: list[Any], rep: _Reporter) -> None
         ident = entry.get("id")
         if isinstance(ident, str) and ident in retired_set:
             rep.add(("papers", index, "id"), f"id {ident!r} is retired (listed in retired_ids) and must not be reused")
+        published, arxiv = entry.get("arxiv_published"), entry.get("arxiv")
+        if isinstance(published, str) and isinstance(arxiv, str) and _arxiv_month(arxiv):
+            try:
+                day = _dt.date.fromisoformat(published)
+            except ValueError:
+                day = None  # the schema reports it
+            year, month = _arxiv_month(arxiv)  # type: ignore[misc]
+            if day is not None and (day.year * 12 + day.month) - (year * 12 + month) not in (0, 1):
+                rep.add(("papers", index, "arxiv_published"),
+                        f"{published!r} is not in the month of arXiv id {arxiv} ({year}-{month:02d}); "
+                        "arxiv_published is the date of the arXiv v1")
+        if isinstance(published, str) and not isinstance(arxiv, str):
+            rep.add(("papers", index, "arxiv_published"), "arxiv_published is set but the paper has no arxiv id")
         title = entry.get("title")
         if isinstance(title, str) and not title.isascii():
             from ftfy.badness import is_bad
@@ -231,16 +328,38 @@ def _cross_checks(papers: list[Any], retired: list[Any], rep: _Reporter) -> None
                 rep.add(("papers", index, "title"), f"title looks garbled (mojibake); did you mean {ftfy.fix_text(title)!r}?")
 
 
+def _migrate_v1(data: dict[str, Any]) -> tuple[dict[str, Any], frozenset[int]]:
+    """Entries that give ``year`` (the schema_version 1 name) and no ``section_year`` read as
+    version 2: their ``year`` becomes ``section_year``. Returns the data and those entries' indices.
+
+    schema_version 1 files name it so throughout; in a version 2 file the old name is still
+    accepted (entries written by older tools or other branches), and ``tokzoo pr-check`` and
+    ``tools/migrate_catalog.py`` point it out / rename it."""
+    papers = data.get("papers")
+    if not isinstance(papers, list):
+        return data, frozenset()
+    migrated, old = [], set()
+    for index, entry in enumerate(papers):
+        if isinstance(entry, dict) and "year" in entry and "section_year" not in entry:
+            entry = {("section_year" if k == "year" else k): v for k, v in entry.items()}
+            old.add(index)
+        migrated.append(entry)
+    return {**data, "papers": migrated}, frozenset(old)
+
+
 def check_data(data: Any, file: str, lines: Optional[LineIndex] = None) -> tuple[Optional[CatalogFile], list[Issue]]:
     """Validate parsed catalog data. Returns the parsed file (None if invalid) and the issues.
 
     ``lines`` (or the text via :meth:`LineIndex.from_text`) gives line numbers; without it,
-    issues have ``line=None``.
+    issues have ``line=None``. schema_version 1 data (``year`` instead of ``section_year``) is
+    read as version 2; its issues name the field ``year``, as the file does.
     """
     rep = _Reporter(file, data, lines)
     if not isinstance(data, dict):
         rep.add((), "the catalog must be a mapping with keys schema_version and papers", ["schema_version", "papers", "retired_ids"])
         return None, rep.finish(lines)
+    data, rep.old_year = _migrate_v1(data)
+    rep.data = data
     parsed: Optional[CatalogFile] = None
     try:
         parsed = CatalogFile.model_validate(data)
@@ -253,6 +372,21 @@ def check_data(data: Any, file: str, lines: Optional[LineIndex] = None) -> tuple
         _cross_checks(papers, retired if isinstance(retired, list) else [], rep)
     if lines is not None:
         for loc, key, line in lines.duplicate_keys():
-            rep.add(loc + (key,), f"key {key!r} appears twice in the same mapping (line {line}); YAML keeps only the last")
+            rep.add(loc + (key,), f"key {short_repr(key)} appears twice in the same mapping (line {line}); YAML keeps only the last")
     issues = rep.finish(lines)
     return (parsed if not issues else None), issues
+
+
+def completeness_issues(parsed: CatalogFile, file: str, lines: Optional[LineIndex] = None) -> list[Issue]:
+    """What ``tokzoo validate --complete`` adds: every paper has authors, an arXiv paper its v1
+    date, and a published venue its source."""
+    rep = _Reporter(file, {"papers": [p.model_dump() for p in parsed.papers]}, lines)
+    for index, paper in enumerate(parsed.papers):
+        if not paper.authors:
+            rep.add(("papers", index, "authors"), "no authors yet (full names, in the paper's order)")
+        if paper.arxiv and not paper.arxiv_published:
+            rep.add(("papers", index, "arxiv_published"), f"no arXiv v1 date (see https://arxiv.org/abs/{paper.arxiv})")
+        if paper.venue.kind != "preprint" and not paper.sources.venue:
+            rep.add(("papers", index, "venue"), f"venue {paper.venue.label()} has no source (sources.venue: a page "
+                                                "that shows the paper at that venue)")
+    return rep.finish(lines)

@@ -16,6 +16,8 @@ import typer
 from zoo import vocab
 
 CATALOG_HELP = "Catalog file to read (default: the repo's catalog.yaml; env TOKZOO_CATALOG)."
+YEAR_HELP = ("Section year of the upstream list (the year of the paper's first version): 2024, 2023..2024, "
+             "2023.., ..2022. For the venue's year use --venue-year, for the arXiv v1 date --arxiv-year.")
 
 
 class ListFormat(str, Enum):
@@ -67,6 +69,13 @@ def _select(cat, **criteria):
         raise _fail(str(exc), 2) from None
 
 
+def _clean(text: str) -> str:
+    """Catalog text as printed: control characters (terminal escape sequences) stripped, line breaks kept."""
+    from zoo.catalog.formats import printable
+
+    return printable(text, keep_newlines=True)
+
+
 def _write(text: str) -> None:
     try:
         sys.stdout.write(text)
@@ -80,12 +89,15 @@ def _write(text: str) -> None:
 
 def list_cmd(
     query: Optional[List[str]] = typer.Argument(
-        None, help="Free text (all words must occur in id, name, title, arXiv id or venue) or a wildcard "
+        None, help="Free text (all words must occur in id, name, title, arXiv id, venue or authors) or a wildcard "
         "matched against id, short name, arXiv id or title, e.g. 'fast*'.", show_default=False
     ),
     modality: Optional[List[str]] = typer.Option(None, "--modality", "-m", help=f"{', '.join(vocab.MODALITY)} (repeat or comma-separate for OR)."),
-    year: Optional[List[str]] = typer.Option(None, "--year", "-y", help="Year or range of the upstream section: 2024, 2023..2024, 2023.., ..2022."),
+    year: Optional[List[str]] = typer.Option(None, "--year", "-y", help=YEAR_HELP),
+    venue_year: Optional[List[str]] = typer.Option(None, "--venue-year", help="Year of the venue the paper appeared at (same forms as --year; preprints never match)."),
+    arxiv_year: Optional[List[str]] = typer.Option(None, "--arxiv-year", help="Year of the arXiv v1 (arxiv_published; same forms as --year)."),
     venue: Optional[List[str]] = typer.Option(None, "--venue", help="Venue name, optionally with year: CVPR, 'CVPR 2024', 'NeurIPS*'."),
+    author: Optional[List[str]] = typer.Option(None, "--author", "-a", help="An author's name or part of it, case and accents ignored ('Song Han', 'han'; '* Han' as a wildcard). Repeat for OR."),
     technique: Optional[List[str]] = typer.Option(None, "--technique", "-t", help=", ".join(vocab.TECHNIQUE) + "."),
     family: Optional[List[str]] = typer.Option(None, "--family", "-f", help=", ".join(vocab.FAMILY) + "."),
     training_free: Optional[bool] = typer.Option(None, "--training-free/--needs-training", help="Only training-free papers / only papers that need training."),
@@ -93,19 +105,21 @@ def list_cmd(
     implemented: Optional[bool] = typer.Option(None, "--implemented/--not-implemented", help="Only papers implemented in tokzoo / not implemented."),
     status: Optional[List[str]] = typer.Option(None, "--status", help="Zoo status: " + ", ".join(vocab.ZOO_STATUS) + "."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-F", help="Output format."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show at most N papers."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Show at most N papers."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
 ) -> None:
     """List papers matching all filters (values of one filter are alternatives).
 
-    Table columns: ID, Year, Venue, Name, Title, arXiv, Code, Zoo.
+    Table columns: ID, Year (the section year), Venue, Name, Title, arXiv, Code, Zoo; a narrow
+    terminal drops Name, arXiv, Code and Venue, in that order. JSON/CSV hold every field.
     """
     from zoo.catalog.formats import render
 
     cat = _load(catalog)
     papers = _select(
-        cat, modality=modality, year=year, venue=venue, technique=technique, family=family,
-        training_free=training_free, has_code=has_code, implemented=implemented, status=status, text=query,
+        cat, modality=modality, year=year, venue_year=venue_year, arxiv_year=arxiv_year, venue=venue, author=author,
+        technique=technique, family=family, training_free=training_free, has_code=has_code, implemented=implemented,
+        status=status, text=query,
     )
     total = len(papers)
     if limit is not None:
@@ -141,37 +155,68 @@ def _repro_line(paper_id: str) -> str:
 
 
 def _show_text(paper) -> str:
+    venue = f"{paper.venue.label()} ({paper.venue.kind})"
+    if paper.sources.venue:
+        venue += f"; source {paper.sources.venue}"
+    license_text = paper.code_license or "-"
+    if paper.license_restricts_use:
+        license_text += "  (restricts use: read the license before using the code)"
     rows = [
         ("id", paper.id),
         ("short name", paper.short_name or "-"),
-        ("year", str(paper.year)),
-        ("venue", f"{paper.venue.label()} ({paper.venue.kind})"),
-        ("arXiv", paper.arxiv or "-"),
+        ("authors", ", ".join(paper.authors) if paper.authors else "-"),
+        ("section year", f"{paper.section_year} (the upstream list's section)"),
+        ("arXiv", (f"{paper.arxiv} (v1 {paper.arxiv_published})" if paper.arxiv_published else paper.arxiv) if paper.arxiv else "-"),
+        ("venue", venue),
         ("paper", paper.links.paper),
         ("code", paper.links.code or "-"),
-        ("project", paper.links.project or "-"),
     ]
+    rows += [("code", url) for url in paper.links.other_code]
+    rows += [("code license", license_text), ("project", paper.links.project or "-")]
     rows += [("other", url) for url in paper.links.other]
     rows += [
-        ("authors", ", ".join(paper.authors) if paper.authors else "-"),
         ("modality", ", ".join(paper.modality)),
         ("technique", ", ".join(paper.technique)),
         ("family", ", ".join(paper.family)),
         ("training-free", "yes" if paper.training_free else "no"),
     ]
+    if paper.added != "upstream":
+        rows.append(("added by", f"{paper.added} (not in the upstream list)"))
     zoo = paper.zoo.status + (f" (method {paper.zoo.method!r})" if paper.zoo.method else "")
     rows.append(("zoo", zoo))
     if paper.implemented:
         rows.append(("apply", f'with zoo.apply(model, "{paper.zoo.method}") as run: ...'))
         rows.append(("repro", _repro_line(paper.id)))
+    for name in ("authors", "arxiv_published", "code", "project", "code_license"):
+        url = getattr(paper.sources, name)
+        if url:
+            rows.append((f"source: {name}", url))
     rows.append(("cite", f"tokzoo cite {paper.id}"))
     width = max(len(k) for k, _ in rows)
-    head = f"{paper.name}: {paper.title}\n\n" if paper.short_name else f"{paper.title}\n\n"
-    return head + "".join(f"  {k.ljust(width)}  {v}\n" for k, v in rows)
+    head = f"{paper.name}: {paper.title}" if paper.short_name else paper.title
+    head = _clean(head).replace("\n", " ") + "\n\n"
+    return head + "".join(f"  {k.ljust(width)}  {_clean(v).replace(chr(10), ' ')}\n" for k, v in rows)
+
+
+def _not_found(cat, key: str, exc: Exception) -> str:
+    """The lookup error, plus the papers of an author of that name, if any."""
+    message = str(exc)
+    from zoo.catalog import QueryError
+
+    try:
+        by_author = cat.by_author(key)
+    except QueryError:
+        by_author = []
+    if by_author:
+        listed = ", ".join(p.id for p in by_author[:10]) + (" ..." if len(by_author) > 10 else "")
+        message += (f"\n{key!r} matches an author of {len(by_author)} paper{'s' if len(by_author) != 1 else ''}: "
+                    f"{listed}; list them with: tokzoo list --author {key!r}")
+    return _clean(message)
 
 
 def show_cmd(
-    key: str = typer.Argument(..., help="Paper id, arXiv id (2403.06764, arXiv:2403.06764v2, abs URL) or unambiguous name."),
+    key: str = typer.Argument(..., help="Paper id, arXiv id (2403.06764, arXiv:2403.06764v2, abs URL) or unambiguous "
+                              "name; an author's name lists that author's papers."),
     fmt: ShowFormat = typer.Option(ShowFormat.text, "--format", "-F", help="Output format."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
 ) -> None:
@@ -182,8 +227,10 @@ def show_cmd(
     cat = _load(catalog)
     try:
         paper = cat.get(key)
-    except (PaperNotFound, AmbiguousPaper) as exc:
-        raise _fail(str(exc)) from None
+    except PaperNotFound as exc:
+        raise _fail(_not_found(cat, key, exc)) from None
+    except AmbiguousPaper as exc:
+        raise _fail(_clean(str(exc))) from None
     if fmt is ShowFormat.text:
         _write(_show_text(paper))
     elif fmt is ShowFormat.json:
@@ -199,7 +246,7 @@ def show_cmd(
 
 def stats_cmd(
     modality: Optional[List[str]] = typer.Option(None, "--modality", "-m", help="Restrict to these modalities."),
-    year: Optional[List[str]] = typer.Option(None, "--year", "-y", help="Restrict to a year or range (2023..2024)."),
+    year: Optional[List[str]] = typer.Option(None, "--year", "-y", help="Restrict to a section year or range (2023..2024); see `tokzoo list --help`."),
     technique: Optional[List[str]] = typer.Option(None, "--technique", "-t", help="Restrict to these techniques."),
     family: Optional[List[str]] = typer.Option(None, "--family", "-f", help="Restrict to these model families."),
     fmt: StatsFormat = typer.Option(StatsFormat.table, "--format", "-F", help="Output format."),
@@ -220,7 +267,7 @@ def stats_cmd(
         f"{total['papers']} papers ({total['with_arxiv']} with an arXiv id, {total['with_code']} with code, "
         f"{total['training_free']} training-free)\n"
     ]
-    titles = {"year": "year", "modality": "modality", "technique": "technique", "family": "family",
+    titles = {"year": "section year", "modality": "modality", "technique": "technique", "family": "family",
               "venue": "venue", "venue_kind": "venue kind", "zoo_status": "zoo status"}
     for key, title in titles.items():
         items = list(counts[key].items())
@@ -240,9 +287,11 @@ def stats_cmd(
 def validate_cmd(
     file: Optional[Path] = typer.Argument(None, help="Catalog file to check (default: the repo's catalog.yaml).", show_default=False),
     schema: bool = typer.Option(False, "--schema", help="Print the catalog's JSON Schema and exit."),
+    complete: bool = typer.Option(False, "--complete", help="Also require the curated metadata: authors for every "
+                                  "paper, the arXiv v1 date of arXiv papers, a source for every published venue."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
 ) -> None:
-    """Check a catalog: schema, closed vocabularies, unique ids/arXiv ids, https links.
+    """Check a catalog: schema, closed vocabularies, unique ids/arXiv ids, https links, no control characters.
 
     Exit status 1 when there are problems; each is printed as FILE:LINE: entry, field, message
     and the allowed values.
@@ -259,11 +308,15 @@ def validate_cmd(
         except FileNotFoundError as exc:
             raise _fail(str(exc)) from None
     parsed, issues = validate_file(target)
+    if parsed is not None and complete:
+        from zoo.catalog.validate import LineIndex, completeness_issues
+
+        issues = completeness_issues(parsed, str(target), LineIndex.from_text(Path(target).read_text(encoding="utf-8")))
     if issues:
-        _write("".join(f"{issue}\n" for issue in issues))
+        _write("".join(f"{_clean(str(issue))}\n" for issue in issues))
         raise _fail(f"{target}: {len(issues)} problem{'s' if len(issues) != 1 else ''}")
     assert parsed is not None
-    _write(f"{target}: OK ({len(parsed.papers)} papers)\n")
+    _write(f"{target}: OK ({len(parsed.papers)} papers{', metadata complete' if complete else ''})\n")
 
 
 # ---------------------------------------------------------------------------------------- cite
@@ -282,8 +335,10 @@ def cite_cmd(
     for key in keys:
         try:
             papers.append(cat.get(key))
-        except (PaperNotFound, AmbiguousPaper) as exc:
-            errors.append(str(exc))
+        except PaperNotFound as exc:
+            errors.append(_not_found(cat, key, exc))
+        except AmbiguousPaper as exc:
+            errors.append(_clean(str(exc)))
     if errors:
         raise _fail("\n".join(errors))
     _write(bibtex(papers))

@@ -14,6 +14,8 @@ from typing import List, Optional
 import typer
 
 CATALOG_HELP = "Catalog file to edit (default: the repo's catalog.yaml; env TOKZOO_CATALOG)."
+#: the upstream awesome list's raw markdown (shown in `tokzoo sync --help`)
+UPSTREAM_URL = "https://raw.githubusercontent.com/sangminwoo/awesome-token-reduction/HEAD/README.md"
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -38,14 +40,25 @@ def _catalog_path(catalog: Optional[Path]) -> Path:
 
 
 def _arxiv_fetcher(timeout: float, api: Optional[str]):
+    """arXiv's fetch function, or None when the optional ``arxiv`` package is not installed."""
+    try:
+        import arxiv  # noqa: F401  (the optional dependency)
+    except ImportError:
+        return None
+
     def fetch(arxiv_id: str):
-        try:
-            from zoo.contrib.arxiv_client import ArxivClient
-            import arxiv  # noqa: F401  (the optional dependency; checked here for a clear message)
-        except ImportError:
-            raise _fail("the 'arxiv' package is needed to fetch metadata: pip install 'tokzoo[add]' "
-                        "(or add the paper by hand with --title/--url/--venue)") from None
+        from zoo.contrib.arxiv_client import ArxivClient
+
         return ArxivClient(query_url_format=api, timeout=timeout).fetch_one(arxiv_id)
+
+    return fetch
+
+
+def _hf_fetcher(timeout: float, api: Optional[str]):
+    def fetch(arxiv_id: str):
+        from zoo.contrib.hf_papers import HFPapersClient
+
+        return HFPapersClient(api_url_format=api, timeout=timeout).fetch_one(arxiv_id)
 
     return fetch
 
@@ -71,47 +84,62 @@ def add_cmd(
     training_free: Optional[bool] = typer.Option(None, "--training-free/--not-training-free", help="Override the proposal.", show_default=False),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the diff only; write nothing."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
-    timeout: float = typer.Option(20.0, "--timeout", min=1.0, help="Seconds to wait for arXiv per request."),
+    hf: bool = typer.Option(True, "--hf/--no-hf", help="Also ask Hugging Face Papers (authors, abstract, code "
+                            "repository, project page); either source alone is enough."),
+    timeout: float = typer.Option(20.0, "--timeout", min=1.0, help="Seconds to wait for arXiv / Hugging Face per request."),
     arxiv_api: Optional[str] = typer.Option(None, "--arxiv-api", envvar="TOKZOO_ARXIV_API", hidden=True,
                                             help="arXiv query URL format (tests point it at a local server)."),
+    hf_api: Optional[str] = typer.Option(None, "--hf-api", envvar="TOKZOO_HF_API", hidden=True,
+                                         help="Hugging Face Papers API URL format with {id} (tests point it at a local server)."),
 ) -> None:
     """Add one paper to the catalog from its arXiv id (or by hand), validated, with a diff.
 
-    Labels are PROPOSED from keywords in the title and abstract: review them (and the venue,
-    code link and training_free) before opening the pull request. Refuses duplicates.
+    Metadata comes from arXiv and Hugging Face Papers (authors, abstract, code repository). Labels
+    are PROPOSED from keywords in the title and abstract: review them (and the venue, code link and
+    training_free) before opening the pull request. Refuses a paper the catalog already has
+    (checked before any network access).
     """
-    from zoo.contrib.add import REVIEW_NOTE, AddError, AddRequest, plan_add
+    from zoo.catalog.lock import CatalogLocked
+    from zoo.contrib.add import REVIEW_NOTE, AddError, AddRequest, add_paper
     from zoo.contrib.catalog_edit import CatalogEditError
 
     request = AddRequest(arxiv=paper, title=title, url=url, venue=venue, year=year, code=code, project=project,
                          short_name=short_name, paper_id=paper_id, modality=modality or [], technique=technique or [],
                          family=family or [], training_free=training_free)
     path = _catalog_path(catalog)
-    try:
-        plan = plan_add(request, path, _arxiv_fetcher(timeout, arxiv_api) if paper else None)
-    except (AddError, CatalogEditError) as exc:
-        raise _fail(str(exc)) from None
+    fetch = _arxiv_fetcher(timeout, arxiv_api) if paper else None
+    hf_fetch = _hf_fetcher(timeout, hf_api) if (paper and hf) else None
     out = typer.echo
-    out(plan.diff.rstrip("\n"))
-    before, after = plan.neighbours
-    out(f"\nentry {plan.entry['id']!r} goes into the {plan.entry['year']} section"
-        + (f", after {before!r}" if before else "") + (f", before {after!r}" if after else "") + ".")
-    if plan.notes:
-        out("\nWhere values came from:")
-        for note in plan.notes:
-            out(f"  - {note}")
-    if plan.proposal.reasons or plan.record is not None:
-        out("\nProposed labels (keyword rules in zoo/contrib/labels.py):")
-        for line in plan.proposal.explain():
+
+    def show(plan) -> None:
+        out(plan.diff.rstrip("\n"))
+        before, after = plan.neighbours
+        out(f"\nentry {plan.entry['id']!r} goes into the {plan.entry['section_year']} section"
+            + (f", after {before!r}" if before else "") + (f", before {after!r}" if after else "") + ".")
+        if plan.notes:
+            out("\nWhere values came from:")
+            for note in plan.notes:
+                out(f"  - {note}")
+        out("\nLabels in the entry (given options win; proposals follow the keyword rules in zoo/contrib/labels.py):")
+        for line in plan.label_notes:
             out(f"  - {line}")
-    out(f"\n{REVIEW_NOTE}")
+        out(f"\n{REVIEW_NOTE}")
+
+    try:
+        if paper and fetch is None:
+            if hf_fetch is None:
+                raise AddError("the 'arxiv' package is needed to fetch arXiv metadata: pip install 'tokzoo[add]', "
+                               "or drop --no-hf to use Hugging Face Papers, or add the paper by hand with "
+                               "--title/--url/--venue")
+            out("note: the 'arxiv' package is not installed (pip install 'tokzoo[add]'); using Hugging Face "
+                "Papers only", err=True)
+        # read, plan and write as one locked step: a concurrent add waits and loses nothing
+        plan = add_paper(request, path, fetch, hf_fetch, dry_run=dry_run, on_plan=show)
+    except (AddError, CatalogEditError, CatalogLocked) as exc:
+        raise _fail(str(exc)) from None
     if dry_run:
         out("\n--dry-run: nothing written. The whole catalog with this entry validates.")
         return
-    try:
-        plan.write()
-    except CatalogEditError as exc:
-        raise _fail(str(exc)) from None
     out(f"\nwrote {plan.catalog} (validated). Next: review the entry, run `tokzoo validate`, "
         f"commit and open a pull request (one paper per PR).")
 
@@ -122,10 +150,14 @@ def add_cmd(
 def sync_cmd(
     source: Optional[str] = typer.Argument(
         None, help="The upstream list: a file or an http(s) URL of its raw markdown "
-        "(default: tools/upstream/awesome-token-reduction.md next to the catalog).", show_default=False),
-    write: bool = typer.Option(False, "--write", help="Apply: add new papers (labels proposed by keywords) and fill empty fields."),
+        "(default: the shipped copy, tools/upstream/awesome-token-reduction.md next to the catalog; "
+        f"the list itself is {UPSTREAM_URL}).", show_default=False),
+    write: bool = typer.Option(False, "--write", help="Apply: add new papers (curated or proposed labels) and fill empty fields."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Curated labels of new papers (YAML: arXiv id or lineNNN -> "
+                                          "id, short_name, modality, technique, family, training_free). Default: "
+                                          "tools/upstream/labels.yaml next to the catalog, when it exists."),
     show_diff: bool = typer.Option(False, "--diff", help="Also print the catalog diff that --write would make."),
-    fetch_abstracts: bool = typer.Option(False, "--fetch-abstracts", help="Fetch arXiv abstracts of new papers for better label proposals."),
+    fetch_abstracts: bool = typer.Option(False, "--fetch-abstracts", help="Fetch arXiv abstracts of new papers without curated labels for better keyword proposals."),
     check: bool = typer.Option(False, "--check", help="Exit 1 when the catalog is behind the list (for scheduled jobs)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP, envvar="TOKZOO_CATALOG"),
     timeout: float = typer.Option(20.0, "--timeout", min=1.0, help="Seconds to wait for a URL or arXiv."),
@@ -133,14 +165,25 @@ def sync_cmd(
 ) -> None:
     """Re-import the upstream awesome list: report new, changed and removed papers.
 
-    Report only unless --write. Curated values are never overwritten: only empty fields are
-    filled, differences are listed and kept, papers gone upstream stay in the catalog.
+    Says first what it reads: the list (the shipped copy unless a file or URL is given), the
+    curated labels file and the catalog. Report only unless --write. Curated values are never
+    overwritten: only empty fields are filled, differences are listed and kept, papers gone
+    upstream stay in the catalog, papers the zoo added (added: tokzoo) are expected to be absent.
     """
+    from zoo.catalog.edit import read_label_files
+    from zoo.catalog.lock import CatalogLocked, catalog_lock
     from zoo.contrib.catalog_edit import CatalogEditError
-    from zoo.contrib.sync import DEFAULT_UPSTREAM, SyncError, plan_sync, read_upstream
+    from zoo.contrib.sync import DEFAULT_LABELS, DEFAULT_UPSTREAM, SyncError, plan_sync, read_upstream
 
     path = _catalog_path(catalog)
-    upstream = source or str(path.resolve().parent / DEFAULT_UPSTREAM)
+    default_source = path.resolve().parent / DEFAULT_UPSTREAM
+    upstream = source or str(default_source)
+    labels_path = labels if labels is not None else path.resolve().parent / DEFAULT_LABELS
+    curated: dict = {}
+    if labels is not None or labels_path.is_file():
+        curated, errors = read_label_files([labels_path])
+        if errors:
+            raise _fail("the labels file cannot be used:\n  " + "\n  ".join(errors))
     abstracts = None
     if fetch_abstracts:
         def abstracts(ids: list[str]) -> dict[str, str]:
@@ -150,32 +193,48 @@ def sync_cmd(
             if not report.ok:
                 typer.echo(f"note: arXiv abstracts: {report.summary()}", err=True)
             return {i: r.abstract for i, r in report.found.items()}
+    what = "the shipped copy" if source is None else ("a URL" if upstream.startswith(("http://", "https://")) else "a file")
     try:
         text = read_upstream(upstream, timeout=timeout)
-        report = plan_sync(path, text, prepare_write=write or show_diff, abstracts=abstracts)
-    except (SyncError, CatalogEditError) as exc:
+        with catalog_lock(path):
+            report = plan_sync(path, text, prepare_write=write or show_diff, abstracts=abstracts, labels=curated)
+            typer.echo(f"Upstream list: {upstream} ({what}; {report.upstream_count} papers; "
+                       f"{_list_title(text)})")
+            typer.echo(f"Curated labels: {labels_path} ({len(curated)} papers)" if curated else
+                       f"Curated labels: none ({labels_path} not found; new papers get keyword proposals)")
+            typer.echo(f"Catalog: {path}\n")
+            typer.echo(report.text().rstrip("\n"))
+            if report.label_reasons:
+                typer.echo("\nLabels of new papers without curated labels were proposed from title keywords"
+                           + (" and arXiv abstracts" if fetch_abstracts else "") + "; review them:")
+                for pid, reasons in report.label_reasons.items():
+                    typer.echo(f"  {pid}: " + "; ".join(reasons))
+            if show_diff and report.new_text is not None:
+                typer.echo("\n" + report.diff().rstrip("\n"))
+            if write:
+                if report.new_text is None:
+                    typer.echo("\nnothing to write: the catalog is up to date with the list")
+                else:
+                    report.write()
+                    typer.echo(f"\nwrote {path} (validated)")
+            elif report.plan.changes:
+                typer.echo("\nreport only; run again with --write to apply")
+    except (SyncError, CatalogEditError, CatalogLocked) as exc:
         raise _fail(str(exc)) from None
-    typer.echo(report.text().rstrip("\n"))
-    if report.label_reasons:
-        typer.echo("\nLabels of new papers were proposed from title keywords"
-                   + (" and arXiv abstracts" if fetch_abstracts else "") + "; review them:")
-        for pid, reasons in report.label_reasons.items():
-            typer.echo(f"  {pid}: " + "; ".join(reasons))
-    if show_diff and report.new_text is not None:
-        typer.echo("\n" + report.diff().rstrip("\n"))
-    if write:
-        if report.new_text is None:
-            typer.echo("\nnothing to write: the catalog is up to date with the list")
-        else:
-            try:
-                report.write()
-            except CatalogEditError as exc:
-                raise _fail(str(exc)) from None
-            typer.echo(f"\nwrote {path} (validated)")
-    elif report.plan.changes:
-        typer.echo("\nreport only; run again with --write to apply")
     if check and report.behind and not write:
         raise typer.Exit(1)
+
+
+def _list_title(text: str) -> str:
+    """The list's heading, e.g. 'Awesome Token Redundancy Reduction' (badges and emoji left out)."""
+    import re
+
+    for line in text.splitlines():
+        if line.startswith("# "):
+            title = re.sub(r"\[!\[.*$", "", line[2:])
+            title = "".join(ch for ch in title if ch.isascii()).strip()
+            return f"titled {title!r}" if title else "untitled"
+    return "untitled"
 
 
 # ---------------------------------------------------------------------------------------- new-method
@@ -201,22 +260,21 @@ def new_method_cmd(
 
     The scaffold fails its tests on purpose until the method is implemented.
     """
+    from zoo.catalog.lock import CatalogLocked, catalog_lock
     from zoo.contrib.scaffold import ScaffoldError, plan_new_method
 
     target = (root or _default_root()).resolve()
     try:
-        plan = plan_new_method(target, paper, family=family, placement=placement, class_name=class_name,
-                               catalog=catalog)
-    except ScaffoldError as exc:
-        raise _fail(str(exc)) from None
-    typer.echo(plan.summary())
-    typer.echo("\n" + plan.diff().rstrip("\n"))
-    if dry_run:
-        typer.echo("\n--dry-run: nothing written.")
-        return
-    try:
-        plan.write()
-    except ScaffoldError as exc:
+        with catalog_lock(catalog or target / "catalog.yaml"):
+            plan = plan_new_method(target, paper, family=family, placement=placement, class_name=class_name,
+                                   catalog=catalog)
+            typer.echo(plan.summary())
+            typer.echo("\n" + plan.diff().rstrip("\n"))
+            if dry_run:
+                typer.echo("\n--dry-run: nothing written.")
+                return
+            plan.write()
+    except (ScaffoldError, CatalogLocked) as exc:
         raise _fail(str(exc)) from None
     m, mid = plan.module, plan.method_id
     typer.echo(f"""

@@ -26,11 +26,145 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _json_value(value: Any) -> Any:
+    """A parameter's default as typed JSON data (tuples become lists); other objects as their repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _json_value(v) for k, v in value.items()}
+    return repr(value)
+
+
+def _typed_params(method_id: str) -> tuple[dict[str, Any], list[str]]:
+    """(parameter -> effective default as typed JSON, names of required parameters) of a method."""
+    import dataclasses
+
+    from zoo.interface import method_class
+
+    cls = method_class(method_id)
+    try:  # effective defaults: validate() may resolve e.g. r=None to the paper's default
+        resolved = cls().params()
+    except Exception:
+        resolved = {}
+    params: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        if f.name in resolved:
+            params[f.name] = _json_value(resolved[f.name])
+        elif f.default is not dataclasses.MISSING:
+            params[f.name] = _json_value(f.default)
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            params[f.name] = _json_value(f.default_factory())  # type: ignore[misc]
+        else:
+            params[f.name] = None
+            required.append(f.name)
+    return params, required
+
+
+#: adapter -> catalog families it serves, for methods without a catalog entry (controls)
+ADAPTER_FAMILIES: dict[str, tuple[str, ...]] = {"timm-vit": ("vit",), "llava": ("vlm",), "llava-next": ("vlm",)}
+
+
+def method_rows(infos: list[Any]) -> list[dict[str, Any]]:
+    """One plain row per method: what both the table and ``--json`` show (extend here: a new
+    key becomes a JSON field; add a column in :func:`render_methods_table` to show it)."""
+    try:
+        from zoo.catalog import load_catalog
+
+        by_method = {p.zoo.method: p for p in load_catalog().papers if p.zoo.method}
+    except Exception:  # the method list must not depend on the catalog loading
+        by_method = {}
+    rows = []
+    for info in infos:
+        params, required = _typed_params(info.id)
+        paper = by_method.get(info.id)
+        catalog_families = list(paper.family) if paper is not None else sorted(
+            {f for a in info.families for f in ADAPTER_FAMILIES.get(a, ())})
+        rows.append({
+            "id": info.id, "arxiv": info.arxiv or None, "families": list(info.families),
+            "catalog_families": catalog_families, "catalog_id": paper.id if paper is not None else None,
+            "placement": info.placement, "params": params, "required_params": required,
+            "paper_notation": dict(info.paper_notation), "summary": info.summary,
+        })
+    return rows
+
+
+def filter_by_family(rows: list[dict[str, Any]], family: Optional[str]) -> list[dict[str, Any]]:
+    """Rows of methods that run on adapter ``family`` or serve catalog family ``family``."""
+    from zoo import vocab
+    from zoo.families import ADAPTERS
+
+    if family is None:
+        return rows
+    term = family.strip()
+    allowed = f"adapters: {', '.join(ADAPTERS)}; catalog families: {', '.join(vocab.FAMILY)}"
+    if not term:
+        raise typer.BadParameter(f"empty value; allowed {allowed}", param_hint="--family")
+    if term in ADAPTERS:
+        return [r for r in rows if term in r["families"]]
+    if term in vocab.FAMILY:
+        return [r for r in rows if term in r["catalog_families"]]
+    raise typer.BadParameter(f"{term[:40]!r} is neither an adapter nor a catalog family; {allowed}", param_hint="--family")
+
+
+def _value_text(value: Any) -> str:
+    """A default as Python writes it, without spaces (so that a cell never wraps inside it)."""
+    if isinstance(value, (list, tuple)):
+        return "(" + ",".join(_value_text(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value) if value is None or isinstance(value, bool) else json.dumps(value)
+
+
+def _param_text(name: str, value: Any) -> str:
+    return f"{name}={_value_text(value)}"
+
+
+def render_methods_table(rows: list[dict[str, Any]], width: int) -> str:
+    """The ``tokzoo methods`` table in ``width`` columns (words are never broken: every column is
+    at least as wide as its longest word; the summary wraps between words; one parameter a line).
+    The arXiv column is shown from 100 columns on."""
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    params = {r["id"]: [_param_text(k, v) + (" (required)" if k in r["required_params"] else "")
+                         for k, v in r["params"].items()] for r in rows}
+    show_paper = width >= 100
+    table = Table(title=f"tokzoo methods ({len(rows)})", box=box.SIMPLE_HEAD, show_lines=False, pad_edge=False,
+                  collapse_padding=True)
+
+    def longest_word(texts: list[str]) -> int:
+        return max([len(w) for t in texts for w in t.split()] + [1])
+
+    table.add_column("id", no_wrap=True, min_width=longest_word([r["id"] for r in rows]))
+    if show_paper:
+        table.add_column("arXiv", no_wrap=True)
+    table.add_column("families", no_wrap=True, min_width=longest_word([f for r in rows for f in r["families"]]))
+    table.add_column("parameters (defaults)", no_wrap=True,
+                     min_width=min(max([len(p) for ps in params.values() for p in ps] + [10]), 32))
+    table.add_column("summary", min_width=longest_word([r["summary"] for r in rows]), ratio=1)
+    for r in rows:
+        cells = [r["id"]] + ([r["arxiv"] or "(control)"] if show_paper else [])
+        cells += ["\n".join(r["families"]), "\n".join(params[r["id"]]), r["summary"]]
+        table.add_row(*cells)
+    out = io.StringIO()
+    Console(file=out, width=width, force_terminal=False, color_system=None, soft_wrap=False).print(table)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+
 def methods_cmd(
-    family: Optional[str] = typer.Option(None, "--family", help="Only methods supporting this adapter (e.g. timm-vit)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    family: Optional[str] = typer.Option(None, "--family", help="Only methods for this model family: an adapter "
+                                         "(timm-vit, llava, ...) or a catalog family term (vit, vlm, video-llm, ...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (typed parameter defaults) instead of a table."),
 ) -> None:
     """List the registered methods: id, paper, families, placement and parameters with defaults."""
+    import shutil
+
     from zoo.interface import methods
 
     try:
@@ -38,24 +172,12 @@ def methods_cmd(
     except ImportError as exc:
         typer.echo(f"error: listing methods needs the method dependencies ({exc}); install tokzoo[vit]", err=True)
         raise typer.Exit(1)
-    if family:
-        infos = [i for i in infos if family in i.families]
+    rows = filter_by_family(method_rows(infos), family)
     if as_json:
-        typer.echo(json.dumps([{
-            "id": i.id, "arxiv": i.arxiv, "families": list(i.families), "placement": i.placement,
-            "params": i.params, "paper_notation": i.paper_notation, "summary": i.summary,
-        } for i in infos], indent=2))
+        typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"tokzoo methods ({len(infos)})", show_lines=True)
-    for col in ("id", "paper", "families", "parameters (defaults)", "summary"):
-        table.add_column(col, overflow="fold")
-    for i in infos:
-        params = ", ".join(f"{k}={v}" for k, v in i.params.items())
-        table.add_row(i.id, f"arXiv {i.arxiv}" if i.arxiv else "(control)", ", ".join(i.families), params, i.summary)
-    Console(width=max(100, Console().width)).print(table)
+    width = shutil.get_terminal_size((100, 24)).columns
+    typer.echo(render_methods_table(rows, width), nl=False)
 
 
 def bench_cmd(

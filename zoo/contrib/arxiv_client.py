@@ -8,7 +8,11 @@ The ``arxiv`` package (v4) has sharp edges that this module files off:
 - ids arXiv does not know are silently dropped from the answer: requested and returned
   ids are compared and the difference is reported as ``missing``;
 - there is no timeout setting, so a server that never answers hangs forever: every HTTP
-  request gets a socket timeout and every batch an overall deadline;
+  request gets a socket timeout and every batch an overall deadline; the body is read with
+  a size cap on the *decompressed* data (a gzip bomb stops after a few MB) and stops at the
+  deadline even when the caller has given up (no read runs on in the background);
+- any HTTP 200 is taken as a feed: an answer that is not an Atom feed (a proxy's or captive
+  portal's page) is reported as such, never as "no such paper";
 - rate limits: requests are spaced by ``delay_seconds`` (arXiv asks for 3 s) and
   transient failures (HTTP 429/5xx, timeouts, dropped connections) are retried with
   exponential backoff; an unresolvable host (offline) fails at once.
@@ -118,16 +122,54 @@ def record_from_result(result: Any) -> ArxivRecord:
     )
 
 
-def _timeout_session(timeout: float) -> Any:
-    """A ``requests.Session`` whose requests default to ``timeout`` seconds."""
+class NotAtomFeed(RuntimeError):
+    """arXiv (or something in between) answered HTTP 200 with a body that is not an Atom feed."""
+
+
+class ResponseLimit(RuntimeError):
+    """The answer was too large or too slow (see :mod:`zoo.contrib.http`); the read was stopped."""
+
+
+def _looks_like_atom(body: bytes) -> bool:
+    head = body[:4096].lstrip()
+    return b"http://www.w3.org/2005/Atom" in head and (head.startswith(b"<?xml") or head.startswith(b"<feed"))
+
+
+def _bounded_session(timeout: float, deadline: float, max_bytes: int) -> Any:
+    """A ``requests.Session`` for the ``arxiv`` package: ``timeout`` per socket operation, the body
+    streamed with at most ``max_bytes`` decompressed and stopped ``deadline`` s after the request
+    began, and a 200 answer that is not Atom refused (:class:`NotAtomFeed`)."""
     import requests
 
-    class TimeoutSession(requests.Session):
-        def request(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
-            kwargs.setdefault("timeout", timeout)
-            return super().request(*args, **kwargs)
+    from zoo.contrib import http
 
-    return TimeoutSession()
+    class BoundedSession(requests.Session):
+        def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+            kwargs.setdefault("timeout", timeout)
+            kwargs["stream"] = True
+            ends = time.monotonic() + deadline
+            response = super().request(method, url, *args, **kwargs)
+            try:
+                raw = response.raw
+                reader = getattr(raw, "read1", None)
+                read1 = (lambda n: reader(n, decode_content=False)) if reader else (lambda n: raw.read(n, decode_content=False))
+                body = http.read_bounded(read1, content_encoding=response.headers.get("Content-Encoding"),
+                                         max_bytes=max_bytes, deadline=ends, what="arXiv's answer")
+            except (http.ResponseTooLarge, http.ReadDeadline) as exc:
+                raise ResponseLimit(str(exc)) from None
+            except ValueError as exc:
+                raise NotAtomFeed(f"arXiv's answer cannot be read: {exc}") from None
+            finally:
+                response.close()
+            response._content = body
+            response._content_consumed = True
+            if response.status_code == 200 and not _looks_like_atom(body):
+                kind = response.headers.get("Content-Type", "no Content-Type")
+                raise NotAtomFeed(f"the answer from {str(url).split('?')[0]} is HTTP 200 but not an Atom feed "
+                                  f"({kind}; begins {body[:60]!r}): a proxy, captive portal or outage page?")
+            return response
+
+    return BoundedSession()
 
 
 def run_with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
@@ -172,6 +214,7 @@ class ArxivClient:
         delay_seconds: float = 3.0,
         retries: int = 3,
         batch_size: int = 20,
+        max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
@@ -183,6 +226,7 @@ class ArxivClient:
         self.delay_seconds = float(delay_seconds)
         self.retries = int(retries)
         self.batch_size = int(batch_size)
+        self.max_bytes = int(max_bytes)
         self._client: Any = None
         self._last_request = 0.0
 
@@ -195,7 +239,7 @@ class ArxivClient:
             client = arxiv.Client(page_size=self.batch_size, delay_seconds=0.0, num_retries=0)
             client.query_url_format = self.query_url_format
             if hasattr(client, "_session"):  # arxiv 2.x-4.x keep a requests.Session here
-                client._session = _timeout_session(self.timeout)
+                client._session = _bounded_session(self.timeout, self.deadline, self.max_bytes)
             self._client = client
         return self._client
 
@@ -319,6 +363,10 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         return kind, f"arXiv answered HTTP {exc.status} ({exc.url})"
     if isinstance(exc, ArxivUnavailable):  # the overall deadline
         return "transient", str(exc)
+    if isinstance(exc, NotAtomFeed):
+        return "fatal", str(exc)
+    if isinstance(exc, ResponseLimit):
+        return "fatal", str(exc)
     if isinstance(exc, requests.exceptions.Timeout):
         return "transient", f"arXiv did not answer within the {type(exc).__name__} limit: {exc}"
     if isinstance(exc, requests.exceptions.ConnectionError):

@@ -119,7 +119,7 @@ class CatalogDocument:
         id (arXiv ids grow with time); without an arXiv id, at the top of the block.
         """
         papers = self.papers
-        block = [i for i, p in enumerate(papers) if p.get("year") == year]
+        block = [i for i, p in enumerate(papers) if p.get("section_year") == year]
         if block:
             if arxiv:
                 for i in block:
@@ -129,7 +129,7 @@ class CatalogDocument:
                 return block[-1] + 1
             return block[0]
         for i, p in enumerate(papers):
-            if isinstance(p.get("year"), int) and p["year"] < year:
+            if isinstance(p.get("section_year"), int) and p["section_year"] < year:
                 return i
         return len(papers)
 
@@ -182,8 +182,17 @@ def checked_text(path: Path, old: str, new: str, *, allow_changes: bool = False)
 
 
 def write_checked(path: Path, expected_old: str, new: str) -> None:
-    """Atomically replace ``path`` with ``new``, refusing if the file changed since it was read."""
-    current = path.read_text(encoding="utf-8")
-    if current != expected_old:
-        raise CatalogEditError(f"{path} changed on disk while editing; run the command again")
-    atomic_write_text(path, new)
+    """Atomically replace ``path`` with ``new``, refusing if the file changed since it was read.
+
+    The check and the replace happen under the catalog's lock (:mod:`zoo.catalog.lock`); callers
+    that read the catalog hold the lock from the read on, so that no other edit comes between."""
+    from zoo.catalog.lock import CatalogLocked, catalog_lock
+
+    try:
+        with catalog_lock(path):
+            current = path.read_text(encoding="utf-8")
+            if current != expected_old:
+                raise CatalogEditError(f"{path} changed on disk while editing; run the command again")
+            atomic_write_text(path, new)
+    except CatalogLocked as exc:
+        raise CatalogEditError(str(exc)) from None

@@ -1,6 +1,7 @@
 """``tokzoo pr-check``: what CI checks on a pull request beyond the schema, with exact fixes.
 
-- the catalog validates (the same validator as ``tokzoo validate`` and pre-commit);
+- the catalog validates (the same validator as ``tokzoo validate`` and pre-commit), and no
+  entry uses the old key ``year`` (schema_version 1's name of ``section_year``, still read);
 - compared with the base branch: at most ``max_new_papers`` new papers (one paper per PR),
   and no id disappears (ids are permanent: a removed paper's id goes to ``retired_ids``);
 - result records added or changed under ``repro/results/`` read as records and, for
@@ -49,7 +50,18 @@ def check_catalog(text: str, file: str, base_text: Optional[str], *, max_new_pap
     from zoo.catalog import validate_text
     from zoo.catalog.validate import LineIndex
 
-    findings = [Finding(file, _issue_message(issue), issue.line) for issue in validate_text(text, file)[1]]
+    parsed, issues = validate_text(text, file)
+    findings = [Finding(file, _issue_message(issue), issue.line) for issue in issues]
+    if parsed is not None:
+        from zoo.catalog.edit import old_year_entries
+
+        data = yaml.safe_load(text)
+        lines = LineIndex.from_text(text)
+        index = {p.get("id"): i for i, p in enumerate(data.get("papers") or []) if isinstance(p, dict)}
+        for pid in old_year_entries(data):
+            findings.append(Finding(file, f"entry {pid!r} uses the old key 'year'; since schema_version 2 it is "
+                                          "'section_year' (run python tools/migrate_catalog.py)",
+                                    lines.line(("papers", index[pid], "year"))))
     if base_text is None:
         return findings
     try:

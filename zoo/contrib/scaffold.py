@@ -13,11 +13,17 @@ Writes, for catalog paper ``<id>`` (the method id is the catalog id):
 and edits (validated, atomic): ``zoo/papers/__init__.py`` (REGISTRY entry) and the catalog
 entry (``zoo: {status: planned, method: <id>}``). Nothing is written if any target file
 exists or the method is already registered.
+
+Catalog strings are data, never code: they enter the generated files as ``repr`` literals or
+as escaped docstring text (:func:`docstring_text`), and every generated file must parse to
+the same structure as the template filled with harmless text (:func:`check_structure`), so
+a title or short name holding quotes, triple quotes or code cannot add a statement.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -82,6 +88,37 @@ class ScaffoldPlan:
             raise
 
 
+def docstring_text(text: str) -> str:
+    """``text`` made safe inside a ``\"\"\"`` docstring or a comment of generated code: control
+    characters and line breaks dropped, backslashes and quotes escaped."""
+    from zoo.catalog.schema import CONTROL_RE
+
+    flat = " ".join(CONTROL_RE.sub(" ", text).split())
+    return flat.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _shape(code: str) -> str:
+    """The code's syntax tree with every string constant blanked: equal for two fillings of a
+    template exactly when the filled-in text changed no code."""
+    tree = ast.parse(code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+    return ast.dump(tree, include_attributes=False)
+
+
+def check_structure(relative: str, generated: str, reference: str) -> None:
+    """Refuse a generated file whose structure differs from the template's (catalog text turned into code)."""
+    try:
+        same = _shape(generated) == _shape(reference)
+    except SyntaxError as exc:
+        raise ScaffoldError(f"{relative}: the catalog entry's text breaks the generated code ({exc.msg}); "
+                            "nothing was written") from None
+    if not same:
+        raise ScaffoldError(f"{relative}: the catalog entry's text would change the generated code's structure; "
+                            "nothing was written")
+
+
 def class_name_for(name: str) -> str:
     """``'LLaVA-PruMerge'`` -> ``'LLaVAPruMerge'``; a valid, non-keyword identifier."""
     parts = re.findall(r"[A-Za-z0-9]+", name)
@@ -98,7 +135,7 @@ def add_registry_entry(text: str, method_id: str, target: str) -> str:
     match = re.search(r"^REGISTRY: dict\[str, str\] = \{\n(?P<body>.*?)^\}", text, re.MULTILINE | re.DOTALL)
     if not match:
         raise ScaffoldError("cannot find the `REGISTRY: dict[str, str] = {...}` literal in zoo/papers/__init__.py")
-    line = f'    "{method_id}": "{target}",\n'
+    line = f"    {json.dumps(method_id)}: {json.dumps(target)},\n"
     new = text[:match.end("body")] + line + text[match.end("body"):]
     tree = ast.parse(new)
     for node in tree.body:
@@ -179,26 +216,38 @@ def plan_new_method(root: Path | str, paper_key: str, *, family: Optional[str] =
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise ScaffoldError(f"--class-name {class_name!r} is not a Python identifier")
 
-    fields: dict[str, Any] = {
-        "heading": (f"{paper.short_name} (arXiv {paper.arxiv or 'none'}): {paper.title}" if paper.short_name
-                    else f"{paper.title} (arXiv {paper.arxiv or 'none'})"),
-        "short": paper.short_name or paper.id,
-        "title": paper.title,
-        "title_repr": repr(paper.title),
-        "arxiv_text": paper.arxiv or "none",
-        "arxiv_value": paper.arxiv or "",
-        "paper_url": paper.links.paper,
-        "code_line": f"\nOfficial code: {paper.links.code}" if paper.links.code else "",
-        "method_id": method_id,
-        "module": module,
-        "class_name": class_name,
-        "family": family,
-        "placement": placement,
-        "stage": stage or "TODO",
-        "case_list": case_list,
-    }
+    short = paper.short_name or paper.id
+    arxiv_text = paper.arxiv or "none"
+    heading = (f"{paper.short_name} (arXiv {arxiv_text}): {paper.title}" if paper.short_name
+               else f"{paper.title} (arXiv {arxiv_text})")
+
+    def fill(short: str, heading: str, title: str, paper_url: str, code: Optional[str], arxiv: str) -> dict[str, Any]:
+        """Template fields: ``*_lit`` are Python literals (repr), the rest escaped docstring text."""
+        return {
+            "heading": docstring_text(heading),
+            "short": docstring_text(short),
+            "arxiv_text": docstring_text(arxiv or "none"),
+            "paper_url": docstring_text(paper_url),
+            "code_line": f"\nOfficial code: {docstring_text(code)}" if code else "",
+            "method_id": method_id,
+            "module": module,
+            "class_name": class_name,
+            "family": family,
+            "placement": placement,
+            "stage": stage or "TODO",
+            "case_list": case_list,
+            "method_id_lit": repr(method_id),
+            "arxiv_lit": repr(arxiv),
+            "family_lit": repr(family),
+            "placement_lit": repr(placement),
+            "title_lit": repr(title),
+            "todo_lit": repr(f"copy a reported number of {short} with its table/figure into CLAIMS as a Claim"),
+        }
+
+    fields = fill(short, heading, paper.title, paper.links.paper, paper.links.code, paper.arxiv or "")
+    harmless = fill("x", "x", "x", "https://x", "https://x" if paper.links.code else None, "x")
     setup = templates.MODEL_SETUP.get(family) or Template(templates.MISSING_SETUP).substitute(fields)
-    fields["model_setup"] = setup.rstrip("\n")
+    fields["model_setup"] = harmless["model_setup"] = setup.rstrip("\n")
 
     plan = ScaffoldPlan(root=root, method_id=method_id, class_name=class_name, module=module)
     for relative, template in ((f"zoo/papers/{module}.py", templates.METHOD),
@@ -207,7 +256,9 @@ def plan_new_method(root: Path | str, paper_key: str, *, family: Optional[str] =
         path = root / relative
         if path.exists():
             raise ScaffoldError(f"{relative} exists already; nothing was written")
-        plan.new_files[path] = Template(template).substitute(fields)
+        generated = Template(template).substitute(fields)
+        check_structure(relative, generated, Template(template).substitute(harmless))
+        plan.new_files[path] = generated
     plan.edits[registry_path] = (registry_text, add_registry_entry(registry_text, method_id,
                                                                    f"zoo.papers.{module}:{class_name}"))
     catalog_text = catalog_path.read_text(encoding="utf-8")

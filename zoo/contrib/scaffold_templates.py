@@ -4,6 +4,11 @@ Kept as Python strings so that they ship inside the package. Each generated file
 loudly until the contributor replaces its TODOs: the method's ``install`` raises
 ``NotImplementedError``, the repro script raises at import (it has no sourced claim), and
 the test file checks real behaviour (tokens reduced, model restored) and the docstrings.
+
+Catalog text never becomes code: a field ending in ``_lit`` is a Python literal made with
+``repr`` (a complete string literal, whatever the text holds), and docstring/comment fields
+are escaped for the place they go (:func:`zoo.contrib.scaffold.docstring_text`); the scaffold
+then checks that the generated files have the template's structure.
 """
 
 from __future__ import annotations
@@ -36,10 +41,10 @@ class $class_name(Method):
     keep_ratio: float | None = None
     keep_tokens: int | None = None
 
-    id: ClassVar[str] = "$method_id"
-    arxiv: ClassVar[str] = "$arxiv_value"
-    families: ClassVar[tuple[str, ...]] = ("$family",)
-    placement: ClassVar[str] = "$placement"
+    id: ClassVar[str] = $method_id_lit
+    arxiv: ClassVar[str] = $arxiv_lit
+    families: ClassVar[tuple[str, ...]] = ($family_lit,)
+    placement: ClassVar[str] = $placement_lit
     paper_notation: ClassVar[dict[str, str]] = {
         # TODO(contributor): paper symbol -> how it maps onto the fields, e.g.
         # "K": "k: the layer after which tokens are reduced",
@@ -85,7 +90,7 @@ CLAIMS: list[Claim] = []
 # so nothing can mistake it for a result. It keeps this script from running until replaced.
 UNSOURCED_TODO = {
     "status": "unsourced, not runnable",
-    "todo": "copy a reported number of $short with its table/figure into CLAIMS as a Claim",
+    "todo": $todo_lit,
 }
 
 if not CLAIMS:
@@ -95,10 +100,10 @@ if not CLAIMS:
     )
 
 SPEC = PaperSpec(
-    paper_id="$method_id",
-    title=$title_repr,
-    arxiv="$arxiv_value",
-    method="$method_id",
+    paper_id=$method_id_lit,
+    title=$title_lit,
+    arxiv=$arxiv_lit,
+    method=$method_id_lit,
     claims=CLAIMS,
     notes=__doc__,
 )
@@ -125,7 +130,7 @@ torch = pytest.importorskip("torch")
 
 import zoo  # noqa: E402
 
-METHOD = "$method_id"
+METHOD = $method_id_lit
 
 
 def test_docs_are_written():
