@@ -46,7 +46,7 @@ def browser():
 def _context(browser, base, **kw):
     ctx = browser.new_context(**{"viewport": {"width": 1300, "height": 900}, **kw})
     pg = ctx.new_page()
-    pg.set_default_timeout(15000)
+    pg.set_default_timeout(60000)  # generous: a loaded CI machine is slow, this is no speed test
     log = {"dialogs": [], "errors": [], "external": [], "failed": [], "requests": []}
     origin = base.split("/tokzoo")[0]
     pg.on("dialog", lambda d: (log["dialogs"].append(f"{pg.url}: {d.message}"), d.dismiss()))

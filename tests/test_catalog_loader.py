@@ -131,3 +131,27 @@ def test_wheel_carries_the_catalog_and_the_installed_package_finds_it(tmp_path):
             "print(p); print(len(cat))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout.split()
     assert out == [str(site / "zoo" / "data" / "catalog.yaml"), str(len(load_catalog()))]
+
+
+def test_every_yaml_loader_reads_the_shipped_catalog_alike():
+    """The loader uses libyaml when present; tools and users may use PyYAML's pure-Python
+    loader. Values written into flow collections (sources, venues) must read the same in both
+    (a plain ``https://x?y=1`` inside ``{...}`` broke the pure-Python loader)."""
+    import yaml
+
+    text = (Path(__file__).resolve().parents[1] / "catalog.yaml").read_text(encoding="utf-8")
+    pure = yaml.load(text, Loader=yaml.SafeLoader)
+    fast = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert pure == fast
+
+
+def test_flow_safe_quotes_what_a_flow_collection_cannot_hold_plain():
+    import yaml
+
+    from zoo.catalog.edit import _flow_map, dump_roundtrip
+
+    node = _flow_map({"authors": "https://x.org/a?b=1", "code": "https://x.org/c,d", "venue": "plain"})
+    text = dump_roundtrip({"sources": node})
+    assert "'https://x.org/a?b=1'" in text and "venue: plain" in text
+    assert yaml.safe_load(text) == {"sources": {"authors": "https://x.org/a?b=1", "code": "https://x.org/c,d",
+                                                "venue": "plain"}}

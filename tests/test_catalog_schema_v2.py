@@ -89,7 +89,7 @@ def test_new_fields_validate_and_show(tmp_path):
 
 @pytest.mark.parametrize("old, new, field, message", [
     ("    arxiv_published: '2024-10-02'\n", "    arxiv_published: '2024-13-02'\n", "arxiv_published", "not a calendar date"),
-    ("    arxiv_published: '2024-10-02'\n", "    arxiv_published: '2023-05-01'\n", "arxiv_published", "not in the month of arXiv id"),
+    ("    arxiv_published: '2024-10-02'\n", "    arxiv_published: '2023-05-01'\n", "arxiv_published", "does not fit arXiv id"),
     ("    arxiv_published: '2024-10-02'\n", "    arxiv_published: 2024/10/02\n", "arxiv_published", "expected YYYY-MM-DD"),
     ("Yuxiang Huang, Binhang Yuan", "Yuxiang Huang et al.", "authors[0]", "one full name per list item"),
     ("    added: tokzoo\n", "    added: me\n", "added", "'upstream' or 'tokzoo'"),
@@ -166,3 +166,14 @@ def test_editing_tools_refuse_old_style_catalogs(tmp_path):
                             technique=["pruning"], family=["vit"]), path)
     with pytest.raises(CatalogError):
         load_catalog(write_catalog(tmp_path, FIXTURE_YAML.replace("schema_version: 2", "schema_version: 3"), "v3.yaml"))
+
+
+def test_arxiv_v1_date_may_precede_the_id_month_by_a_few_days():
+    import datetime as dt
+
+    from zoo.catalog.validate import _fits_arxiv_month
+
+    assert _fits_arxiv_month(dt.date(2024, 12, 31), 2025, 1)  # submitted on new year's eve, id 2501.x
+    assert _fits_arxiv_month(dt.date(2025, 1, 31), 2025, 1)
+    assert not _fits_arxiv_month(dt.date(2025, 2, 1), 2025, 1)  # a v1 never postdates its id month
+    assert not _fits_arxiv_month(dt.date(2024, 3, 25), 2024, 5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,7 +141,7 @@ def test_show_gives_the_derived_repro_status_of_an_implemented_paper(monkeypatch
 
     monkeypatch.setenv("TOKZOO_CATALOG", str(ROOT / "catalog.yaml"))
     out = run("show", "fastv").output
-    assert f"repro          {repro.paper_status_line('fastv')} (run: tokzoo repro fastv)" in out
+    assert re.search(r"\n  repro +" + re.escape(f"{repro.paper_status_line('fastv')} (run: tokzoo repro fastv)"), out)
     assert "analytic " in out  # status per kind, never one word alone
     assert "repro " not in run("show", "tomesd").output  # planned, not implemented
 

@@ -97,10 +97,26 @@ def roundtrip_yaml() -> Any:
     return yaml
 
 
+#: characters that make a plain scalar inside a flow collection ambiguous for some YAML
+#: parsers (PyYAML's pure-Python loader rejects e.g. ``?`` in ``{a: https://x?y=1, b: 2}``)
+_FLOW_UNSAFE = set(",[]{}#?&*!|>'\"%@`")
+
+
+def flow_safe(value: Any) -> Any:
+    """``value``, single-quoted when it is a string that would be ambiguous as a plain scalar in a
+    flow collection (so that every YAML loader reads the catalog the same way)."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, str) and not isinstance(value, SingleQuotedScalarString) and (
+            _FLOW_UNSAFE & set(value) or ": " in value or value != value.strip() or value[:1] in "-:"):
+        return SingleQuotedScalarString(value)
+    return value
+
+
 def _flow_map(values: Mapping[str, Any]) -> Any:
     from ruamel.yaml.comments import CommentedMap
 
-    node = CommentedMap(values)
+    node = CommentedMap({k: flow_safe(v) for k, v in values.items()})
     node.fa.set_flow_style()
     return node
 
@@ -108,7 +124,7 @@ def _flow_map(values: Mapping[str, Any]) -> Any:
 def _flow_seq(values: Iterable[Any]) -> Any:
     from ruamel.yaml.comments import CommentedSeq
 
-    node = CommentedSeq(list(values))
+    node = CommentedSeq([flow_safe(v) for v in values])
     node.fa.set_flow_style()
     return node
 
@@ -212,7 +228,7 @@ def _set_path(entry: Any, path: str, value: Any) -> None:
         target.insert(order.index(key), key, value)
     elif parts[0] == "sources" and key not in target:
         order = [k for k in SOURCE_KEYS if k in target or k == key]
-        target.insert(order.index(key), key, value)
+        target.insert(order.index(key), key, flow_safe(value))
     elif len(parts) == 1:
         insert_key(target, key, value)
     else:

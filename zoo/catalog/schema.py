@@ -162,7 +162,7 @@ class Venue(_Strict):
         if self.kind != "preprint" and self.year is None:
             raise PydanticCustomError(
                 "venue_year",
-                "venue {name!r} is a {kind}: its year is required (only preprints may have year: null)",
+                "venue '{name}' is a {kind}: its year is required (only preprints may have year: null)",
                 {"name": self.name, "kind": self.kind},
             )
         return self

@@ -324,12 +324,25 @@ def new_paper(entry: UpstreamEntry, paper_id: str) -> dict[str, Any]:
     }
 
 
+#: catalog field -> the ``sources`` key that documents a curated value of it
+_SOURCED_FIELDS = {"venue": "venue", "links.code": "code", "links.project": "project"}
+
+
+def _disagreement(current: Any, path: str) -> str:
+    """``curated`` when the catalog's differing value has a recorded source, else ``differs``."""
+    key = _SOURCED_FIELDS.get(path)
+    sources = current.get("sources") or {}
+    return "curated" if key and isinstance(sources, dict) and sources.get(key) else "differs"
+
+
 @dataclass(frozen=True)
 class Change:
     """One line of the import diff.
 
     ``action``: ``add`` (new paper), ``fill`` (an empty field gets the upstream value),
-    ``differs`` (catalog and upstream disagree; the catalog value is kept), ``missing``
+    ``differs`` (catalog and upstream disagree; the catalog value is kept), ``curated`` (they
+    disagree where the catalog's value carries a source in ``sources``, e.g. a venue published
+    since the list was written: expected, kept, counted but not listed), ``missing``
     (a catalog paper is no longer upstream; kept), ``tokzoo`` (a paper the zoo added, not in
     the list: expected, kept), ``now-upstream`` (a paper the zoo added that the list now has).
     """
@@ -349,6 +362,8 @@ class Change:
             return f"~ {self.paper_id}.{self.field}: {self.old!r} -> {self.new!r}{at}"
         if self.action == "differs":
             return f"! {self.paper_id}.{self.field}: kept {self.old!r}; upstream has {self.new!r}{at}"
+        if self.action == "curated":
+            return f"= {self.paper_id}.{self.field}: kept the sourced {self.old!r}; upstream has {self.new!r}{at}"
         if self.action == "tokzoo":
             return f"= {self.paper_id}: added by tokzoo, not in the upstream list (expected)"
         if self.action == "now-upstream":
@@ -380,7 +395,7 @@ class ImportPlan:
         return not self.changes
 
     def diff_text(self, verbose: bool = False) -> str:
-        lines = [str(c) for c in self.changes] + [str(n) for n in self.notes]
+        lines = [str(c) for c in self.changes] + [str(n) for n in self.notes if verbose or n.action != "curated"]
         if verbose:
             lines += [f"repaired line {line}: {text}" for line, text in self.repairs]
         lines += [f"{'duplicate' if p.kind == 'duplicate' else 'problem'}: {p}" for p in self.problems]
@@ -390,6 +405,7 @@ class ImportPlan:
         summary = (
             f"{adds} new paper{'s' if adds != 1 else ''}, {fills} field{'s' if fills != 1 else ''} filled, "
             f"{len([n for n in self.notes if n.action == 'differs'])} differences kept, "
+            f"{len([n for n in self.notes if n.action == 'curated'])} sourced curated values kept, "
             f"{len([n for n in self.notes if n.action == 'missing'])} catalog papers not upstream, "
             f"{len([n for n in self.notes if n.action == 'tokzoo'])} added by tokzoo, "
             f"{duplicates} duplicate line{'s' if duplicates != 1 else ''}, "
@@ -473,7 +489,7 @@ def _compare(current: Mapping[str, Any], entry: UpstreamEntry, plan: ImportPlan)
         if old in (None, ""):
             plan.changes.append(Change("fill", pid, path, old, new, entry.line))
         elif old != new:
-            plan.notes.append(Change("differs", pid, path, old, new, entry.line))
+            plan.notes.append(Change(_disagreement(current, path), pid, path, old, new, entry.line))
     old_other = list(_get(current, "links.other") or [])
     missing_other = [u for u in entry.links.get("other", []) if u not in old_other]
     if missing_other:
@@ -485,4 +501,4 @@ def _compare(current: Mapping[str, Any], entry: UpstreamEntry, plan: ImportPlan)
         if old_venue.get("kind") in (None, "preprint") and new_venue.get("kind") != "preprint":
             plan.changes.append(Change("fill", pid, "venue", old_venue, new_venue, entry.line))
         else:
-            plan.notes.append(Change("differs", pid, "venue", old_venue, new_venue, entry.line))
+            plan.notes.append(Change(_disagreement(current, "venue"), pid, "venue", old_venue, new_venue, entry.line))

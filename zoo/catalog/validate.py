@@ -274,6 +274,18 @@ def _pydantic_issue(error: dict[str, Any], rep: _Reporter) -> None:
         rep.add(loc, message)
 
 
+#: an arXiv id's yymm is the month the paper was announced/registered; a v1 submitted in the
+#: last days of a month (after the daily cutoff, or over holidays) gets the next month's id
+ARXIV_ID_LAG_DAYS = 10
+
+
+def _fits_arxiv_month(day: "_dt.date", year: int, month: int) -> bool:
+    """Whether a v1 submission date ``day`` is possible for an id of ``year``-``month``."""
+    first = _dt.date(year, month, 1)
+    nxt = _dt.date(year + (month == 12), month % 12 + 1, 1)
+    return first - _dt.timedelta(days=ARXIV_ID_LAG_DAYS) <= day < nxt
+
+
 def _arxiv_month(arxiv: str) -> Optional[tuple[int, int]]:
     match = re.match(r"^(\d{2})(\d{2})\.\d{4,5}$", arxiv)
     return (2000 + int(match.group(1)), int(match.group(2))) if match else None
@@ -312,10 +324,11 @@ def _cross_checks(papers: list[Any], retired: list[Any], rep: _Reporter) -> None
             except ValueError:
                 day = None  # the schema reports it
             year, month = _arxiv_month(arxiv)  # type: ignore[misc]
-            if day is not None and (day.year * 12 + day.month) - (year * 12 + month) not in (0, 1):
+            if day is not None and not _fits_arxiv_month(day, year, month):
                 rep.add(("papers", index, "arxiv_published"),
-                        f"{published!r} is not in the month of arXiv id {arxiv} ({year}-{month:02d}); "
-                        "arxiv_published is the date of the arXiv v1")
+                        f"{published!r} does not fit arXiv id {arxiv}: a v1 submitted then gets an id of "
+                        f"{year}-{month:02d} only if it falls in that month or in the last "
+                        f"{ARXIV_ID_LAG_DAYS} days before it; arxiv_published is the date of the arXiv v1")
         if isinstance(published, str) and not isinstance(arxiv, str):
             rep.add(("papers", index, "arxiv_published"), "arxiv_published is set but the paper has no arxiv id")
         title = entry.get("title")
