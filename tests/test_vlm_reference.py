@@ -81,7 +81,7 @@ def test_fastv_keeps_what_eager_attention_ranks(sdpa, eager, inputs):
 
 def test_fastv_probe_equals_the_layer_attention_rows(path):
     """The recomputed rows equal the eager attention map's rows (GQA, rotary, left padding)."""
-    from zoo.families.llava_runtime import LlmEvent, PruneSelection
+    from zoo.families.decoders.runtime import LlmEvent, PruneSelection
 
     sdpa, eager = load_tiny_llava(path), load_tiny_llava(path, attn="eager")
     inputs = make_inputs(sdpa, batch=3, prefixes=(2, 5, 3), suffixes=(6, 4, 9), seed=7)

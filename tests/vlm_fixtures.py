@@ -148,7 +148,7 @@ class _Replay:
         self.recorded = None
 
     def __call__(self, ctx):
-        from zoo.families.llava_runtime import PruneSelection
+        from zoo.families.decoders.runtime import PruneSelection
 
         n = ctx.hidden.shape[1]
         if self.recorded is None:
@@ -172,6 +172,10 @@ class _ReplayAdapter:
 
         events = [replace(e, select=_Replay(e.select)) for e in events]
         self._adapter.install_llm_reduction(patch, run, events, **kw)
+
+    def install_token_pruning(self, patch, run, **kw):
+        # the generic primitive builds its event through self.install_llm_reduction: run it on this wrapper
+        type(self._adapter).install_token_pruning(self, patch, run, **kw)
 
 
 def replaying(method):

@@ -52,7 +52,7 @@ class FasterVLM(Method):
         import torch
 
         from zoo.core.select import keep_count, topk_keep_indices
-        from zoo.families.llava_runtime import VisionSelection
+        from zoo.families.decoders.runtime import VisionSelection
 
         ratio = 1.0 - self.R if self.R is not None else self.keep_ratio
         tokens = self.keep_tokens

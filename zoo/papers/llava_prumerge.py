@@ -91,7 +91,7 @@ def _prumerge(ctx: Any, layer: int, m: PruMerge):
     import torch
 
     from zoo.core.select import keep_count
-    from zoo.families.llava_runtime import VisionSelection
+    from zoo.families.decoders.runtime import VisionSelection
 
     feats = ctx.features  # [I, n, C]
     i_img, n, c = feats.shape

@@ -73,7 +73,7 @@ class PyramidDrop(Method):
     def install(self, adapter, patch, run) -> None:
         import torch
 
-        from zoo.families.llava_runtime import LlmEvent, PruneSelection
+        from zoo.families.decoders.runtime import LlmEvent, PruneSelection
 
         lam = self.ratio
         original: dict[str, Any] = {}

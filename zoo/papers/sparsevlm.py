@@ -137,7 +137,7 @@ class SparseVLM(Method):
                                          "layer's output cannot feed a later layer)", self.id)
 
     def install(self, adapter, patch, run) -> None:
-        from zoo.families.llava_runtime import LlmEvent
+        from zoo.families.decoders.runtime import LlmEvent
 
         state: dict[str, Any] = {}
         events = [LlmEvent(layer=layer + 1, select=_Sparsify(self, i, state), score_layer=layer)
@@ -212,7 +212,7 @@ class _Sparsify:
     def __call__(self, ctx):
         import torch
 
-        from zoo.families.llava_runtime import PruneSelection
+        from zoo.families.decoders.runtime import PruneSelection
 
         if self.stage == 0:
             self.state["n"] = ctx.n_image

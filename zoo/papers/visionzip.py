@@ -93,7 +93,7 @@ def _visionzip(ctx: Any, layer: int, dominant: int, contextual: int):
     import torch
 
     from zoo.core.select import topk_keep_indices
-    from zoo.families.llava_runtime import VisionSelection
+    from zoo.families.decoders.runtime import VisionSelection
 
     feats = ctx.features  # [I, n, C] patch tokens
     i, n, c = feats.shape
