@@ -23,4 +23,13 @@ REGISTRY: dict[str, str] = {
     "sparsevlm": "zoo.papers.sparsevlm:SparseVLM",
     "pyramiddrop": "zoo.papers.pyramiddrop:PyramidDrop",
     "llava-prumerge": "zoo.papers.llava_prumerge:PruMerge",
+    "dycoke": "zoo.papers.dycoke:DyCoke",
+    "prunevid": "zoo.papers.prunevid:PruneVid",
+    "framefusion": "zoo.papers.framefusion:FrameFusion",
+    "fastvid": "zoo.papers.fastvid:FastVID",
+    "holitom": "zoo.papers.holitom:HoliTom",
+    "vidcom2": "zoo.papers.vidcom2:VidCom2",
+    "slowfast-llava": "zoo.papers.slowfast_llava:SlowFastLLaVA",
+    "frame-subsample": "zoo.papers.video_controls:FrameSubsample",
+    "video-random": "zoo.papers.video_controls:VideoRandom",
 }

@@ -139,3 +139,113 @@ class DecodeStepPruner:
             self.selection = torch.topk(attention, k).indices.sort().values
             return self.selection
         return self.selection if self.reuse == "previous" else None
+
+
+# ----------------------------------------------------------------------------- the method
+from dataclasses import dataclass as _dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+from zoo.interface import Method, _fail, check_choice, check_int, check_number, check_ratio  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, layout_for, video_event  # noqa: E402
+
+
+@_dataclass
+class DyCoke(Method):
+    """DyCoke: drop frame tokens similar to the previous frame (TTM), then hide low-attention visual tokens per decoding step."""
+
+    K: float | None = None
+    P: float | None = None
+    keep_ratio: float | None = None
+    decode_keep_ratio: float | None = None
+    layer: int = 3
+    threshold: float = 0.9
+    reuse: str = "official"
+    token_order: str = "similarity"
+    decode_pruning: bool = True
+
+    id: ClassVar[str] = "dycoke"
+    arxiv: ClassVar[str] = "2411.15024"
+    needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
+    families = VideoFamilies()
+    placement: ClassVar[str] = "llm-decode"
+    paper_notation: ClassVar[dict[str, str]] = {
+        "K": "K: TTM pruning rate of the pruned frames (official default 0.7); keep_ratio = 1 - K",
+        "P": "P: decoding-stage pruning rate of the visual tokens (official 0.7); decode_keep_ratio = 1 - P",
+        "L": "layer: the decoder layer from which decoding steps see only the kept visual tokens (official 3; "
+             "scores: layer L - 1's attention of the new token)",
+        "0.9": "threshold: cosine similarity of consecutive steps' attention above which the selection is not redone",
+    }
+
+    def validate(self) -> None:
+        for name, paper, ours in (("K", self.K, self.keep_ratio), ("P", self.P, self.decode_keep_ratio)):
+            if paper is not None and ours is not None:
+                raise ValueError(f"dycoke: give {name} or its keep ratio, not both")
+            if paper is not None:
+                check_number(self, name, paper, low=0.0, high=1.0)
+                if paper >= 1:
+                    _fail(name, paper, f"0 <= {name} < 1 (a pruning rate)", self.id)
+        if self.keep_ratio is not None:
+            check_ratio(self, "keep_ratio", self.keep_ratio)
+        if self.decode_keep_ratio is not None:
+            check_ratio(self, "decode_keep_ratio", self.decode_keep_ratio)
+        if self.keep_ratio is None:
+            self.keep_ratio = round(1 - (0.7 if self.K is None else self.K), 12)
+        if self.decode_keep_ratio is None:
+            self.decode_keep_ratio = round(1 - (0.7 if self.P is None else self.P), 12)
+        self.K = self.P = None
+        check_int(self, "layer", self.layer, low=1)
+        check_number(self, "threshold", self.threshold, low=-1.0, high=1.0)
+        check_choice(self, "reuse", self.reuse, DecodeStepPruner.REUSE)
+        check_choice(self, "token_order", self.token_order, ("similarity", "position"))
+        check_choice(self, "decode_pruning", self.decode_pruning, (True, False))
+
+    def check_model(self, adapter: Any) -> None:
+        check_video_model(self, adapter)
+        depth = adapter.depth("llm")
+        if not 1 <= self.layer < depth:
+            _fail("layer", self.layer, f"1..{depth - 1} (the model has {depth} decoder layers)", self.id)
+
+    def install(self, adapter, patch, run) -> None:
+        order = self.token_order if layout_for(adapter, "compact") == "sequence" else "position"
+
+        def reduce(view):
+            return temporal_token_merging(view.frames, self.keep_ratio, token_order=order)
+
+        if self.keep_ratio < 1:  # keep_ratio = 1 (K = 0) is the no-op: TTM would only reorder the tokens
+            adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, media=MediaKwargs(adapter, patch),
+                                                                   positions="compact")], positions="compact")
+        if self.decode_pruning and self.decode_keep_ratio < 1:
+            adapter.install_decode_reduction(patch, run, [self._decode_event()])
+
+    def _decode_event(self):
+        import torch
+
+        from zoo.families.decoders.runtime import DecodeEvent, DecodeSelection
+
+        pruners: dict[int, DecodeStepPruner] = {}
+        method = self
+
+        def select(ctx):
+            if ctx.step == 0:
+                pruners.clear()
+            att = ctx.attention_over_prompt().mean(dim=1)[:, -1]  # [B, N0]: head mean, the step's (last) query
+            present = ctx.key_columns(method.layer - 1)
+            in_cache = torch.zeros_like(ctx.input_image)
+            for b in range(present.shape[0]):
+                cols = present[b][present[b] >= 0]
+                in_cache[b, cols] = True
+            candidates = ctx.input_image & in_cache & ctx.input_valid
+            hide = torch.zeros_like(candidates)
+            for b in range(att.shape[0]):
+                cols = torch.nonzero(candidates[b]).reshape(-1)
+                if cols.numel() == 0:
+                    continue
+                pruner = pruners.setdefault(b, DecodeStepPruner(keep=int(cols.numel() * method.decode_keep_ratio),
+                                                                threshold=method.threshold, reuse=method.reuse))
+                kept = pruner.step(att[b, cols])
+                if kept is not None:
+                    hide[b, cols] = True
+                    hide[b, cols[kept]] = False
+            return DecodeSelection(hide=hide)
+
+        return DecodeEvent(layer=self.layer, select=select, score_layer=self.layer - 1)

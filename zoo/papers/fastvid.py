@@ -139,3 +139,67 @@ def fastvid(frames: torch.Tensor, salience: torch.Tensor, global_features: torch
     index_all = torch.cat(index)
     order = torch.argsort(index_all)
     return VideoTokens(tokens=torch.cat(tokens)[order], index=index_all[order])
+
+
+# ----------------------------------------------------------------------------- the method
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, ClassVar  # noqa: E402
+
+from zoo.interface import Method, check_int, check_number, check_ratio  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+
+
+@dataclass
+class FastVID(Method):
+    """FastVID: dynamic temporal segments, then per frame salient tokens plus density-peak anchors that absorb the rest."""
+
+    keep_ratio: float = 0.10
+    c: int = 8
+    tau: float = 0.9
+    d: float = 0.4
+    p: int = 4
+    beta: float = 0.6
+
+    id: ClassVar[str] = "fastvid"
+    arxiv: ClassVar[str] = "2503.11187"
+    needs: ClassVar[tuple[str, ...]] = VIDEO_NEEDS
+    #: needs the vision tower's per-patch attention of video frames (zoo.families.video_signals)
+    families = VideoFamilies(exclude=("qwen2-vl", "qwen2.5-vl"))
+    placement: ClassVar[str] = "projector"
+    paper_notation: ClassVar[dict[str, str]] = {
+        "r": "keep_ratio: retention ratio, tokens kept per frame = int(N * r) (paper: 0.10 on LLaVA-OneVision)",
+        "c, tau": "c, tau: DySeg cuts after the c - 1 least similar transitions and below tau (8, 0.9)",
+        "d": "d: share of the per-frame budget given to density-peak context tokens (0.4)",
+        "p, beta": "p, beta: anchor frame spacing and the anchors' minimum weight when merging (4, 0.6)",
+        "salience": "the frame's mean-query attention over its patches in the vision feature layer, pooled like the "
+                    "tokens (the official LLaVA-OneVision code reads a separate SigLIP attention-pooling head)",
+        "global features": "the mean of the frame's language-model input tokens (the official Qwen2.5-VL rule)",
+    }
+
+    def validate(self) -> None:
+        check_ratio(self, "keep_ratio", self.keep_ratio)
+        check_int(self, "c", self.c, low=1)
+        check_number(self, "tau", self.tau, low=-1.0, high=1.0)
+        check_number(self, "d", self.d, low=0.0, high=1.0)
+        check_int(self, "p", self.p, low=1)
+        check_number(self, "beta", self.beta, low=0.0, high=1.0)
+
+    def check_model(self, adapter: Any) -> None:
+        check_video_model(self, adapter)
+        from zoo.families.video_signals import MISSING, SUPPORTED
+
+        if adapter.name not in SUPPORTED:
+            raise TypeError(f"fastvid needs the vision tower's per-patch attention of video frames; {adapter.name}: "
+                            f"{MISSING.get(adapter.name, 'not available')}. Supported: {', '.join(SUPPORTED)}")
+
+    def install(self, adapter, patch, run) -> None:
+        from zoo.families.video_signals import VideoVisionSignals
+
+        signals = VideoVisionSignals(adapter, patch)
+
+        def reduce(view):
+            sal = signals.video_maps(view.item.index, "mean_query").to(view.frames.dtype)
+            return fastvid(view.frames, sal, view.frames.mean(dim=1), keep_ratio=self.keep_ratio, c=self.c,
+                           tau=self.tau, d=self.d, p=self.p, beta=self.beta)
+
+        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="keep")], positions="keep")

@@ -155,3 +155,117 @@ class FrameFusionPlan:
         indices of the visual tokens kept."""
         self.pruning = False
         return torch.topk(importance, self.prune_count(importance.shape[0])).indices.sort().values
+
+
+# ----------------------------------------------------------------------------- the method
+from dataclasses import dataclass as _dataclass  # noqa: E402
+from typing import Any, ClassVar  # noqa: E402
+
+from zoo.interface import Method, _fail, check_int, check_number  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, items_of  # noqa: E402
+
+
+@_dataclass
+class FrameFusion(Method):
+    """FrameFusion: merge tokens similar to the same cell in the previous frame, layer by layer, then prune by attention."""
+
+    cost: float = 0.3
+    similarity_lower_bound: float = 0.6
+    ratio_lower_bound: float = 0.1
+    max_steps: int = 8
+
+    id: ClassVar[str] = "framefusion"
+    arxiv: ClassVar[str] = "2501.01986"
+    needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
+    families = VideoFamilies()
+    placement: ClassVar[str] = "llm-prefill"
+    paper_notation: ClassVar[dict[str, str]] = {
+        "cost": "cost: average fraction of visual-token computation kept over the decoder layers (README: 0.3, "
+                "the '70% vision token reduction')",
+        "S_th": "similarity_lower_bound: merge threshold (README example: 0.6; the paper lists one per model)",
+        "ratio_lower_bound": "ratio_lower_bound: merging stops when fewer mergeable tokens remain (0.1)",
+        "max_steps": "max_steps: tokzoo's cap on merging steps (decoder layers 0..max_steps - 1); the pruning step "
+                     "follows at the latest before layer max_steps (the official code has no cap)",
+    }
+
+    def validate(self) -> None:
+        check_number(self, "cost", self.cost, low=0.0, high=1.0, low_open=True)
+        check_number(self, "similarity_lower_bound", self.similarity_lower_bound)
+        check_number(self, "ratio_lower_bound", self.ratio_lower_bound, low=0.0, high=1.0)
+        check_int(self, "max_steps", self.max_steps, low=1)
+
+    def check_model(self, adapter: Any) -> None:
+        check_video_model(self, adapter)
+        depth = adapter.depth("llm")
+        if self.max_steps >= depth:
+            _fail("max_steps", self.max_steps, f"1..{depth - 1} (the model has {depth} decoder layers)", self.id)
+
+    def install(self, adapter, patch, run) -> None:
+        import torch
+
+        from zoo.families.decoders.runtime import LlmEvent, PruneSelection
+
+        depth = adapter.depth("llm")
+        state: dict[str, Any] = {}
+        media = MediaKwargs(adapter, patch)
+
+        def patch_types(ctx):
+            """``[B, N0]`` grid cell of every video token of the language model's input (-1 elsewhere), cells per frame."""
+            pt = torch.full(ctx.input_valid.shape, TEXT, dtype=torch.long, device=ctx.hidden.device)
+            cells = 1
+            for row, items in enumerate(items_of(ctx, media)):
+                for item in items:
+                    if item.modality != "video":
+                        continue
+                    on = item.coords[:, 1] >= 0
+                    _, h, w = item.grids[0]
+                    cells = max(cells, h * w)
+                    yx = item.coords[on][:, 2] * w + item.coords[on][:, 3]
+                    pt[row, item.columns[on.to(item.columns.device)]] = yx.to(pt.device)
+            return pt, cells
+
+        def make(layer):
+            def select(ctx):
+                b = ctx.hidden.shape[0]
+                if layer == 0:
+                    pt, cells = patch_types(ctx)
+                    state.update(pt=pt, cells=cells, plans=[FrameFusionPlan(self.cost, self.similarity_lower_bound,
+                                                                            self.ratio_lower_bound, depth)
+                                                            for _ in range(b)])
+                pt_now = torch.where(ctx.source >= 0, state["pt"].gather(1, ctx.source.clamp(min=0)),
+                                     torch.full_like(ctx.source, TEXT))
+                pt_now = torch.where(ctx.valid, pt_now, torch.full_like(pt_now, TEXT))
+                keep = ctx.valid.clone()
+                new = ctx.hidden
+                att = None
+                for row, plan in enumerate(state["plans"]):
+                    if plan.merging and layer == self.max_steps:
+                        plan.merging = False  # tokzoo's cap: prune now
+                    if plan.merging:
+                        merged, kept = plan.merge_step(ctx.hidden[row], pt_now[row], state["cells"])
+                        if new is ctx.hidden:
+                            new = ctx.hidden.clone()
+                        new[row] = merged
+                        keep[row] &= kept
+                    elif plan.pruning and layer > 0:
+                        if att is None:
+                            att = ctx.attention(ctx.last_valid()[:, None]).mean(dim=1)[:, 0]  # [B, N]
+                        vis = torch.nonzero(pt_now[row] != TEXT).reshape(-1)
+                        if vis.numel():
+                            kept = plan.prune_step(att[row, vis])
+                            drop = torch.ones(vis.numel(), dtype=torch.bool, device=vis.device)
+                            drop[kept] = False
+                            keep[row, vis[drop]] = False
+                        else:
+                            plan.pruning = False
+                sel = ctx.keep_mask(keep)
+                if new is ctx.hidden:
+                    return PruneSelection(keep=sel)
+                replace = torch.stack([new[r].index_select(0, sel[r].clamp(min=0)) for r in range(b)])
+                return PruneSelection(keep=sel, replace=replace)
+
+            return select
+
+        events = [LlmEvent(layer=e, select=make(e), score_layer=None if e == 0 else e - 1)
+                  for e in range(min(self.max_steps, depth - 1) + 1)]
+        adapter.install_llm_reduction(patch, run, events, positions="keep")

@@ -182,3 +182,100 @@ def inner_merge(hidden: torch.Tensor, visual: torch.Tensor, importance: torch.Te
     for src, dst in zip(dropped.tolist(), target.tolist()):
         out[dst] = (out[dst] + out[src]) / 2
     return out, keep
+
+
+# ----------------------------------------------------------------------------- the method
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, ClassVar  # noqa: E402
+
+from zoo.interface import Method, _fail, check_int, check_number, check_ratio  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+
+
+@dataclass
+class HoliTom(Method):
+    """HoliTom: globally optimal static windows, static/dynamic density merging before the LLM, optional inner merge."""
+
+    keep_ratio: float = 0.10
+    tau: float = 0.8
+    beta: float = 0.6
+    D: float = 0.0
+    k: int = 7
+    max_window: int = 1024
+    inner_layer: int | None = None
+    inner_ratio: float = 0.5
+
+    id: ClassVar[str] = "holitom"
+    arxiv: ClassVar[str] = "2505.21334"
+    needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
+    families = VideoFamilies(exclude=("qwen2-vl", "qwen2.5-vl"))
+    placement: ClassVar[str] = "projector"
+    paper_notation: ClassVar[dict[str, str]] = {
+        "RETAIN_RATIO": "keep_ratio: retention ratio before the LLM (paper: 0.25 / 0.20 / 0.15 / 0.10)",
+        "T": "tau: similarity threshold of static cells (0.8)",
+        "BETA, D, K": "beta, D, k: cluster-token weight, contextual share, DPC-KNN neighbours (0.6, 0, 7)",
+        "HOLITOM_k, HOLITOM_r": "inner_layer, inner_ratio: decoder layer of the inner merge and the share merged away "
+                                "(README: 18, 0.5; None = 'HoliTom (w/o M)')",
+        "attention": "the attention each patch receives in the vision feature layer (heads and queries averaged), "
+                     "pooled like the tokens (the official modified SigLIP encoder's attentions[-1])",
+    }
+
+    def validate(self) -> None:
+        check_ratio(self, "keep_ratio", self.keep_ratio)
+        check_number(self, "tau", self.tau, low=-1.0, high=1.0)
+        check_number(self, "beta", self.beta, low=0.0, high=1.0)
+        check_number(self, "D", self.D, low=0.0, high=1.0)
+        check_int(self, "k", self.k, low=1)
+        check_int(self, "max_window", self.max_window, low=1)
+        if self.inner_layer is not None:
+            check_int(self, "inner_layer", self.inner_layer, low=1)
+        check_number(self, "inner_ratio", self.inner_ratio, low=0.0, high=1.0)
+        if self.inner_ratio >= 1:
+            _fail("inner_ratio", self.inner_ratio, "0 <= inner_ratio < 1 (the share merged away)", self.id)
+
+    def check_model(self, adapter: Any) -> None:
+        check_video_model(self, adapter)
+        from zoo.families.video_signals import MISSING, SUPPORTED
+
+        if adapter.name not in SUPPORTED:
+            raise TypeError(f"holitom needs the vision tower's per-patch attention of video frames; {adapter.name}: "
+                            f"{MISSING.get(adapter.name, 'not available')}. Supported: {', '.join(SUPPORTED)}")
+        depth = adapter.depth("llm")
+        if self.inner_layer is not None and not 1 <= self.inner_layer < depth:
+            _fail("inner_layer", self.inner_layer, f"1..{depth - 1} (the model has {depth} decoder layers)", self.id)
+
+    def install(self, adapter, patch, run) -> None:
+        import torch
+
+        from zoo.families.decoders.runtime import LlmEvent, PruneSelection
+        from zoo.families.video_signals import VideoVisionSignals
+
+        signals = VideoVisionSignals(adapter, patch)
+
+        def reduce(view):
+            attn = signals.video_maps(view.item.index, "received").to(view.frames.dtype)
+            return holitom(view.frames, attn, keep_ratio=self.keep_ratio, tau=self.tau, beta=self.beta, d=self.D,
+                           k=self.k, max_window=self.max_window)
+
+        events = [video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="compact")]
+        if self.inner_layer is not None:
+            ratio = self.inner_ratio
+
+            def select(ctx):
+                b = ctx.hidden.shape[0]
+                att = ctx.attention(ctx.last_valid()[:, None]).mean(dim=1)[:, 0]  # [B, N]
+                keep = ctx.valid.clone()
+                new = ctx.hidden.clone()
+                for row in range(b):
+                    vis = torch.nonzero(ctx.visual[row]).reshape(-1)
+                    if vis.numel() == 0:
+                        continue
+                    merged, kept = inner_merge(ctx.hidden[row], vis, att[row, vis], ratio)
+                    new[row] = merged
+                    keep[row, vis[~kept]] = False
+                sel = ctx.keep_mask(keep)
+                replace = torch.stack([new[r].index_select(0, sel[r].clamp(min=0)) for r in range(b)])
+                return PruneSelection(keep=sel, replace=replace)
+
+            events.append(LlmEvent(layer=self.inner_layer, select=select, score_layer=self.inner_layer - 1))
+        adapter.install_llm_reduction(patch, run, events, positions="compact")

@@ -134,10 +134,11 @@ def merge_spatially(tokens: torch.Tensor, index: torch.Tensor, cluster_ratio: fl
 
     ``index [n]``: what each input token stands at. Returns ``(tokens, index, size)``: cluster means
     in cluster-label order (= centre score order), each standing at its centre's index, with its
-    member count; or the input unchanged (size 1) when ``n <= 14``.
+    member count; or the input unchanged (size 1) when ``n <= 14`` or ``cluster_ratio >= 1``
+    (tokzoo's no-op: the official code would form ``n`` singleton clusters in centre order).
     """
     n = tokens.shape[0]
-    if n <= MIN_TOKENS_TO_CLUSTER:
+    if n <= MIN_TOKENS_TO_CLUSTER or cluster_ratio >= 1:
         return tokens, index, torch.ones(n, dtype=torch.float32, device=tokens.device)
     m = int(n * cluster_ratio)
     labels, centres = cluster(tokens[None], m, k, noise)
@@ -210,3 +211,112 @@ def select_tokens(scores: torch.Tensor, groups: PruneVidGroups, alpha: float = 0
     if not kept:
         return torch.zeros(0, dtype=torch.long, device=scores.device)
     return torch.cat(kept).sort().values
+
+
+# ----------------------------------------------------------------------------- the method
+from dataclasses import dataclass as _dataclass  # noqa: E402
+from typing import Any, ClassVar  # noqa: E402
+
+from zoo.interface import Method, _fail, check_int, check_number, check_ratio  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+
+
+@_dataclass
+class PruneVid(Method):
+    """PruneVid: merge static and similar tokens per temporal segment, then keep the text-attended ones at a middle layer."""
+
+    keep_ratio: float = 0.4
+    selected_layer: int = 10
+    tau: float = 0.8
+    cluster_ratio: float = 0.5
+    temporal_segment_ratio: float = 0.25
+    k: int = 7
+
+    id: ClassVar[str] = "prunevid"
+    arxiv: ClassVar[str] = "2412.16117"
+    needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
+    families = VideoFamilies()
+    placement: ClassVar[str] = "llm-prefill"
+    paper_notation: ClassVar[dict[str, str]] = {
+        "alpha": "keep_ratio: share of each group's merged tokens kept at selected_layer (README: 0.4)",
+        "selected_layer": "selected_layer: the decoder layer whose attention selects (README: 10); later layers and "
+                          "every decoding step see only the selected tokens",
+        "tau": "tau: static threshold of the mean pairwise similarity (0.8)",
+        "cluster_ratio": "cluster_ratio: DPC-KNN clusters per token set of more than 14 tokens (0.5)",
+        "temporal_segment_ratio": "temporal_segment_ratio: temporal clusters per frame (0.25)",
+    }
+
+    def validate(self) -> None:
+        check_ratio(self, "keep_ratio", self.keep_ratio)
+        check_int(self, "selected_layer", self.selected_layer, low=0)
+        check_number(self, "tau", self.tau, low=-1.0, high=1.0)
+        check_ratio(self, "cluster_ratio", self.cluster_ratio)
+        check_ratio(self, "temporal_segment_ratio", self.temporal_segment_ratio, allow_zero=True)
+        check_int(self, "k", self.k, low=1)
+
+    def check_model(self, adapter: Any) -> None:
+        check_video_model(self, adapter)
+        depth = adapter.depth("llm")
+        if not 0 <= self.selected_layer < depth - 1:
+            _fail("selected_layer", self.selected_layer, f"0..{depth - 2} (the model has {depth} decoder layers)",
+                  self.id)
+
+    def install(self, adapter, patch, run) -> None:
+        import torch
+
+        from zoo.families.decoders.runtime import DecodeEvent, DecodeSelection, LlmEvent, PruneSelection
+
+        state: dict[str, Any] = {"merged": {}, "hide": None}  # per prefill: (row, video) -> (input columns, groups)
+
+        def reduce(view):
+            out, groups = merge_video(view.frames, tau=self.tau, cluster_ratio=self.cluster_ratio,
+                                      temporal_segment_ratio=self.temporal_segment_ratio, k=self.k)
+            state["merged"][(view.row, view.item.index)] = (view.columns[:len(out)], groups)
+            return out
+
+        merge_event = video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="compact")
+        merge_select = merge_event.select
+
+        def first(ctx):
+            state["merged"], state["hide"] = {}, None
+            return merge_select(ctx)
+
+        merge_event.select = first
+
+        def select(ctx):
+            b = ctx.hidden.shape[0]
+            where = ctx.where_now()
+            keep = ctx.valid.clone()
+            hide = torch.zeros_like(ctx.input_valid)
+            text = ctx.valid & ~ctx.visual
+            spans = {}  # row -> (current indices of its merged tokens per video, groups, input columns)
+            for (row, vid), (cols, groups) in state["merged"].items():
+                spans.setdefault(row, []).append((where[row, cols], groups, cols))
+            if not spans:
+                return PruneSelection(keep=ctx.keep_mask(keep))
+            queries = []
+            for row in range(b):
+                last = max((int(now.max()) for now, _, _ in spans.get(row, [])), default=-1)
+                q = torch.nonzero(text[row]).reshape(-1)
+                q = q[q > last]
+                queries.append(q if q.numel() else ctx.last_valid()[row:row + 1])
+            width = max(q.numel() for q in queries)
+            qidx = torch.stack([torch.cat([q, q[-1:].expand(width - q.numel())]) for q in queries])
+            att = ctx.attention(qidx).amax(dim=1).amax(dim=1)  # [B, N]: max over heads, then over the text queries
+            for row, items in spans.items():
+                for now, groups, cols in items:
+                    kept = select_tokens(att[row, now], groups, self.keep_ratio)
+                    drop = torch.ones(now.numel(), dtype=torch.bool, device=now.device)
+                    drop[kept] = False
+                    keep[row, now[drop]] = False
+                    hide[row, cols[drop]] = True
+            state["hide"] = hide
+            return PruneSelection(keep=ctx.keep_mask(keep))
+
+        def decode_select(ctx):
+            hide = state["hide"]
+            return None if hide is None else DecodeSelection(hide=hide)
+
+        events = [merge_event, LlmEvent(layer=self.selected_layer + 1, select=select, score_layer=self.selected_layer)]
+        adapter.install_llm_reduction(patch, run, events, positions="compact")
+        adapter.install_decode_reduction(patch, run, [DecodeEvent(layer=0, select=decode_select)])

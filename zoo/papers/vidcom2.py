@@ -15,7 +15,9 @@ Before the LLM, each frame keeps its most *unique* tokens, and more unique frame
    (least similar to both centres), in grid order.
 
 Budget vocabulary: ``keep_ratio`` is the paper's base retention ``base_scale`` (0.25 in the
-paper's main setting); the kept count per frame varies around ``keep_ratio * N``. Positions:
+paper's main setting); the kept count per frame varies around ``keep_ratio * N``.
+``keep_ratio = 1`` is tokzoo's no-op budget: nothing is reduced (the official formula would
+still drop tokens of frames less unique than average). Positions:
 the kept tokens are a subset; tokzoo keeps their original positions (M-RoPE) or renumbers
 them (1-D RoPE), as the official code's shortened sequence does.
 """
@@ -62,3 +64,39 @@ def vidcom2(frames: torch.Tensor, keep_ratio: float = 0.25) -> VideoTokens:
     index = torch.cat([torch.topk(score[i], k=k, largest=False, sorted=False).indices.sort().values + i * n
                        for i, k in enumerate(ks)])
     return VideoTokens(tokens=frames.reshape(t * n, c)[index], index=index)
+
+
+# ----------------------------------------------------------------------------- the method
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, ClassVar  # noqa: E402
+
+from zoo.interface import Method, check_ratio  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+
+
+@dataclass
+class VidCom2(Method):
+    """VidCom2: per frame, keep the tokens least similar to the video and frame centres; unique frames keep more."""
+
+    keep_ratio: float = 0.25
+
+    id: ClassVar[str] = "vidcom2"
+    arxiv: ClassVar[str] = "2505.14454"
+    needs: ClassVar[tuple[str, ...]] = VIDEO_NEEDS
+    families = VideoFamilies()
+    placement: ClassVar[str] = "projector"
+    paper_notation: ClassVar[dict[str, str]] = {
+        "base_scale": "keep_ratio: the base retention ratio (paper: 25% / 15%); per-frame ratios vary around it",
+    }
+
+    def validate(self) -> None:
+        check_ratio(self, "keep_ratio", self.keep_ratio)
+
+    def check_model(self, adapter: Any) -> None:
+        check_video_model(self, adapter)
+
+    def install(self, adapter, patch, run) -> None:
+        if self.keep_ratio >= 1:  # the no-op budget (the official formula would still drop tokens of common frames)
+            return
+        event = video_event(adapter, lambda view: vidcom2(view.frames, self.keep_ratio), media=MediaKwargs(adapter, patch), positions="compact")
+        adapter.install_llm_reduction(patch, run, [event], positions="compact")

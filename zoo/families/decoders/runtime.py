@@ -478,6 +478,7 @@ class _Session:
     items: Callable[[], list] = lambda: []
     step: int = -1
     hides: list = field(default_factory=list)  # this step's (from layer, DecodeSelection.hide [B, N0])
+    mask2d: torch.Tensor | None = None  # this step's 2-D attention mask as the outer model got it (video addition)
 
     def hidden_at(self, layer: int) -> torch.Tensor | None:
         """``[B, N0]`` prompt columns hidden from this step's queries in ``layer`` (``None``: none)."""
@@ -784,6 +785,8 @@ class DecoderRuntime:
         self._phase = "decode"
         session.step += 1
         session.hides = []
+        am = kwargs.get("attention_mask")
+        session.mask2d = am if isinstance(am, torch.Tensor) and am.dim() == 2 else None
         self._decode_probes = {}
         if session.vision is not None:
             kwargs = self._map_decode_prompt(kwargs, session.vision)
@@ -1114,6 +1117,27 @@ class DecoderRuntime:
             return torch.cat([head, mask[:, blocked.shape[1]:]], dim=1)
         return block_decode_mask(mask, blocked, q=q, kv=kv)
 
+    def _full_length_decode_mask(self, mask, s: "_Session", *, q: int, past: int, kept: int):
+        """The decoding-step mask over the unreduced prompt + generated tokens (what ``map_decode_mask`` maps).
+
+        Addition for reductions at decoder layer 0 (the video methods): there the first layer's cache
+        holds only the survivors, so transformers builds the step's 4-D mask for that shorter cache,
+        reading the first columns of the full 2-D padding mask (wrong in padded batches). The mask is
+        then rebuilt here from the step's 2-D mask: padding from it, causal over the full length.
+        """
+        full = s.n_llm_input + (past - kept) + q
+        if mask is None or mask.dim() != 4 or mask.shape[-1] == full:
+            return mask
+        m2 = s.mask2d
+        if m2 is None or m2.shape[-1] != full:
+            raise RuntimeError(f"tokzoo: decoding mask covers {mask.shape[-1]} keys; the unreduced prompt and the "
+                               f"generated tokens are {full} and no matching 2-D attention mask was given")
+        allowed = m2.bool()[:, None, None, :] & causal_bool_mask(m2.shape[0], q, full, m2.device)
+        if mask.dtype == torch.bool:
+            return allowed
+        return torch.zeros(allowed.shape, dtype=mask.dtype, device=mask.device).masked_fill(~allowed,
+                                                                                          torch.finfo(mask.dtype).min)
+
     def _decode_layer(self, idx: int, args, kwargs):
         s = self._session
         view = s.views.get(idx)
@@ -1130,6 +1154,7 @@ class DecoderRuntime:
         blocked = None
         if view is not None:
             if view.source_column is not None:
+                mask = self._full_length_decode_mask(mask, s, q=q, past=past, kept=view.source_column.shape[1])
                 mask = map_decode_mask(mask, view.source_column, s.n_llm_input)
                 if mask is not None and mask.shape[-1] != past + q:
                     raise RuntimeError(f"tokzoo: decoding mask of layer {idx} covers {mask.shape[-1]} keys but the "
