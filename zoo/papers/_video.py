@@ -153,6 +153,10 @@ def layout_for(adapter: Any, positions: str) -> str:
     return "index" if positions == "keep" or adapter.position_kind == "mrope" else "sequence"
 
 
+def _ascending(index: Any) -> bool:
+    return bool((index[1:] > index[:-1]).all()) if index.numel() > 1 else True
+
+
 def video_event(adapter: Any, reduce: Callable[[VideoView], Any], *, positions: str, media: MediaKwargs | None = None,
                 on_result=None):
     """The layer-0 :class:`~zoo.families.decoders.runtime.LlmEvent` applying ``reduce`` to every video.
@@ -175,7 +179,9 @@ def video_event(adapter: Any, reduce: Callable[[VideoView], Any], *, positions: 
         for row in range(b):
             for view in videos_of_row(ctx, row, media):
                 reduced = reduce(view)
-                slots, tokens = place(view, reduced, layout)
+                # a subset in grid order sits at its own slots whatever the rule (with renumbered positions this is
+                # the same input as the output order, and Run.kept_indices then names the kept tokens themselves)
+                slots, tokens = place(view, reduced, "index" if _ascending(reduced.index) else layout)
                 keep[row, view.columns] = False
                 keep[row, slots] = True
                 new[row, slots] = tokens.to(new.dtype)

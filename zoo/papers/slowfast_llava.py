@@ -51,7 +51,7 @@ def _fast_cells(h: int, w: int, size: tuple[int, int], device) -> torch.Tensor:
     """First grid cell of every adaptive-pooling bin (``floor(i * h / out)``)."""
     ys = [(i * h) // size[0] for i in range(size[0])]
     xs = [(j * w) // size[1] for j in range(size[1])]
-    return torch.tensor([y * w + x for y in ys for x in xs], device=device)
+    return torch.tensor([y * w + x for y in ys for x in xs], dtype=torch.long, device=device)
 
 
 def slowfast(grid: torch.Tensor, *, n_slow: int = 10, slow_pool: str = "spatial_1d_max_pool",
