@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 
 import zoo  # noqa: E402
 from decoder_fixtures import (  # noqa: E402
-    KINDS, QWEN_VL, SPECIAL, VLM_KINDS, build, load, prompts, reference_step,
+    KINDS, QWEN_VL, SAME_COUNT_ITEMS, SPECIAL, VLM_KINDS, build, load, prompts, reference_step,
 )
 from vlm_fixtures import build_methods, replaying  # noqa: E402
 
@@ -28,7 +28,13 @@ CASES = [
     ("fastv-mask", [("fastv", dict(k=1, keep_ratio=0.25, variant="mask"))],
      [("fastv", dict(k=1, keep_ratio=1.0, variant="mask"))], VLM_KINDS),
     ("random", [("random", dict(layers=1, keep_ratio=0.5))], [("random", dict(layers=1, keep_ratio=1.0))], KINDS),
+    ("pyramiddrop", [("pyramiddrop", dict(layers=(1, 3), lam=0.5))], [("pyramiddrop", dict(layers=(1,), lam=1.0))],
+     VLM_KINDS),
+    ("sparsevlm", [("sparsevlm", dict(layers=(0, 2), schedule=(8, 4)))],
+     [("sparsevlm", dict(layers=(0, 2), keep_ratio=1.0))], VLM_KINDS),
 ]
+#: cases whose batch rows must hold the same number of visual tokens
+SAME_COUNT = {"sparsevlm"}
 TABLE = [(kind, case) for case in CASES for kind in case[3]]
 IDS = [f"{kind}-{case[0]}" for kind, case in TABLE]
 
@@ -42,6 +48,11 @@ def models(tmp_path_factory):
             cache[kind] = load(kind, build(kind, tmp_path_factory.mktemp(kind.replace(".", ""))))
         return cache[kind]
     return get
+
+
+def _prompts(model, kind, case, **kw):
+    items = SAME_COUNT_ITEMS.get(kind) if case[0] in SAME_COUNT else None
+    return prompts(model, kind, items=items, **kw)
 
 
 def _fwd(model, inputs):
@@ -69,7 +80,7 @@ def test_noop_budget_equals_baseline(kind, case, models):
     if case[2] is None:
         pytest.skip("no no-op budget")
     model = models(kind)
-    batch, _ = prompts(model, kind)
+    batch, _ = _prompts(model, kind, case)
     base = _fwd(model, batch)
     with zoo.apply(model, *build_methods(case[2])):
         out = _fwd(model, batch)
@@ -79,7 +90,7 @@ def test_noop_budget_equals_baseline(kind, case, models):
 @pytest.mark.parametrize("kind,case", TABLE, ids=IDS)
 def test_apply_remove_restores_model(kind, case, models):
     model = models(kind)
-    batch, _ = prompts(model, kind)
+    batch, _ = _prompts(model, kind, case)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     base = _fwd(model, batch)  # first: transformers installs its own output-recording hooks on the first forward
     hooks = _hooks(model)
@@ -98,7 +109,7 @@ def test_apply_remove_restores_model(kind, case, models):
 def test_batch_rows_match_single_rows(kind, case, models):
     """A left-padded batch gives every row the next-token logits it gets alone (no padding)."""
     model = models(kind)
-    batch, rows = prompts(model, kind)
+    batch, rows = _prompts(model, kind, case)
     with zoo.apply(model, *build_methods(case[1])):
         out = _fwd(model, batch)[:, -1]
         for b, row in enumerate(rows):
@@ -126,7 +137,7 @@ def assert_generate_matches_reference(model, kind, specs, inputs, steps=3):
 @pytest.mark.parametrize("kind,case", TABLE, ids=IDS)
 def test_generate_with_cache_matches_reference_without_cache(kind, case, models):
     model = models(kind)
-    batch, _ = prompts(model, kind)
+    batch, _ = _prompts(model, kind, case)
     assert_generate_matches_reference(model, kind, case[1], batch)
 
 
@@ -216,3 +227,34 @@ def test_fastv_survivors_keep_their_original_positions(kind, models):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
     if kind not in QWEN_VL:  # the position ids the unreduced forward gave each survivor
         assert torch.equal(red["pos"], base["pos"].expand(idx.shape[0], -1).gather(1, idx))
+
+
+@pytest.mark.parametrize("kind", VLM_KINDS)
+def test_pyramiddrop_positions_renumbered_on_1d_and_original_on_mrope(kind, models):
+    """positions="compact": 1-D RoPE models renumber the survivors contiguously; M-RoPE models keep the
+    original 3-D positions (the runtime's position_rule says which)."""
+    from zoo.families import detect
+
+    model = models(kind)
+    batch, _ = prompts(model, kind)
+    base, _ = _captured_positions(model, batch, 2)
+    red, kept = _captured_positions(model, batch, 2, [("pyramiddrop", dict(layers=(1, 3), lam=0.5))])
+    idx = kept.clamp(min=0)
+    valid = batch["attention_mask"].bool().gather(1, idx) & (kept >= 0)  # -1: padding slots of shorter rows
+    handle = zoo.apply(model, "pyramiddrop", layers=(1, 3), lam=0.5)
+    rule = handle.adapter._runtime.position_rule
+    handle.remove()
+    if kind in QWEN_VL:
+        assert rule == "original-3d"
+        for full, got in zip(base["pe"], red["pe"]):
+            want = torch.gather(full.expand(idx.shape[0], *full.shape[1:]), 1,
+                                idx[..., None].expand(-1, -1, full.shape[-1]))
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+    else:
+        assert rule == "renumbered-1d"
+        for b in range(idx.shape[0]):
+            pos = red["pos"][b][valid[b]]
+            assert torch.equal(pos, torch.arange(len(pos)) + pos[0])  # contiguous after the drop
+            first = int(torch.nonzero(batch["attention_mask"][b])[0])
+            assert int(pos[0]) == int(base["pos"][0, first])  # starts where the row started
+        assert detect(model).rotary is not None

@@ -203,6 +203,14 @@ class DecoderAdapter(FamilyAdapter):
         ``skip``: modalities to leave out. Subclasses implement it."""
         raise NotImplementedError(f"the {self.name} adapter does not describe its item layouts")
 
+    def unsupported_reason(self, method: Any) -> str:
+        """Why ``method`` cannot run on this model ("" when nothing is known): the signals it needs that this
+        model class does not offer (see :mod:`zoo.families.decoders.support`)."""
+        from zoo.families.decoders.support import missing_reason
+
+        needs = tuple(getattr(method, "needs", ()) or ())
+        return missing_reason(method.id, needs, self.name) if needs else ""
+
     # ----------------------------------------------------------------- vision side (subclasses)
     def check_vision_reduction_supported(self) -> None:
         reason = self.lacks.get("vision-cls", "this adapter has no vision-encoder reduction path")
