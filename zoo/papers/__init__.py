@@ -23,4 +23,8 @@ REGISTRY: dict[str, str] = {
     "sparsevlm": "zoo.papers.sparsevlm:SparseVLM",
     "pyramiddrop": "zoo.papers.pyramiddrop:PyramidDrop",
     "llava-prumerge": "zoo.papers.llava_prumerge:PruMerge",
+    "dart": "zoo.papers.dart:DART",
+    "divprune": "zoo.papers.divprune:DivPrune",
+    "gemfilter": "zoo.papers.gemfilter:GemFilter",
+    "pooling": "zoo.papers.pooling_control:SpatialPooling",
 }

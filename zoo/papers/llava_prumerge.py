@@ -123,9 +123,12 @@ def _prumerge(ctx: Any, layer: int, m: PruMerge):
     q = q.transpose(1, 2).reshape(i_img, q.shape[2], -1)
     k = k.transpose(1, 2).reshape(i_img, k.shape[2], -1)
     width = q.shape[-1]
-    attn = torch.softmax(torch.matmul(q[:, :1].float(), k.float().transpose(1, 2)) * width ** -0.5, dim=-1)
+    from zoo.families.decoders.sequence import accumulation_dtype
+
+    acc = accumulation_dtype(q)  # float32, or float64 for float64 models (the official code: the model's dtype)
+    attn = torch.softmax(torch.matmul(q[:, :1].to(acc), k.to(acc).transpose(1, 2)) * width ** -0.5, dim=-1)
     cls_attn = attn[:, 0, 1:]  # [I, n]
-    keys = torch.nn.functional.normalize(k[:, 1:].float(), dim=-1)  # [I, n, width]
+    keys = torch.nn.functional.normalize(k[:, 1:].to(acc), dim=-1)  # [I, n, width]
     outs, kept_all, counts = [], [], []
     for img in range(i_img):
         a = cls_attn[img]

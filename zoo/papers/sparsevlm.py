@@ -159,7 +159,10 @@ def text_raters(image_hidden, text_hidden, text_valid):
     """
     import torch
 
-    logits = torch.bmm(image_hidden.float(), text_hidden.float().transpose(1, 2))  # [B, V, T]
+    from zoo.families.decoders.sequence import accumulation_dtype
+
+    acc = accumulation_dtype(image_hidden)
+    logits = torch.bmm(image_hidden.to(acc), text_hidden.to(acc).transpose(1, 2))  # [B, V, T]
     logits = logits.masked_fill(~text_valid[:, None, :], float("-inf"))
     relevance = torch.softmax(logits, dim=2).mean(dim=1)  # [B, T]
     mean = (relevance * text_valid).sum(-1, keepdim=True) / text_valid.sum(-1, keepdim=True).clamp(min=1)

@@ -283,11 +283,11 @@ class DecoderAdapter(FamilyAdapter):
             import torch
 
             among = adapter.reducible(ctx)
-            scores = torch.zeros(among.shape, dtype=torch.float32, device=ctx.hidden.device)
+            scores = torch.zeros(among.shape, dtype=torch.float64, device=ctx.hidden.device)
             ks = []
             for b in range(ctx.hidden.shape[0]):  # row by row: a row's result never depends on the batch
                 sel = among[b]
-                scores[b, sel] = scorer(ctx.hidden[b, sel][None]).reshape(-1).float()
+                scores[b, sel] = scorer(ctx.hidden[b, sel][None]).reshape(-1).double()
                 ks.append(keep_count(int(sel.sum()), keep_ratio, keep_tokens))
             return _selection(ctx.keep_top(scores, ks, among))
 

@@ -163,6 +163,11 @@ def block_decode_mask(mask, blocked: torch.Tensor, *, q: int, kv: int):
     return block_key_columns(mask, blocked, q=q, kv=kv, dtype=torch.bool, keep_diagonal=False)
 
 
+def accumulation_dtype(t: torch.Tensor) -> torch.dtype:
+    """The dtype scores are computed in: float32, or the input's own dtype when wider (float64 stays float64)."""
+    return torch.promote_types(t.dtype, torch.float32)
+
+
 def allowed_keys(mask, batch: int, q: int, kv: int, device) -> torch.Tensor:
     """``[B, q, kv]`` bool: which keys each query row may attend to under ``mask``.
 
