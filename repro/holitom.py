@@ -17,7 +17,7 @@ does not give its token counts).
 
 from __future__ import annotations
 
-from zoo.flops import full_schedule, stack_flops
+from zoo.flops import stack_flops
 from zoo.flops.video import holitom_schedule
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
 from zoo.repro.analytic import decoder

@@ -111,6 +111,15 @@ ROW_ITEMS = {
 }
 
 
+#: rows holding the same visual-token count (methods that need it, e.g. SparseVLM), items in different orders
+SAME_COUNT_ITEMS = {
+    "llava-onevision": [[("image", (60, 100)), ("video", 3)], [("video", 3), ("image", (60, 100))]],
+    "llava-next-video": [[("image", (60, 100)), ("video", 2)], [("video", 2), ("image", (60, 100))]],
+    "qwen2-vl": [[("image", (1, 4, 6)), ("video", (2, 4, 4))], [("video", (2, 4, 4)), ("image", (1, 4, 6))]],
+    "qwen2.5-vl": [[("image", (1, 4, 6)), ("video", (2, 4, 4))], [("video", (2, 4, 4)), ("image", (1, 4, 6))]],
+}
+
+
 def _text(g, n):
     return torch.randint(TEXT_LOW, VOCAB, (n,), generator=g).tolist()
 

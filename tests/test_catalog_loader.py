@@ -34,10 +34,10 @@ def test_env_var_overrides(tmp_path, monkeypatch):
 
 def test_shipped_catalog_has_every_upstream_paper_once():
     cat = load_catalog()
-    assert len(cat) == 375  # 372 upstream + 3 added by tokzoo (video)
-    assert sum(1 for p in cat if p.arxiv) == 350
+    assert len(cat) == 377  # 372 upstream + 5 added by tokzoo (dart, divprune; fastvid, holitom, vidcom2)
+    assert sum(1 for p in cat if p.arxiv) == 352
     assert sum(1 for p in cat if not p.arxiv) == 25
-    assert len({p.id for p in cat}) == 375 and len({p.arxiv for p in cat if p.arxiv}) == 350
+    assert len({p.id for p in cat}) == 377 and len({p.arxiv for p in cat if p.arxiv}) == 352
     assert all(p.links.paper.startswith("https://") for p in cat)
 
 
@@ -128,4 +128,4 @@ def test_wheel_carries_the_catalog_and_the_installed_package_finds_it(tmp_path):
     code = ("import zoo.catalog as c; p = c.default_catalog_path(); cat = c.load_catalog(); "
             "print(p); print(len(cat))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout.split()
-    assert out == [str(site / "zoo" / "data" / "catalog.yaml"), "375"]
+    assert out == [str(site / "zoo" / "data" / "catalog.yaml"), "377"]

@@ -196,7 +196,7 @@ def test_unreadable_file(tmp_path):
 def test_shipped_catalog_is_valid():
     parsed, issues = validate_file(ROOT / "catalog.yaml")
     assert issues == [], "\n".join(map(str, issues[:20]))
-    assert parsed is not None and len(parsed.papers) == 375  # 372 upstream + 3 added by tokzoo (video)
+    assert parsed is not None and len(parsed.papers) == 377  # 372 upstream + 5 added by tokzoo (dart, divprune; fastvid, holitom, vidcom2)
 
 
 def test_json_schema_file_is_current():

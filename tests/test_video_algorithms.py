@@ -295,7 +295,9 @@ def test_vidcom2_matches_a_loop():
     ch = sorted(range(6), key=lambda c: float(var[c]))[:3]
     unit = F.normalize(flat[:, ch], dim=-1).reshape(4, 9, 3)
     vc, fc = unit.reshape(-1, 3).mean(0), unit.mean(1)
-    gs = lambda x, c: sum(math.exp(-float(((x - c) ** 2).sum()) / (2 * a)) for a in vidcom2.ALPHAS)
+    def gs(x, c):
+        return sum(math.exp(-float(((x - c) ** 2).sum()) / (2 * a)) for a in vidcom2.ALPHAS)
+
     v = [[gs(unit[t, n], vc) for n in range(9)] for t in range(4)]
     u = torch.tensor([-sum(row) / 9 for row in v], dtype=torch.float64)
     p = torch.softmax((u - u.max()) / 0.01, 0)

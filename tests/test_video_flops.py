@@ -21,7 +21,9 @@ def test_dycoke_decode_pruning_by_hand():
     d, m = 8, 16
     cost = fv.dycoke_cost(CFG, n_visual=10, n_other=3, new_tokens=2, decode_keep=4, layer=1)
     # step s, layer l: 4d^2 + 2dm + 2d * (visible + s + 1); layer 0 sees 13 prompt tokens, layers 1-3 see 4 + 3
-    per = lambda c: 4 * d * d + 2 * d * m + 2 * d * c
+    def per(c):
+        return 4 * d * d + 2 * d * m + 2 * d * c
+
     expect = sum(per(13 + s + 1) + 3 * per(7 + s + 1) for s in range(2))
     assert cost.decode == expect
     assert cost.prefill == stack_flops(full_schedule(4, 10, 3), CFG, "dycoke")

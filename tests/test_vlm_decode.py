@@ -104,8 +104,8 @@ def test_decode_selection_generate_matches_reference(setup, request):
     steps = 4
     method = HideLessAttended()
     with zoo.apply(model, method) as handle, torch.no_grad():
-        gen = model.generate(**inputs, max_new_tokens=steps, min_new_tokens=steps, do_sample=False, suppress_tokens=SPECIAL,
-                             output_logits=True, return_dict_in_generate=True)
+        gen = model.generate(**inputs, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
+                             suppress_tokens=SPECIAL, output_logits=True, return_dict_in_generate=True)
     assert [s["step"] for s in method.steps] == list(range(steps - 1))  # token 0 comes from the prefill
     events = handle.run.events["llm-decode"]
     assert len(events) == steps - 1 and all(e.n_after < e.n_before for e in events)

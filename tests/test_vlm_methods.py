@@ -83,8 +83,9 @@ def test_apply_remove_restores_model(case, model, inputs):
 @pytest.mark.parametrize("case", VLM_CASES, ids=IDS)
 def test_batch_rows_match_single_rows(case, model, inputs):
     """A left-padded batch gives every row the next-token logits it gets alone (no padding)."""
+    positions = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # as generate numbers a left-padded row
     with zoo.apply(model, *build_methods(case[1])):
-        batch = _forward(model, inputs).logits[:, -1]
+        batch = _forward(model, {**inputs, "position_ids": positions}).logits[:, -1]
         for b in range(inputs["input_ids"].shape[0]):
             alone = _forward(model, unpad_row(inputs, b)).logits[0, -1]
             torch.testing.assert_close(batch[b], alone, rtol=1e-4, atol=1e-4)

@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 
 import zoo  # noqa: E402
 from decoder_fixtures import (  # noqa: E402
-    KINDS, QWEN_VL, SPECIAL, VLM_KINDS, build, load, prompts, reference_step,
+    KINDS, QWEN_VL, SAME_COUNT_ITEMS, SPECIAL, TEXT_KINDS, VLM_KINDS, build, load, prompts, reference_step,
 )
 from vlm_fixtures import build_methods, replaying  # noqa: E402
 
@@ -28,7 +28,20 @@ CASES = [
     ("fastv-mask", [("fastv", dict(k=1, keep_ratio=0.25, variant="mask"))],
      [("fastv", dict(k=1, keep_ratio=1.0, variant="mask"))], VLM_KINDS),
     ("random", [("random", dict(layers=1, keep_ratio=0.5))], [("random", dict(layers=1, keep_ratio=1.0))], KINDS),
+    ("pyramiddrop", [("pyramiddrop", dict(layers=(1, 3), lam=0.5))], [("pyramiddrop", dict(layers=(1,), lam=1.0))],
+     VLM_KINDS),
+    ("sparsevlm", [("sparsevlm", dict(layers=(0, 2), schedule=(8, 4)))],
+     [("sparsevlm", dict(layers=(0, 2), keep_ratio=1.0))], VLM_KINDS),
+    ("dart", [("dart", dict(k=2, keep_ratio=0.4, pivot_image=2, pivot_text=2))],
+     [("dart", dict(k=2, keep_ratio=1.0, pivot_image=2, pivot_text=2))], VLM_KINDS),
+    ("divprune", [("divprune", dict(keep_ratio=0.3))], [("divprune", dict(keep_ratio=1.0))], VLM_KINDS),
+    ("pooling", [("pooling", dict(keep_ratio=0.25))], [("pooling", dict(stride=1))], VLM_KINDS),
+    ("pooling-max", [("pooling", dict(stride=2, mode="max"))], None, VLM_KINDS),
+    ("gemfilter", [("gemfilter", dict(layer=2, keep_tokens=6))], [("gemfilter", dict(layer=2, keep_tokens=64))],
+     TEXT_KINDS),
 ]
+#: cases whose batch rows must hold the same number of visual tokens
+SAME_COUNT = {"sparsevlm"}
 TABLE = [(kind, case) for case in CASES for kind in case[3]]
 IDS = [f"{kind}-{case[0]}" for kind, case in TABLE]
 
@@ -42,6 +55,11 @@ def models(tmp_path_factory):
             cache[kind] = load(kind, build(kind, tmp_path_factory.mktemp(kind.replace(".", ""))))
         return cache[kind]
     return get
+
+
+def _prompts(model, kind, case, **kw):
+    items = SAME_COUNT_ITEMS.get(kind) if case[0] in SAME_COUNT else None
+    return prompts(model, kind, items=items, **kw)
 
 
 def _fwd(model, inputs):
@@ -69,7 +87,7 @@ def test_noop_budget_equals_baseline(kind, case, models):
     if case[2] is None:
         pytest.skip("no no-op budget")
     model = models(kind)
-    batch, _ = prompts(model, kind)
+    batch, _ = _prompts(model, kind, case)
     base = _fwd(model, batch)
     with zoo.apply(model, *build_methods(case[2])):
         out = _fwd(model, batch)
@@ -79,7 +97,7 @@ def test_noop_budget_equals_baseline(kind, case, models):
 @pytest.mark.parametrize("kind,case", TABLE, ids=IDS)
 def test_apply_remove_restores_model(kind, case, models):
     model = models(kind)
-    batch, _ = prompts(model, kind)
+    batch, _ = _prompts(model, kind, case)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     base = _fwd(model, batch)  # first: transformers installs its own output-recording hooks on the first forward
     hooks = _hooks(model)
@@ -98,7 +116,10 @@ def test_apply_remove_restores_model(kind, case, models):
 def test_batch_rows_match_single_rows(kind, case, models):
     """A left-padded batch gives every row the next-token logits it gets alone (no padding)."""
     model = models(kind)
-    batch, rows = prompts(model, kind)
+    batch, rows = _prompts(model, kind, case)
+    if kind not in QWEN_VL:  # the positions generate gives a left-padded row (DART's key norms depend on them)
+        mask = batch["attention_mask"]
+        batch = {**batch, "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
     with zoo.apply(model, *build_methods(case[1])):
         out = _fwd(model, batch)[:, -1]
         for b, row in enumerate(rows):
@@ -109,8 +130,8 @@ def assert_generate_matches_reference(model, kind, specs, inputs, steps=3):
     """``generate`` with the KV cache under ``specs`` = re-computing prompt + generated tokens without cache
     under the same kept tokens, step by step (logits and greedy tokens)."""
     with zoo.apply(model, *build_methods(specs)), torch.no_grad():
-        gen = model.generate(**inputs, max_new_tokens=steps, min_new_tokens=steps, do_sample=False, suppress_tokens=SPECIAL,
-                             output_logits=True, return_dict_in_generate=True)
+        gen = model.generate(**inputs, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
+                             suppress_tokens=SPECIAL, output_logits=True, return_dict_in_generate=True)
     new = gen.sequences[:, inputs["input_ids"].shape[1]:]
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
     with zoo.apply(model, *[replaying(m) for m in build_methods(specs)]):
@@ -118,7 +139,9 @@ def assert_generate_matches_reference(model, kind, specs, inputs, steps=3):
             with torch.no_grad():
                 out = model(**reference_step(kind, inputs, ids, mask))
             torch.testing.assert_close(out.logits[:, -1], gen.logits[t], rtol=1e-4, atol=1e-4)
-            assert torch.equal(out.logits[:, -1].argmax(-1), new[:, t])
+            allowed = out.logits[:, -1].clone()
+            allowed[:, SPECIAL] = float("-inf")  # generate suppressed them
+            assert torch.equal(allowed.argmax(-1), new[:, t])
             ids = torch.cat([ids, new[:, t:t + 1]], dim=1)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
 
@@ -126,7 +149,7 @@ def assert_generate_matches_reference(model, kind, specs, inputs, steps=3):
 @pytest.mark.parametrize("kind,case", TABLE, ids=IDS)
 def test_generate_with_cache_matches_reference_without_cache(kind, case, models):
     model = models(kind)
-    batch, _ = prompts(model, kind)
+    batch, _ = _prompts(model, kind, case)
     assert_generate_matches_reference(model, kind, case[1], batch)
 
 
@@ -216,3 +239,34 @@ def test_fastv_survivors_keep_their_original_positions(kind, models):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
     if kind not in QWEN_VL:  # the position ids the unreduced forward gave each survivor
         assert torch.equal(red["pos"], base["pos"].expand(idx.shape[0], -1).gather(1, idx))
+
+
+@pytest.mark.parametrize("kind", VLM_KINDS)
+def test_pyramiddrop_positions_renumbered_on_1d_and_original_on_mrope(kind, models):
+    """positions="compact": 1-D RoPE models renumber the survivors contiguously; M-RoPE models keep the
+    original 3-D positions (the runtime's position_rule says which)."""
+    from zoo.families import detect
+
+    model = models(kind)
+    batch, _ = prompts(model, kind)
+    base, _ = _captured_positions(model, batch, 2)
+    red, kept = _captured_positions(model, batch, 2, [("pyramiddrop", dict(layers=(1, 3), lam=0.5))])
+    idx = kept.clamp(min=0)
+    valid = batch["attention_mask"].bool().gather(1, idx) & (kept >= 0)  # -1: padding slots of shorter rows
+    handle = zoo.apply(model, "pyramiddrop", layers=(1, 3), lam=0.5)
+    rule = handle.adapter._runtime.position_rule
+    handle.remove()
+    if kind in QWEN_VL:
+        assert rule == "original-3d"
+        for full, got in zip(base["pe"], red["pe"]):
+            want = torch.gather(full.expand(idx.shape[0], *full.shape[1:]), 1,
+                                idx[..., None].expand(-1, -1, full.shape[-1]))
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+    else:
+        assert rule == "renumbered-1d"
+        for b in range(idx.shape[0]):
+            pos = red["pos"][b][valid[b]]
+            assert torch.equal(pos, torch.arange(len(pos)) + pos[0])  # contiguous after the drop
+            first = int(torch.nonzero(batch["attention_mask"][b])[0])
+            assert int(pos[0]) == int(base["pos"][0, first])  # starts where the row started
+        assert detect(model).rotary is not None

@@ -217,7 +217,8 @@ def test_dpc_knn_merge_matches_a_loop():
                   for i in range(11)]
         for c in range(k):
             members = [i for i in range(11) if assign[i] == c]
-            torch.testing.assert_close(out[b, c], pts[members].mean(0), rtol=0, atol=1e-7)
+            # official cluster_and_merge: sum of the members / (count + 1e-6), in the input dtype
+            torch.testing.assert_close(out[b, c], pts[members].sum(0) / (len(members) + 1e-6), rtol=0, atol=1e-13)
 
 
 def _vision(eager, inputs, layer_hooks=()):

@@ -35,6 +35,9 @@ PINNED_IDS: dict[str, str] = {
     "2503.11187": "fastvid",
     "2505.21334": "holitom",
     "2505.14454": "vidcom2",
+    "2502.11494": "dart",
+    "2503.02175": "divprune",
+    "2409.17422": "gemfilter",
 }
 
 MAX_ID_LENGTH = 40

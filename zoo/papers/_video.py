@@ -71,57 +71,11 @@ class VideoView:
     item: Any
 
 
-class MediaKwargs:
-    """Remembers the keyword arguments of the model's own ``get_image_features`` / ``get_video_features``.
-
-    ``generate`` encodes images and videos before the first forward and then drops the
-    arguments that describe them (``image_sizes``, ``video_grid_thw``, ...); the runtime's item
-    layouts need them. This records them (an instance-level wrapper recorded in the Patch) so that
-    :func:`items_of` can lay the items out under ``generate`` too.
-    """
-
-    def __init__(self, adapter: Any, patch: Any) -> None:
-        import functools
-
-        self.adapter = adapter
-        self.kwargs: dict[str, Any] = {}
-        owner = adapter.model.model
-        for name in ("get_image_features", "get_video_features"):
-            original = getattr(owner, name, None)
-            if original is None:
-                continue
-
-            def wrapped(*args, _original=original, **kwargs):
-                import inspect
-
-                bound = inspect.signature(_original).bind_partial(*args, **kwargs).arguments
-                extra = bound.pop("kwargs", {})
-                self.kwargs.update({k: v for k, v in {**bound, **extra}.items() if v is not None})
-                return _original(*args, **kwargs)
-
-            patch.set_attr(owner, name, functools.wraps(original)(wrapped))
-
-
-def items_of(ctx: Any, media: MediaKwargs | None) -> list:
-    """``ctx.items``, or (when ``generate`` dropped what the layouts need) the same layouts built from the
-    arguments :class:`MediaKwargs` recorded."""
-    try:
-        return ctx.items
-    except ValueError:
-        if media is None or not media.kwargs:
-            raise
-    from zoo.families.decoders.layout import MODALITY_IDS, assign_items
-
-    ad = media.adapter
-    masks = {m: (ctx.input_modality == MODALITY_IDS[m]) & ctx.input_valid for m in ad.token_attrs}
-    return assign_items(masks, ad.item_layouts(dict(media.kwargs), masks, set()))
-
-
-def videos_of_row(ctx: Any, row: int, media: MediaKwargs | None = None) -> list[VideoView]:
+def videos_of_row(ctx: Any, row: int) -> list[VideoView]:
     """The videos of batch row ``row`` at a layer-0 event (grid tokens only, frame-major)."""
     out = []
     where = ctx.where_now()[row]
-    for item in items_of(ctx, media)[row]:
+    for item in ctx.items[row]:
         if item.modality != "video":
             continue
         on_grid = item.coords[:, 1] >= 0
@@ -157,13 +111,11 @@ def _ascending(index: Any) -> bool:
     return bool((index[1:] > index[:-1]).all()) if index.numel() > 1 else True
 
 
-def video_event(adapter: Any, reduce: Callable[[VideoView], Any], *, positions: str, media: MediaKwargs | None = None,
-                on_result=None):
+def video_event(adapter: Any, reduce: Callable[[VideoView], Any], *, positions: str, on_result=None):
     """The layer-0 :class:`~zoo.families.decoders.runtime.LlmEvent` applying ``reduce`` to every video.
 
-    ``reduce(view) -> VideoTokens``; ``media``: see :class:`MediaKwargs` (needed under ``generate``);
-    ``on_result(view, slots)`` (optional) is told where each video's reduced tokens went (sequence
-    indices after this event).
+    ``reduce(view) -> VideoTokens``; ``on_result(view, slots)`` (optional) is told where each video's
+    reduced tokens went (sequence indices after this event).
     """
     import torch
 
@@ -177,7 +129,7 @@ def video_event(adapter: Any, reduce: Callable[[VideoView], Any], *, positions: 
         new = ctx.hidden.clone()
         placed = []
         for row in range(b):
-            for view in videos_of_row(ctx, row, media):
+            for view in videos_of_row(ctx, row):
                 reduced = reduce(view)
                 # a subset in grid order sits at its own slots whatever the rule (with renumbered positions this is
                 # the same input as the output order, and Run.kept_indices then names the kept tokens themselves)

@@ -146,7 +146,7 @@ from dataclasses import dataclass as _dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 from zoo.interface import Method, _fail, check_choice, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, layout_for, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, layout_for, video_event  # noqa: E402
 
 
 @_dataclass
@@ -212,8 +212,7 @@ class DyCoke(Method):
             return temporal_token_merging(view.frames, self.keep_ratio, token_order=order)
 
         if self.keep_ratio < 1:  # keep_ratio = 1 (K = 0) is the no-op: TTM would only reorder the tokens
-            adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, media=MediaKwargs(adapter, patch),
-                                                                   positions="compact")], positions="compact")
+            adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, positions="compact")], positions="compact")
         if self.decode_pruning and self.decode_keep_ratio < 1:
             adapter.install_decode_reduction(patch, run, [self._decode_event()])
 

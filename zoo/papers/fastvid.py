@@ -146,7 +146,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -202,4 +202,4 @@ class FastVID(Method):
             return fastvid(view.frames, sal, view.frames.mean(dim=1), keep_ratio=self.keep_ratio, c=self.c,
                            tau=self.tau, d=self.d, p=self.p, beta=self.beta)
 
-        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="keep")], positions="keep")
+        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, positions="keep")], positions="keep")

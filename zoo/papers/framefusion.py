@@ -162,7 +162,7 @@ from dataclasses import dataclass as _dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_int, check_number  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, items_of  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model  # noqa: E402
 
 
 @_dataclass
@@ -207,13 +207,12 @@ class FrameFusion(Method):
 
         depth = adapter.depth("llm")
         state: dict[str, Any] = {}
-        media = MediaKwargs(adapter, patch)
 
         def patch_types(ctx):
             """``[B, N0]`` grid cell of every video token of the language model's input (-1 elsewhere), cells per frame."""
             pt = torch.full(ctx.input_valid.shape, TEXT, dtype=torch.long, device=ctx.hidden.device)
             cells = 1
-            for row, items in enumerate(items_of(ctx, media)):
+            for row, items in enumerate(ctx.items):
                 for item in items:
                     if item.modality != "video":
                         continue

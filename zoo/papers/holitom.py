@@ -189,7 +189,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -257,7 +257,7 @@ class HoliTom(Method):
             return holitom(view.frames, attn, keep_ratio=self.keep_ratio, tau=self.tau, beta=self.beta, d=self.D,
                            k=self.k, max_window=self.max_window)
 
-        events = [video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="compact")]
+        events = [video_event(adapter, reduce, positions="compact")]
         if self.inner_layer is not None:
             ratio = self.inner_ratio
 

@@ -218,7 +218,7 @@ from dataclasses import dataclass as _dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
 
 
 @_dataclass
@@ -274,7 +274,7 @@ class PruneVid(Method):
             state["merged"][(view.row, view.item.index)] = (view.columns[:len(out)], groups)
             return out
 
-        merge_event = video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="compact")
+        merge_event = video_event(adapter, reduce, positions="compact")
         merge_select = merge_event.select
 
         def first(ctx):

@@ -88,7 +88,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_choice, check_int  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -135,5 +135,5 @@ class SlowFastLLaVA(Method):
             return slowfast(view.frames.reshape(t, h, w, -1), n_slow=self.n_slow, slow_pool=self.slow_pool,
                             fast_size=self.fast_size)
 
-        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="compact")],
+        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, positions="compact")],
                                       positions="compact")

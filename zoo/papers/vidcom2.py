@@ -71,7 +71,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -98,5 +98,5 @@ class VidCom2(Method):
     def install(self, adapter, patch, run) -> None:
         if self.keep_ratio >= 1:  # the no-op budget (the official formula would still drop tokens of common frames)
             return
-        event = video_event(adapter, lambda view: vidcom2(view.frames, self.keep_ratio), media=MediaKwargs(adapter, patch), positions="compact")
+        event = video_event(adapter, lambda view: vidcom2(view.frames, self.keep_ratio), positions="compact")
         adapter.install_llm_reduction(patch, run, [event], positions="compact")

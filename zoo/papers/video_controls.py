@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from zoo.interface import Method, check_budget, check_int, check_ratio
-from zoo.papers._video import VIDEO_NEEDS, MediaKwargs, VideoFamilies, check_video_model, video_event
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event
 
 
 def _kept_frames(method, t: int) -> list[int]:
@@ -72,7 +72,7 @@ class FrameSubsample(Method):
                      + torch.arange(n, device=view.frames.device)[None]).reshape(-1)
             return VideoTokens(view.frames.reshape(t * n, c)[index], index)
 
-        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="compact")],
+        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, positions="compact")],
                                       positions="compact")
 
 
@@ -118,5 +118,5 @@ class VideoRandom(Method):
             index = torch.topk(scores, k).indices.sort().values
             return VideoTokens(view.frames.reshape(t * n, c)[index], index)
 
-        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, media=MediaKwargs(adapter, patch), positions="compact")],
+        adapter.install_llm_reduction(patch, run, [video_event(adapter, reduce, positions="compact")],
                                       positions="compact")

@@ -203,6 +203,14 @@ class DecoderAdapter(FamilyAdapter):
         ``skip``: modalities to leave out. Subclasses implement it."""
         raise NotImplementedError(f"the {self.name} adapter does not describe its item layouts")
 
+    def unsupported_reason(self, method: Any) -> str:
+        """Why ``method`` cannot run on this model ("" when nothing is known): the signals it needs that this
+        model class does not offer (see :mod:`zoo.families.decoders.support`)."""
+        from zoo.families.decoders.support import missing_reason
+
+        needs = tuple(getattr(method, "needs", ()) or ())
+        return missing_reason(method.id, needs, self.name) if needs else ""
+
     # ----------------------------------------------------------------- vision side (subclasses)
     def check_vision_reduction_supported(self) -> None:
         reason = self.lacks.get("vision-cls", "this adapter has no vision-encoder reduction path")
@@ -275,11 +283,11 @@ class DecoderAdapter(FamilyAdapter):
             import torch
 
             among = adapter.reducible(ctx)
-            scores = torch.zeros(among.shape, dtype=torch.float32, device=ctx.hidden.device)
+            scores = torch.zeros(among.shape, dtype=torch.float64, device=ctx.hidden.device)
             ks = []
             for b in range(ctx.hidden.shape[0]):  # row by row: a row's result never depends on the batch
                 sel = among[b]
-                scores[b, sel] = scorer(ctx.hidden[b, sel][None]).reshape(-1).float()
+                scores[b, sel] = scorer(ctx.hidden[b, sel][None]).reshape(-1).double()
                 ks.append(keep_count(int(sel.sum()), keep_ratio, keep_tokens))
             return _selection(ctx.keep_top(scores, ks, among))
 

@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from zoo.families.decoders.sequence import gather_tokens
+from zoo.families.decoders.sequence import accumulation_dtype, gather_tokens
 
 
 def _rotary_fn(attn: torch.nn.Module):
@@ -69,12 +69,14 @@ def _repeat_heads(k: torch.Tensor, heads: int) -> torch.Tensor:
 
 
 def decoder_attention_logits(attn: torch.nn.Module, hidden: torch.Tensor, position_embeddings,
-                             queries: torch.Tensor, *, scaled: bool = True) -> torch.Tensor:
-    """``[B, H, q, N]`` float32 pre-softmax scores ``q . k`` (times the layer's scaling when
-    ``scaled``) of query rows ``queries [B, q]``; grouped KV heads repeated; no mask applied."""
+                             queries: torch.Tensor, *, scaled: bool = True, native: bool = False) -> torch.Tensor:
+    """``[B, H, q, N]`` pre-softmax scores ``q . k`` (times the layer's scaling when ``scaled``) of query
+    rows ``queries [B, q]``, in float32 (float64 for float64 models; ``native``: in the model's own dtype,
+    as official codes that score in half precision); grouped KV heads repeated; no mask."""
     q, k = decoder_queries_keys(attn, hidden, position_embeddings, queries)
     k = _repeat_heads(k, q.shape[1])
-    logits = torch.matmul(q.float(), k.float().transpose(-1, -2))
+    acc = q.dtype if native else accumulation_dtype(q)
+    logits = torch.matmul(q.to(acc), k.to(acc).transpose(-1, -2))
     return logits * attn.scaling if scaled else logits
 
 
@@ -85,7 +87,8 @@ def decoder_attention_rows(attn: torch.nn.Module, hidden: torch.Tensor, position
     attn: the layer's attention module; hidden ``[B, N, C]``: its (already normalised) input;
     position_embeddings: the ``(cos, sin)`` pair the layer receives (``[B or 1, N, D]``);
     allowed ``[B, q, N]`` bool: which keys each query may see (causality and padding);
-    queries ``[B, q]``: row indices. Returns ``[B, H, q, N]`` float32 probabilities, equal to
+    queries ``[B, q]``: row indices. Returns ``[B, H, q, N]`` probabilities (float32; float64 for
+    float64 models), equal to
     rows of the layer's own attention map (``output_attentions`` under eager attention).
     """
     logits = decoder_attention_logits(attn, hidden, position_embeddings, queries)

@@ -83,6 +83,7 @@ from zoo.families.decoders.probes import (
     causal_allowed, decoder_attention_logits, decoder_attention_rows, decoder_queries_keys, vision_queries_keys,
 )
 from zoo.families.decoders.sequence import (
+    accumulation_dtype,
     allowed_keys,
     block_decode_mask,
     block_key_columns,
@@ -187,7 +188,8 @@ class VisionContext:
     def cls_attention(self, layer: int) -> torch.Tensor:
         """``[I, H, n]``: softmax attention of the [CLS] query over all tokens, patch columns only."""
         q, k, scale = self.queries_keys(layer)
-        logits = torch.matmul(q[:, :, :1].float(), k.float().transpose(-1, -2)) * scale
+        acc = accumulation_dtype(q)
+        logits = torch.matmul(q[:, :, :1].to(acc), k.to(acc).transpose(-1, -2)) * scale
         return torch.softmax(logits, dim=-1)[:, :, 0, 1:]
 
 
@@ -206,10 +208,11 @@ class AttentionProbe:
         return decoder_attention_rows(self.attn, self.hidden, self.position_embeddings,
                                       causal_allowed(queries, self.valid), queries)
 
-    def logits(self, queries: torch.Tensor, *, scaled: bool = True) -> torch.Tensor:
+    def logits(self, queries: torch.Tensor, *, scaled: bool = True, native: bool = False) -> torch.Tensor:
         """``[B, H, q, N]`` pre-softmax scores ``q . k`` of rows ``queries`` (no mask; ``scaled``:
-        times the layer's ``scaling``)."""
-        return decoder_attention_logits(self.attn, self.hidden, self.position_embeddings, queries, scaled=scaled)
+        times the layer's ``scaling``; ``native``: in the model's dtype instead of float32)."""
+        return decoder_attention_logits(self.attn, self.hidden, self.position_embeddings, queries, scaled=scaled,
+                                        native=native)
 
     def keys(self) -> torch.Tensor:
         """``[B, H_kv, N, D]``: the layer's keys after the rotary embedding (what its KV cache stores)."""
@@ -349,7 +352,8 @@ class LlmContext:
         k = torch.as_tensor(k, device=counts.device).expand_as(counts)
         if bool((k < 0).any() or (k > counts).any()):
             raise ValueError(f"cannot keep {k.tolist()} of {counts.tolist()} reducible tokens")
-        key = torch.where(among, scores.float(), torch.full_like(scores, float("inf"), dtype=torch.float))
+        acc = accumulation_dtype(scores)
+        key = torch.where(among, scores.to(acc), torch.full_like(scores, float("inf"), dtype=acc))
         order = torch.argsort(key, dim=-1, descending=True, stable=True)
         n = among.shape[1]
         n_keep = n - counts + k  # [B]
@@ -412,7 +416,9 @@ class DecodeContext:
         view = s.views.get(layer)
         b = self.hidden.shape[0]
         prefix = view.source_column if view is not None and view.source_column is not None else \
-            torch.arange(s.n_llm_input, device=self.hidden.device).expand(b, -1)
+            torch.arange(s.n_prefix, device=self.hidden.device).expand(b, -1)
+        if s.base_source is not None:  # decoding coordinates -> input columns
+            prefix = torch.where(prefix >= 0, s.base_source.gather(1, prefix.clamp(min=0)), -1)
         total = _cache_len(self._cache, layer)
         tail = torch.full((b, total - prefix.shape[1]), -1, dtype=torch.long, device=prefix.device)
         return torch.cat([prefix, tail], dim=1)
@@ -430,7 +436,8 @@ class DecodeContext:
         heads = qs.shape[1]
         if keys.shape[1] != heads:
             keys = keys.repeat_interleave(heads // keys.shape[1], dim=1)
-        logits = torch.matmul(qs.float(), keys.float().transpose(-1, -2)) * attn.scaling
+        acc = accumulation_dtype(qs)
+        logits = torch.matmul(qs.to(acc), keys.to(acc).transpose(-1, -2)) * attn.scaling
         allowed = allowed_keys(mask, b, q, keys.shape[2], normed.device)
         return torch.softmax(logits.masked_fill(~allowed[:, None], float("-inf")), dim=-1)
 
@@ -470,15 +477,17 @@ class _Session:
     """Ties decoding steps to the prefill that shortened the sequence."""
 
     cache_ref: Any = None
-    vision: _VisionRewrite | None = None
-    n_llm_input: int = 0
+    vision: _VisionRewrite | None = None  # the prompt as decoding sees it (vision reducer and/or layer-0 event)
+    n_llm_input: int = 0  # columns of the language model's input (DecodeSelection.hide's width)
+    n_prefix: int = 0  # columns of the decoding coordinates: the input, or what a layer-0 event kept
+    base_source: torch.Tensor | None = None  # [B, n_prefix]: input column of each decoding column (-1: padding)
     views: dict[int, _DecodeView] = field(default_factory=dict)
     input_modality: torch.Tensor | None = None
     input_valid: torch.Tensor | None = None
     items: Callable[[], list] = lambda: []
+    had_mask: bool = True
     step: int = -1
     hides: list = field(default_factory=list)  # this step's (from layer, DecodeSelection.hide [B, N0])
-    mask2d: torch.Tensor | None = None  # this step's 2-D attention mask as the outer model got it (video addition)
 
     def hidden_at(self, layer: int) -> torch.Tensor | None:
         """``[B, N0]`` prompt columns hidden from this step's queries in ``layer`` (``None``: none)."""
@@ -650,6 +659,11 @@ class DecoderRuntime:
                                                                with_kwargs=True))
             patch.add_hook(ad.layers[-1].register_forward_hook(self._last_layer_hook))
             patch.on_undo(self._reset)
+            for name in ("get_image_features", "get_video_features"):  # remember what layouts are made from
+                original = getattr(ad.outer, name, None)
+                if original is not None:
+                    patch.set_attr(ad.outer, name, functools.wraps(original)(
+                        functools.partial(_recording_call, original)))
         for e in new_events:
             if e.score_layer is not None and e.score_layer < e.layer:
                 self._capture(e.score_layer)
@@ -785,8 +799,6 @@ class DecoderRuntime:
         self._phase = "decode"
         session.step += 1
         session.hides = []
-        am = kwargs.get("attention_mask")
-        session.mask2d = am if isinstance(am, torch.Tensor) and am.dim() == 2 else None
         self._decode_probes = {}
         if session.vision is not None:
             kwargs = self._map_decode_prompt(kwargs, session.vision)
@@ -825,8 +837,6 @@ class DecoderRuntime:
         layouts = getattr(out, "_tokzoo_layouts", None)
         if bool((counts == span).all()):
             return kwargs, None
-        if bool((counts > span).any()):
-            raise ValueError(f"a vision reducer returned more tokens ({counts.max()}) than the image has ({span})")
         source = shrink_image_spans(image, span, counts)
         b, n = image.shape
         present = source >= 0
@@ -867,7 +877,7 @@ class DecoderRuntime:
             mapped = torch.where(vr.source >= 0, head.gather(1, vr.source.clamp(min=0)), torch.zeros_like(vr.source))
             kwargs["attention_mask"] = torch.cat([mapped.to(mask.dtype), mask[:, vr.n_original:]], dim=1)
         pos = kwargs.get("position_ids")
-        if pos is not None:
+        if pos is not None and bool(vr.shift.any()):
             kwargs["position_ids"] = pos - vr.shift[:, None]
         return kwargs
 
@@ -890,6 +900,10 @@ class DecoderRuntime:
             positions = (pos if pos is not None else torch.arange(n, device=device)[None]).expand(b, n)
         source = torch.arange(n, device=device).expand(b, n)
         captured = dict(kwargs)
+        for out in (kwargs.get("mm_encoder_outputs") or {}).values():  # generate pre-encodes and drops the sizes
+            for key, value in getattr(out, "_tokzoo_call", {}).items():
+                if captured.get(key) is None:
+                    captured[key] = value
 
         def items():
             lay = {"image": layouts} if layouts is not None else {}
@@ -903,7 +917,8 @@ class DecoderRuntime:
                                  start=first_valid_position(positions, valid) if positions is not None else None,
                                  n_valid_input=valid.sum(-1))
         s = self._session
-        s.n_llm_input = n
+        s.n_llm_input = s.n_prefix = n
+        s.had_mask = mask is not None
         s.input_modality, s.input_valid, s.items = modality, valid, get_items
         if self.decode_events:
             self.run.start("llm-decode", n)
@@ -1075,13 +1090,37 @@ class DecoderRuntime:
         st.mask, st.pos_emb, st.hidden, st.changed = mask, pos_emb, new_hidden, True
         # cached padding slots (this event's or an earlier one's) must stay hidden from decoding queries
         slot_cols = ~valid & (source < 0)
-        view = _DecodeView(source_column=decode_column, pos_shift=shift,
-                           blocked=slot_cols if bool(slot_cols.any()) else None)
-        for layer in range(idx, len(ad.layers)):
-            self._session.views[layer] = view
+        if idx == 0:
+            self._rebase(st, decode_column.masked_fill(slot_cols, -1), shift, kwargs)
+        else:
+            view = _DecodeView(source_column=decode_column, pos_shift=shift,
+                               blocked=slot_cols if bool(slot_cols.any()) else None)
+            for layer in range(idx, len(ad.layers)):
+                self._session.views[layer] = view
         if self.run.record_indices:
             self.run.kept_indices.setdefault("llm", []).append(entering)
         return new_hidden
+
+    def _rebase(self, st: _Prefill, base_source: torch.Tensor, shift: torch.Tensor | None, kwargs: dict) -> None:
+        """An event before layer 0: every layer caches only the kept tokens, and transformers builds decoding
+        masks from that cache length. Decoding is mapped like a shortened prompt (``_VisionRewrite``): the 2D
+        mask and (compact) position ids are rewritten before the language model, and later events' views
+        index the kept sequence."""
+        s = self._session
+        b, k = base_source.shape
+        shift = torch.zeros(b, dtype=torch.long, device=base_source.device) if shift is None else shift
+        made = not s.had_mask and bool((base_source < 0).any())
+        vr = s.vision
+        if vr is None:
+            source, n_original, total_shift = base_source, s.n_llm_input, shift
+        else:  # compose with the vision reducer's rewrite (input columns -> original prompt columns)
+            source = torch.where(base_source >= 0, vr.source.gather(1, base_source.clamp(min=0)), -1)
+            n_original, total_shift, made = vr.n_original, vr.shift + shift, made or vr.made_mask
+        s.vision = _VisionRewrite(source=source, n_original=n_original, shift=total_shift, made_mask=made)
+        s.base_source = base_source
+        s.n_prefix = k
+        st.decode_column = torch.arange(k, device=base_source.device).expand(b, k)
+        st.n_valid_input = st.valid.sum(-1)
 
     @staticmethod
     def _insert(kept: torch.Tensor, extra: torch.Tensor, at: torch.Tensor):
@@ -1117,27 +1156,6 @@ class DecoderRuntime:
             return torch.cat([head, mask[:, blocked.shape[1]:]], dim=1)
         return block_decode_mask(mask, blocked, q=q, kv=kv)
 
-    def _full_length_decode_mask(self, mask, s: "_Session", *, q: int, past: int, kept: int):
-        """The decoding-step mask over the unreduced prompt + generated tokens (what ``map_decode_mask`` maps).
-
-        Addition for reductions at decoder layer 0 (the video methods): there the first layer's cache
-        holds only the survivors, so transformers builds the step's 4-D mask for that shorter cache,
-        reading the first columns of the full 2-D padding mask (wrong in padded batches). The mask is
-        then rebuilt here from the step's 2-D mask: padding from it, causal over the full length.
-        """
-        full = s.n_llm_input + (past - kept) + q
-        if mask is None or mask.dim() != 4 or mask.shape[-1] == full:
-            return mask
-        m2 = s.mask2d
-        if m2 is None or m2.shape[-1] != full:
-            raise RuntimeError(f"tokzoo: decoding mask covers {mask.shape[-1]} keys; the unreduced prompt and the "
-                               f"generated tokens are {full} and no matching 2-D attention mask was given")
-        allowed = m2.bool()[:, None, None, :] & causal_bool_mask(m2.shape[0], q, full, m2.device)
-        if mask.dtype == torch.bool:
-            return allowed
-        return torch.zeros(allowed.shape, dtype=mask.dtype, device=mask.device).masked_fill(~allowed,
-                                                                                          torch.finfo(mask.dtype).min)
-
     def _decode_layer(self, idx: int, args, kwargs):
         s = self._session
         view = s.views.get(idx)
@@ -1154,13 +1172,14 @@ class DecoderRuntime:
         blocked = None
         if view is not None:
             if view.source_column is not None:
-                mask = self._full_length_decode_mask(mask, s, q=q, past=past, kept=view.source_column.shape[1])
-                mask = map_decode_mask(mask, view.source_column, s.n_llm_input)
+                mask = map_decode_mask(mask, view.source_column, s.n_prefix)
                 if mask is not None and mask.shape[-1] != past + q:
                     raise RuntimeError(f"tokzoo: decoding mask of layer {idx} covers {mask.shape[-1]} keys but the "
                                        f"layer caches {past} + {q}; the cache was modified outside the reduced prefill")
             blocked = view.blocked
         if hide is not None:
+            if s.base_source is not None:  # input columns -> decoding coordinates
+                hide = hide.gather(1, s.base_source.clamp(min=0)) & (s.base_source >= 0)
             cols = view.source_column if view is not None and view.source_column is not None else None
             hide_l = hide.gather(1, cols) if cols is not None else hide
             blocked = hide_l if blocked is None else (blocked | hide_l)
@@ -1203,6 +1222,26 @@ class DecoderRuntime:
             self.run.log("llm", out.shape[1])
             self._prefill = None
         return None
+
+
+#: feature-call arguments the adapters' item layouts are computed from
+LAYOUT_ARGUMENTS = ("image_sizes", "batch_num_images", "vision_aspect_ratio", "image_grid_thw", "video_grid_thw",
+                    "pixel_values_videos")
+
+
+def _recording_call(original: Callable, *args, **kwargs):
+    """Call ``original`` (a ``get_*_features`` method) and note on its output the arguments layouts need."""
+    out = original(*args, **kwargs)
+    try:
+        bound = dict(inspect.signature(original).bind_partial(*args, **kwargs).arguments)
+        bound.update(bound.pop("kwargs", {}) or {})
+    except (TypeError, ValueError):
+        bound = dict(kwargs)
+    try:
+        out._tokzoo_call = {k: bound[k] for k in LAYOUT_ARGUMENTS if bound.get(k) is not None}
+    except AttributeError:  # a plain tuple (return_dict=False): nothing to annotate
+        pass
+    return out
 
 
 def _reference(kwargs: dict) -> torch.Tensor:

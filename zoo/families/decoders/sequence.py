@@ -45,12 +45,15 @@ def first_valid_position(positions: torch.Tensor, valid: torch.Tensor) -> torch.
 
 
 def shrink_image_spans(image: torch.Tensor, span: int, counts: torch.Tensor) -> torch.Tensor:
-    """Column map that shortens every image's placeholder span to its new token count.
+    """Column map that resizes every image's placeholder span to its new token count.
 
     image ``[B, N]`` bool marks placeholder tokens; consecutive groups of ``span`` placeholders
     (row by row, in order) belong to images ``0, 1, ...``; image ``i`` keeps its first
-    ``counts[i]`` placeholders. Rows that end up shorter are left-padded. Returns ``source
-    [B, L]``: the original column of each token of the new prompt, -1 for new padding.
+    ``min(counts[i], span)`` placeholders, and when ``counts[i] > span`` (a reducer that adds
+    tokens, e.g. PruMerge+ keeping every patch plus its summary token) its last placeholder is
+    repeated ``counts[i] - span`` more times. Rows that end up shorter are left-padded.
+    Returns ``source [B, L]``: the original column of each token of the new prompt (repeated
+    columns for added tokens), -1 for new padding.
     """
     b, n = image.shape
     per_row = image.sum(-1)
@@ -63,15 +66,17 @@ def shrink_image_spans(image: torch.Tensor, span: int, counts: torch.Tensor) -> 
     rank = (image.long().cumsum(-1) - 1).clamp(min=0)
     image_id = (first_image[:, None] + rank // span).clamp(max=max(counts.shape[0] - 1, 0))
     limit = counts.to(image.device)[image_id] if counts.numel() else torch.zeros_like(rank)
-    keep = ~image | ((rank % span) < limit)
-    lengths = keep.sum(-1)
+    within = rank % span
+    repeat = (~image).long() + (image & (within < limit)).long()
+    repeat = repeat + (image & (within == span - 1)).long() * (limit - span).clamp(min=0)
+    lengths = repeat.sum(-1)
     width = int(lengths.max())
-    dest = keep.long().cumsum(-1) - 1 + (width - lengths)[:, None]
-    dest = torch.where(keep, dest, torch.full_like(dest, width))
-    source = torch.full((b, width + 1), -1, dtype=torch.long, device=image.device)
-    cols = torch.arange(n, device=image.device).expand(b, n)
-    source.scatter_(1, dest, torch.where(keep, cols, torch.full_like(cols, -1)))
-    return source[:, :width]
+    source = torch.full((b, width), -1, dtype=torch.long, device=image.device)
+    cols = torch.arange(n, device=image.device)
+    for row in range(b):
+        src = torch.repeat_interleave(cols, repeat[row])
+        source[row, width - src.shape[0]:] = src
+    return source
 
 
 def select_prefill_mask(mask, keep: torch.Tensor):
@@ -156,6 +161,11 @@ def map_decode_mask(mask, prefix_index: torch.Tensor, prefix_len: int):
 def block_decode_mask(mask, blocked: torch.Tensor, *, q: int, kv: int):
     """Hide blocked prefill columns from decoding queries (attention-mask variant, decoding)."""
     return block_key_columns(mask, blocked, q=q, kv=kv, dtype=torch.bool, keep_diagonal=False)
+
+
+def accumulation_dtype(t: torch.Tensor) -> torch.dtype:
+    """The dtype scores are computed in: float32, or the input's own dtype when wider (float64 stays float64)."""
+    return torch.promote_types(t.dtype, torch.float32)
 
 
 def allowed_keys(mask, batch: int, q: int, kv: int, device) -> torch.Tensor:
