@@ -433,3 +433,16 @@ def test_prunevid_selection_matches_float64_eager_attention(tmp_path):
     kept = merged_kept[1][0]
     got = [int(c) for c in kept.tolist() if start <= c < start + m]
     assert got == expect
+
+
+def test_support_matrix_gives_the_video_methods_reasons():
+    from zoo.families.decoders.support import support_matrix
+
+    cells = {(r.method, r.adapter): r for r in support_matrix()}
+    assert cells[("fastvid", "qwen2.5-vl")].reason.startswith("needs the vision tower's per-patch attention")
+    assert "M-RoPE" in cells[("slowfast-llava", "qwen2-vl")].reason
+    assert cells[("dycoke", "llava")].reason == "dycoke reduces video tokens; llava models take no videos"
+    for method in ("dycoke", "prunevid", "framefusion", "vidcom2", "frame-subsample", "video-random"):
+        assert all(cells[(method, a)].supported for a in ("llava-onevision", "llava-next-video", "qwen2.5-vl"))
+    for method in ("fastvid", "holitom", "slowfast-llava"):
+        assert all(cells[(method, a)].supported for a in ("llava-onevision", "llava-next-video"))

@@ -56,6 +56,23 @@ class VideoFamilies:
         return tuple(n for n in video_families() if n in ok and n not in self.exclude)
 
 
+class VideoReasons:
+    """Class attribute computed on access: adapter name -> why the method does not run there (the support
+    matrix shows it): no video inputs, or the reason the method gives in ``excluded`` (adapter -> text)."""
+
+    def __init__(self, excluded: dict[str, str] | None = None) -> None:
+        self.excluded = dict(excluded or {})
+
+    def __get__(self, obj: Any, owner: type) -> dict[str, str]:
+        from zoo.families import adapter_class
+        from zoo.families.decoders import DECODER_ADAPTERS
+
+        out = {n: f"{owner.id} reduces video tokens; {n} models take no videos" for n in DECODER_ADAPTERS
+               if "video" not in adapter_class(n).token_attrs}
+        out.update(self.excluded)
+        return out
+
+
 @dataclass
 class VideoView:
     """One video of one batch row, as the reduction sees it.

@@ -146,7 +146,7 @@ from dataclasses import dataclass as _dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 from zoo.interface import Method, _fail, check_choice, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, layout_for, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model, layout_for, video_event  # noqa: E402
 
 
 @_dataclass
@@ -167,6 +167,7 @@ class DyCoke(Method):
     arxiv: ClassVar[str] = "2411.15024"
     needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
     families = VideoFamilies()
+    unsupported_reasons = VideoReasons()
     placement: ClassVar[str] = "llm-decode"
     paper_notation: ClassVar[dict[str, str]] = {
         "K": "K: TTM pruning rate of the pruned frames (official default 0.7); keep_ratio = 1 - K",

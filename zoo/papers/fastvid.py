@@ -146,7 +146,8 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.families.video_signals import MISSING as VISION_SIGNALS_MISSING  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -165,6 +166,8 @@ class FastVID(Method):
     needs: ClassVar[tuple[str, ...]] = VIDEO_NEEDS
     #: needs the vision tower's per-patch attention of video frames (zoo.families.video_signals)
     families = VideoFamilies(exclude=("qwen2-vl", "qwen2.5-vl"))
+    unsupported_reasons = VideoReasons({n: "needs the vision tower's per-patch attention of video frames: " + why
+                                        for n, why in VISION_SIGNALS_MISSING.items()})
     placement: ClassVar[str] = "projector"
     paper_notation: ClassVar[dict[str, str]] = {
         "r": "keep_ratio: retention ratio, tokens kept per frame = int(N * r) (paper: 0.10 on LLaVA-OneVision)",

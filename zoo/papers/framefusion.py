@@ -162,7 +162,7 @@ from dataclasses import dataclass as _dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_int, check_number  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model  # noqa: E402
 
 
 @_dataclass
@@ -178,6 +178,7 @@ class FrameFusion(Method):
     arxiv: ClassVar[str] = "2501.01986"
     needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
     families = VideoFamilies()
+    unsupported_reasons = VideoReasons()
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "cost": "cost: average fraction of visual-token computation kept over the decoder layers (README: 0.3, "

@@ -189,7 +189,8 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.families.video_signals import MISSING as VISION_SIGNALS_MISSING  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -209,6 +210,8 @@ class HoliTom(Method):
     arxiv: ClassVar[str] = "2505.21334"
     needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
     families = VideoFamilies(exclude=("qwen2-vl", "qwen2.5-vl"))
+    unsupported_reasons = VideoReasons({n: "needs the vision tower's per-patch attention of video frames: " + why
+                                        for n, why in VISION_SIGNALS_MISSING.items()})
     placement: ClassVar[str] = "projector"
     paper_notation: ClassVar[dict[str, str]] = {
         "RETAIN_RATIO": "keep_ratio: retention ratio before the LLM (paper: 0.25 / 0.20 / 0.15 / 0.10)",

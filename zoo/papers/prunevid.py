@@ -218,7 +218,7 @@ from dataclasses import dataclass as _dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_int, check_number, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model, video_event  # noqa: E402
 
 
 @_dataclass
@@ -236,6 +236,7 @@ class PruneVid(Method):
     arxiv: ClassVar[str] = "2412.16117"
     needs: ClassVar[tuple[str, ...]] = (*VIDEO_NEEDS, "decoder-attention")
     families = VideoFamilies()
+    unsupported_reasons = VideoReasons()
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "alpha": "keep_ratio: share of each group's merged tokens kept at selected_layer (README: 0.4)",

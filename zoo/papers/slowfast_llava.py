@@ -88,7 +88,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, _fail, check_choice, check_int  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -104,6 +104,9 @@ class SlowFastLLaVA(Method):
     needs: ClassVar[tuple[str, ...]] = VIDEO_NEEDS
     #: its tokens are pooled windows of a new sequence with no grid position: not on 3-D M-RoPE models
     families = VideoFamilies(exclude=("qwen2-vl", "qwen2.5-vl"))
+    unsupported_reasons = VideoReasons({n: "its tokens are pooled windows of a new sequence with no grid position; "
+                                           "this model encodes a 3-D grid position in every token (M-RoPE)"
+                                        for n in ("qwen2-vl", "qwen2.5-vl")})
     placement: ClassVar[str] = "projector"
     paper_notation: ClassVar[dict[str, str]] = {
         "S_FRMS": "n_slow: frames of the slow pathway (paper: 10 of 50)",

@@ -71,7 +71,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 from zoo.interface import Method, check_ratio  # noqa: E402
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event  # noqa: E402
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model, video_event  # noqa: E402
 
 
 @dataclass
@@ -84,6 +84,7 @@ class VidCom2(Method):
     arxiv: ClassVar[str] = "2505.14454"
     needs: ClassVar[tuple[str, ...]] = VIDEO_NEEDS
     families = VideoFamilies()
+    unsupported_reasons = VideoReasons()
     placement: ClassVar[str] = "projector"
     paper_notation: ClassVar[dict[str, str]] = {
         "base_scale": "keep_ratio: the base retention ratio (paper: 25% / 15%); per-frame ratios vary around it",

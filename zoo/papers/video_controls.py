@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from zoo.interface import Method, check_budget, check_int, check_ratio
-from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, check_video_model, video_event
+from zoo.papers._video import VIDEO_NEEDS, VideoFamilies, VideoReasons, check_video_model, video_event
 
 
 def _kept_frames(method, t: int) -> list[int]:
@@ -41,6 +41,7 @@ class FrameSubsample(Method):
     arxiv: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = VIDEO_NEEDS
     families = VideoFamilies()
+    unsupported_reasons = VideoReasons()
     placement: ClassVar[str] = "projector"
     paper_notation: ClassVar[dict[str, str]] = {
         "n_frames": "n_frames: frames kept per video (evenly spread)",
@@ -88,6 +89,7 @@ class VideoRandom(Method):
     arxiv: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = VIDEO_NEEDS
     families = VideoFamilies()
+    unsupported_reasons = VideoReasons()
     placement: ClassVar[str] = "projector"
     paper_notation: ClassVar[dict[str, str]] = {
         "keep_ratio": "keep_ratio: fraction of each video's grid tokens kept (default 0.25)",

@@ -82,7 +82,9 @@ def support_matrix() -> list[Support]:
             if ok:
                 reason = ""
             elif needs:
-                reason = missing_reason(method_id, needs, name) or f"{method_id} does not declare support for {name}"
+                reason = (missing_reason(method_id, needs, name)
+                          or dict(getattr(cls, "unsupported_reasons", None) or {}).get(name)  # the method's own word
+                          or f"{method_id} does not declare support for {name}")
             else:
                 reason = f"{method_id} runs on {', '.join(families) or 'no registered family'}, not on decoder models"
             for model_class in adapter.model_classes:
