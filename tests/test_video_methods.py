@@ -51,15 +51,19 @@ CASES = [
     ("video-random", [("video-random", dict(keep_ratio=0.3))], [("video-random", dict(keep_ratio=1.0))], VIDEO_KINDS),
 ]
 TABLE = [(kind, case) for case in CASES for kind in case[3]]
-#: default runs: every case on LLaVA-OneVision; on the other models the no-op and batch rows of every case and
-#: generate() for the methods with their own decoding-step or in-LLM logic; the rest is marked slow
+#: default runs: every case on LLaVA-OneVision; the no-op and batch rows of every case on Qwen2.5-VL (3-D positions)
+#: and of the vision-signal methods on LLaVA-NeXT-Video; generate() everywhere for the methods with their own
+#: decoding-step or in-LLM logic; the rest is marked slow
 GENERATE_EVERYWHERE = {"dycoke", "prunevid", "framefusion"}
+#: on LLaVA-NeXT-Video (CLIP tower with [CLS], no newline token) by default: the methods reading the vision tower
+NEXT_VIDEO_DEFAULT = {"fastvid", "holitom", "dycoke"}
 
 
 def _table(test: str):
     out = []
     for kind, case in TABLE:
-        default = kind == "llava-onevision" or test in ("noop", "batch") or \
+        default = kind == "llava-onevision" or (test in ("noop", "batch") and (kind == "qwen2.5-vl" or case[0] in
+                                                                              NEXT_VIDEO_DEFAULT)) or \
             (test == "generate" and case[0] in GENERATE_EVERYWHERE)
         out.append(pytest.param(kind, case, id=f"{kind}-{case[0]}", marks=() if default else (pytest.mark.slow,)))
     return out

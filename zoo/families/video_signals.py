@@ -9,6 +9,10 @@ turns it into per-patch maps pooled to the language model's per-frame grid **wit
 video pooling** (LLaVA-OneVision: ``apply_pooling``, bilinear; LLaVA-NeXT-Video: the resampler's
 average/max pool).
 
+The maps are computed right after the model's ``get_video_features`` returns (they are part of
+encoding the video, as in the official codes, where the vision tower or a separate attention head
+produces them), only for the kinds a method asks for.
+
 ``received [F, h, w]``: ``mean over heads and queries of softmax(q k^T / sqrt(d))``, patch columns;
 ``mean_query [F, h, w]``: ``mean over heads of softmax(mean_q(q) k^T / sqrt(d))`` (FastVID's rule for
 towers without an attention-pooling head). Towers with a [CLS] token (CLIP) drop its column when
@@ -37,7 +41,7 @@ SUPPORTED: tuple[str, ...] = ("llava-onevision", "llava-next-video")
 class VideoVisionSignals:
     """Captures the vision tower's feature-layer attention input for every ``get_video_features`` call."""
 
-    def __init__(self, adapter: Any, patch: Any) -> None:
+    def __init__(self, adapter: Any, patch: Any, kinds: tuple[str, ...] = ("received", "mean_query")) -> None:
         if adapter.name not in SUPPORTED:
             raise TypeError(f"vision-tower video signals are not available on {adapter.name}: "
                             f"{MISSING.get(adapter.name, 'not supported')} (supported: {', '.join(SUPPORTED)})")
@@ -55,27 +59,35 @@ class VideoVisionSignals:
             raise TypeError("vision_feature_layer selects the patch embeddings: no attention produced them")
         self.attn = layers[index - 1].self_attn
         self.drop_cls = getattr(cfg, "vision_feature_select_strategy", "full") == "default"
+        bad = [k for k in kinds if k not in ("received", "mean_query")]
+        if bad:
+            raise ValueError(f"unknown vision signal(s) {bad}; allowed: received, mean_query")
+        self.kinds = tuple(kinds)
         self._active = False
         self.inputs = None  # [V * F, n, Cv] of the last call
+        self.maps: dict[str, Any] = {}  # kind -> [V * F, h * w], computed as part of the video encoding
         self.frames = 0
         original = inner.get_video_features
 
         @functools.wraps(original)
         def get_video_features(*args, **kwargs):
             pv = kwargs.get("pixel_values_videos", args[0] if args else None)
-            self._active, self.inputs = True, None
+            self._active, self.inputs, self.maps = True, None, {}
             self.frames = int(pv.shape[1]) if pv is not None and pv.dim() == 5 else 0
             try:
-                return original(*args, **kwargs)
+                out = original(*args, **kwargs)
             finally:
                 self._active = False
+            if self.inputs is not None:  # the maps are part of encoding the video (as the official codes)
+                self.maps = {k: self._maps(self.inputs, k) for k in self.kinds}
+            return out
 
         patch.set_attr(inner, "get_video_features", get_video_features)
         patch.add_hook(self.attn.register_forward_pre_hook(self._capture, with_kwargs=True))
         patch.on_undo(self._clear)
 
     def _clear(self) -> None:
-        self.inputs = None
+        self.inputs, self.maps = None, {}
 
     def _capture(self, module, args, kwargs):
         if self._active:
@@ -108,11 +120,15 @@ class VideoVisionSignals:
 
     def video_maps(self, index: int, kind: str):
         """``[F, h * w]`` map ``kind`` (``"received"`` or ``"mean_query"``) of video ``index`` of the last call."""
+        if kind not in self.maps:
+            raise RuntimeError(f"no {kind!r} map: no video was encoded in this forward, or the signal was not "
+                               f"requested (requested: {', '.join(self.kinds)})")
+        return self.maps[kind][index * self.frames:(index + 1) * self.frames]
+
+    def _maps(self, x, kind: str):
+        """``[V * F, h * w]`` map ``kind`` of the captured inputs ``x [V * F, n, Cv]``."""
         import torch
 
-        if self.inputs is None or not self.frames:
-            raise RuntimeError("no video was encoded in this forward (vision signals are captured in get_video_features)")
-        x = self.inputs[index * self.frames:(index + 1) * self.frames]
         with torch.no_grad():
             q, k, scale = self._qk(x)
             if kind == "received":
@@ -121,9 +137,7 @@ class VideoVisionSignals:
                     att = torch.softmax((q[f] @ k[f].transpose(-1, -2)) * scale, dim=-1)
                     rows.append(att.mean(dim=(0, 1)))
                 maps = torch.stack(rows)
-            elif kind == "mean_query":
+            else:
                 att = torch.softmax((q.mean(dim=2, keepdim=True) @ k.transpose(-1, -2)) * scale, dim=-1)
                 maps = att.mean(dim=1)[:, 0]
-            else:
-                raise ValueError(f"kind={kind!r}; allowed: received, mean_query")
             return self._pool(self._patch_columns(maps))

@@ -198,7 +198,7 @@ class FastVID(Method):
     def install(self, adapter, patch, run) -> None:
         from zoo.families.video_signals import VideoVisionSignals
 
-        signals = VideoVisionSignals(adapter, patch)
+        signals = VideoVisionSignals(adapter, patch, kinds=("mean_query",))
 
         def reduce(view):
             sal = signals.video_maps(view.item.index, "mean_query").to(view.frames.dtype)

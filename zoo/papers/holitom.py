@@ -253,7 +253,7 @@ class HoliTom(Method):
         from zoo.families.decoders.runtime import LlmEvent, PruneSelection
         from zoo.families.video_signals import VideoVisionSignals
 
-        signals = VideoVisionSignals(adapter, patch)
+        signals = VideoVisionSignals(adapter, patch, kinds=("received",))
 
         def reduce(view):
             attn = signals.video_maps(view.item.index, "received").to(view.frames.dtype)
