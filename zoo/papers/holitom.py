@@ -36,7 +36,8 @@ the contextual branch as described and uses ``D = 0`` by default.
 token's attention at layer ``K - 1`` (head mean) keeps the top ``round(n (1 - R))`` visual
 tokens; every other visual token is folded, one after another in sequence order, into its
 most similar kept token (cosine of the hidden states): ``h_keep = (h_keep + h) / 2``
-(:func:`inner_merge`). Survivors keep their positions.
+(:func:`inner_merge`). The official survivors keep their positions there; tokzoo uses one position
+rule per application (renumbered on 1-D RoPE, as the outer merge needs), a documented divergence.
 
 Divergences (documented, tested): no density noise (the official ``1e-6 * U(0, 1)``); the
 grid-newline layouts of LLaVA-Video are not reproduced (tokzoo's runtime marks newline tokens

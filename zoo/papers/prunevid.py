@@ -25,7 +25,11 @@ after the video, of that layer's attention; per segment the top ``int(alpha * n)
 tokens and, per frame, the top ``int(alpha * n)`` dynamic tokens survive (``alpha = 0.4``).
 Later layers see only the survivors, and the official code also cuts them from the KV cache of
 layers ``0..selected_layer``: decoding steps never see the pruned tokens. Positions: the merged
-sequence is numbered contiguously; the selection keeps those positions.
+sequence is numbered contiguously; the official selection keeps those positions, while tokzoo
+(one position rule per application in the decoder runtime) renumbers the survivors again on
+1-D RoPE models (documented divergence; 3-D M-RoPE positions are always kept). tokzoo hides the
+selected-out tokens from every decoding step in layers ``0..selected_layer`` (a decoding-step
+event) instead of cutting them from those layers' caches: the same attention, nothing edited.
 
 Divergences (documented, tested): the official DPC-KNN adds ``1e-6 * U(0, 1)`` noise to the
 densities; tokzoo adds none (identical selections on the random-feature tests, see
