@@ -36,6 +36,7 @@ def test_shipped_catalog_has_every_upstream_paper_once():
     cat = load_catalog()
     upstream = [p for p in cat if p.added == "upstream"]
     assert len(upstream) == 399
+    assert sorted(p.id for p in cat if p.added == "tokzoo") == ["fastvid", "holitom", "vidcom2"]
     assert sum(1 for p in upstream if p.arxiv) == 375
     assert sum(1 for p in upstream if not p.arxiv) == 24
     assert len({p.id for p in cat}) == len(cat) and len({p.arxiv for p in cat if p.arxiv}) == sum(1 for p in cat if p.arxiv)

@@ -15,7 +15,7 @@ import zoo.repro as zr
 from zoo.papers import REGISTRY
 from zoo.vocab import CLAIM_KIND
 
-CONTROLS = {"random"}
+CONTROLS = {"random", "pooling", "frame-subsample", "video-random"}  # controls: no paper, no repro script
 PAPERS = zr.list_papers()
 
 

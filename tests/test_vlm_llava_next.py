@@ -23,6 +23,9 @@ CASES = [
     ("pyramiddrop", [("pyramiddrop", dict(layers=(1, 3), lam=0.5))], [("pyramiddrop", dict(layers=(1,), lam=1.0))]),
     ("random", [("random", dict(layers=0, keep_ratio=0.25))], [("random", dict(layers=0, keep_ratio=1.0))]),
     ("sparsevlm", [("sparsevlm", dict(layers=(0, 2), schedule=(8, 4)))], None),
+    ("dart", [("dart", dict(k=1, keep_ratio=0.3, pivot_image=2, pivot_text=2))], None),
+    ("divprune", [("divprune", dict(keep_ratio=0.3))], [("divprune", dict(keep_ratio=1.0))]),
+    ("pooling", [("pooling", dict(keep_ratio=0.25))], [("pooling", dict(stride=1))]),
 ]
 IDS = [c[0] for c in CASES]
 SAME_SIZE = ((30, 50), (30, 50))
@@ -61,8 +64,9 @@ def test_llava_next_prefill_methods(case, model):
     if case[2] is not None:
         with zoo.apply(model, *build_methods(case[2])):
             torch.testing.assert_close(_fwd(model, inputs).logits, base, rtol=0, atol=1e-6)
+    positions = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # as generate numbers a left-padded row
     with zoo.apply(model, *build_methods(case[1])):
-        out = _fwd(model, inputs).logits
+        out = _fwd(model, {**inputs, "position_ids": positions}).logits
         assert out.shape[1] < base.shape[1]
         for b in range(2):
             alone = _fwd(model, unpad_row(inputs, b)).logits[0, -1]

@@ -109,6 +109,11 @@ VLM_CASES = [
     ("prumerge", [("llava-prumerge", dict())], [("llava-prumerge", dict(keep_ratio=1.0))]),
     ("prumerge+", [("llava-prumerge", dict(plus=True, keep_ratio=0.1))], None),
     ("random", [("random", dict(layers=1, keep_ratio=0.5))], [("random", dict(layers=1, keep_ratio=1.0))]),
+    ("dart", [("dart", dict(k=2, keep_ratio=0.5, pivot_image=2, pivot_text=2))],
+     [("dart", dict(k=2, keep_ratio=1.0, pivot_image=2, pivot_text=2))]),
+    ("divprune", [("divprune", dict(keep_ratio=0.25))], [("divprune", dict(keep_ratio=1.0))]),
+    ("pooling", [("pooling", dict(keep_ratio=0.25))], [("pooling", dict(stride=1))]),
+    ("visionzip+divprune", [("visionzip", dict(dominant=7, contextual=3)), ("divprune", dict(keep_ratio=0.5))], None),
     ("visionzip+fastv", [("visionzip", dict(dominant=7, contextual=3)), ("fastv", dict(k=2, keep_ratio=0.5))],
      None),
     ("prumerge+pyramiddrop", [("llava-prumerge", dict()), ("pyramiddrop", dict(layers=(1, 3), lam=0.5))], None),
@@ -148,7 +153,7 @@ class _Replay:
         self.recorded = None
 
     def __call__(self, ctx):
-        from zoo.families.llava_runtime import PruneSelection
+        from zoo.families.decoders.runtime import PruneSelection
 
         n = ctx.hidden.shape[1]
         if self.recorded is None:
@@ -157,7 +162,9 @@ class _Replay:
             return sel
         n0, sel = self.recorded
         tail = torch.arange(n0, n, device=sel.keep.device).expand(sel.keep.shape[0], -1)
-        return PruneSelection(keep=torch.cat([sel.keep, tail], dim=1), extra=sel.extra, extra_at=sel.extra_at)
+        replace = None if sel.replace is None else torch.cat([sel.replace, ctx.hidden[:, n0:n]], dim=1)
+        return PruneSelection(keep=torch.cat([sel.keep, tail], dim=1), extra=sel.extra, extra_at=sel.extra_at,
+                              replace=replace)
 
 
 class _ReplayAdapter:
@@ -172,6 +179,10 @@ class _ReplayAdapter:
 
         events = [replace(e, select=_Replay(e.select)) for e in events]
         self._adapter.install_llm_reduction(patch, run, events, **kw)
+
+    def install_token_pruning(self, patch, run, **kw):
+        # the generic primitive builds its event through self.install_llm_reduction: run it on this wrapper
+        type(self._adapter).install_token_pruning(self, patch, run, **kw)
 
 
 def replaying(method):
@@ -203,7 +214,7 @@ def assert_generate_matches_reference(model, specs, inputs: dict, steps: int = 4
     with zoo.apply(model, *build_methods(specs)):
         with torch.no_grad():
             gen = model.generate(**inputs, max_new_tokens=steps, do_sample=False, output_logits=True,
-                                 return_dict_in_generate=True)
+                                 return_dict_in_generate=True, suppress_tokens=[IMAGE_TOKEN_ID])
     new = gen.sequences[:, inputs["input_ids"].shape[1]:]
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
     fixed = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
@@ -213,7 +224,9 @@ def assert_generate_matches_reference(model, specs, inputs: dict, steps: int = 4
                 out = model(input_ids=ids, attention_mask=mask, position_ids=generate_positions(mask),
                             use_cache=False, **fixed)
             torch.testing.assert_close(out.logits[:, -1], gen.logits[t], rtol=1e-4, atol=1e-4)
-            assert torch.equal(out.logits[:, -1].argmax(-1), new[:, t])
+            allowed = out.logits[:, -1].clone()
+            allowed[:, IMAGE_TOKEN_ID] = float("-inf")  # generate suppressed the placeholder id
+            assert torch.equal(allowed.argmax(-1), new[:, t])
             ids = torch.cat([ids, new[:, t:t + 1]], dim=1)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
 

@@ -455,8 +455,10 @@ def apply(model: Any, *specs: Any, record_sources: bool = False, record_indices:
     adapter = detect(model)
     for m in built:
         if adapter.name not in m.families:
+            why = getattr(adapter, "unsupported_reason", lambda method: "")(m)
             raise TypeError(
                 f"{m.id} does not support the model family {adapter.name!r}; it supports: {', '.join(m.families)}"
+                + (f" ({why})" if why else "")
             )
         m.check_model(adapter)
     placements = [m.placement for m in built]

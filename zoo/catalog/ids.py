@@ -28,6 +28,16 @@ PINNED_IDS: dict[str, str] = {
     "2410.04417": "sparsevlm",
     "2410.17247": "pyramiddrop",
     "2403.15388": "llava-prumerge",
+    "2411.15024": "dycoke",
+    "2412.16117": "prunevid",
+    "2501.01986": "framefusion",
+    "2407.15841": "slowfast-llava",
+    "2503.11187": "fastvid",
+    "2505.21334": "holitom",
+    "2505.14454": "vidcom2",
+    "2502.11494": "dart",
+    "2503.02175": "divprune",
+    "2409.17422": "gemfilter",
 }
 
 MAX_ID_LENGTH = 40

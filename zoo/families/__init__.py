@@ -10,8 +10,13 @@ import importlib
 
 ADAPTERS: dict[str, str] = {
     "timm-vit": "zoo.families.timm_vit:TimmViTAdapter",
-    "llava": "zoo.families.llava:LlavaAdapter",
-    "llava-next": "zoo.families.llava:LlavaNextAdapter",
+    "llava": "zoo.families.decoders.llava:LlavaAdapter",
+    "llava-next": "zoo.families.decoders.llava:LlavaNextAdapter",
+    "llava-onevision": "zoo.families.decoders.llava_onevision:LlavaOnevisionAdapter",
+    "llava-next-video": "zoo.families.decoders.llava_next_video:LlavaNextVideoAdapter",
+    "qwen2-vl": "zoo.families.decoders.qwen_vl:Qwen2VLAdapter",
+    "qwen2.5-vl": "zoo.families.decoders.qwen_vl:Qwen2_5_VLAdapter",
+    "text-lm": "zoo.families.decoders.text_lm:TextLMAdapter",
 }
 
 

@@ -8,6 +8,8 @@
   ``kept_tokens`` (the zoo's budget rule, pure Python).
 - :mod:`zoo.flops.vit`: ViT stacks, fvcore-style MACs as the ViT papers report them
   (written by the ViT side of the zoo; re-exported here lazily as ``zoo.flops.vit``).
+- :mod:`zoo.flops.video`: token schedules and costs of the video methods (DyCoke's prefill +
+  decoding count, PruneVid, HoliTom, FrameFusion's token cost); lazily as ``zoo.flops.video``.
 
 Example (FastV, LLaVA-1.5-7B, K=3, R=50%)::
 
@@ -57,6 +59,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "vit":
-        return importlib.import_module("zoo.flops.vit")
+    if name in ("vit", "video"):
+        return importlib.import_module(f"zoo.flops.{name}")
     raise AttributeError(f"module 'zoo.flops' has no attribute {name!r}")

@@ -33,8 +33,12 @@ Papers count differently, so every function takes a named *convention*
     DyCoke (arXiv 2411.15024) counts the decoding stage too. tokzoo's reading: FastV's
     prefill count plus, for each generated token and layer, Eq. 5 with one query token
     attending to ``c`` cached tokens: ``4·d² + 2·d·m + 2·d·c`` (``c`` = prefill tokens kept in
-    that layer's cache plus tokens generated so far). Not yet checked against a table of the
-    DyCoke paper (no citable copy of its equations was available); DyCoke is not implemented.
+    that layer's cache plus tokens generated so far). Checked against the official README's
+    results table (KD-TAO/DyCoke ``figures/table.png`` at dd74634, see ``repro/dycoke.py``):
+    its TFLOPs column is this count's prefill part (FastV's Eq. 5 with 76 non-visual tokens
+    reproduces all four LLaVA-OV-7B rows); the decoding term cannot be identified from it
+    (0 to about 32 decoded tokens fit equally well) and stays tokzoo's reading of the supplement,
+    whose equations were not available offline.
 
 Which tokens a convention counts is part of the convention: pass a :class:`TokenSchedule`
 (image and other tokens per layer) and the convention picks; a plain list of ints is taken
@@ -86,7 +90,7 @@ CONVENTIONS: dict[str, Convention] = {
     "dycoke": Convention(
         "dycoke", "all", "FastV units (multiply-adds, 2-matrix FFN)",
         "tokzoo's reading of DyCoke (arXiv 2411.15024): FastV Eq. 5 for prefill and for each KV-cached decode step; "
-        "not yet checked against the paper's own equations",
+        "the prefill part reproduces the README table (figures/table.png@dd74634), the decoding part is unverified",
         "prefill as fastv; each decoded token: 4d^2 + 2dm + 2dc per layer, c = cached tokens",
     ),
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from zoo.families.decoders.support import DecoderFamilies
 from zoo.interface import Method, _fail, check_budget, check_ratio
 
 
@@ -31,7 +32,8 @@ class FasterVLM(Method):
 
     id: ClassVar[str] = "fastervlm"
     arxiv: ClassVar[str] = "2412.01818"
-    families: ClassVar[tuple[str, ...]] = ("llava",)
+    families = DecoderFamilies()
+    needs: ClassVar[tuple[str, ...]] = ("vision-cls",)
     placement: ClassVar[str] = "vision-encoder"
     paper_notation: ClassVar[dict[str, str]] = {
         "reduction ratio": "R: fraction of image tokens removed (paper: 75%, 90%, 95%); keep_ratio = 1 - R",
@@ -52,7 +54,7 @@ class FasterVLM(Method):
         import torch
 
         from zoo.core.select import keep_count, topk_keep_indices
-        from zoo.families.llava_runtime import VisionSelection
+        from zoo.families.decoders.runtime import VisionSelection
 
         ratio = 1.0 - self.R if self.R is not None else self.keep_ratio
         tokens = self.keep_tokens

@@ -16,9 +16,24 @@ tokens' positions, grouped-query heads repeated), applies the causal/padding mas
 takes one softmax row per head: ``O(N d)`` extra work, the same numbers as
 ``output_attentions`` under eager attention (a test checks this). Pruned tokens are removed
 physically (``variant="drop"``, the paper's in-place KV-cache variant): later layers, and
-their KV cache, hold only the survivors, which keep their **original position ids**
-(as the official code). ``variant="mask"`` instead hides them from layers ``>= K`` with the
-attention mask (the code path behind the paper's accuracy tables); it saves no compute.
+their KV cache, hold only the survivors.
+
+Where it acts: every visual token (images and video frames alike, ranked together) of
+every decoder model tokzoo supports (LLaVA-1.5/NeXT/OneVision/NeXT-Video, Qwen2-VL,
+Qwen2.5-VL); text tokens are never removed.
+
+Positions: survivors keep their **original position ids** (as the official code): on 1-D
+RoPE models the ids they had in the full prompt, on Qwen2-VL/2.5-VL their original 3-D
+M-RoPE positions; decoding continues with the unreduced prompt's positions
+(``rope_deltas`` unchanged).
+
+``variant="mask"`` instead hides the pruned tokens from layers ``>= K`` with the attention
+mask (the code path behind the paper's accuracy tables); it saves no compute. Two
+differences from the official mask path remain, by design: a pruned token still attends to
+itself (its own query row is never fully masked, which would give NaNs), and the selection
+made at prefill is kept during generation (the cached decoding steps see the same hidden
+tokens), whereas the official mask path, which recomputes the whole sequence, re-selects at
+every step from the then-last token's attention.
 
 Budget: ``keep_ratio`` (default 0.5) is the fraction of image tokens kept,
 ``zoo.core.select.keep_count`` rounding (``ceil``; 288 / 144 / 72 of 576 for R = 50 / 75 /
@@ -31,6 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zoo.families.decoders.support import DecoderFamilies
 from zoo.interface import Method, _fail, check_budget, check_choice, check_int, check_ratio
 
 
@@ -46,7 +62,8 @@ class FastV(Method):
 
     id: ClassVar[str] = "fastv"
     arxiv: ClassVar[str] = "2403.06764"
-    families: ClassVar[tuple[str, ...]] = ("llava", "llava-next")
+    families = DecoderFamilies()
+    needs: ClassVar[tuple[str, ...]] = ("visual-tokens", "decoder-attention")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "K": "k: same value; decoder layers 0..K-1 see every token, the image tokens are pruned before layer K "
@@ -83,7 +100,7 @@ class FastV(Method):
 
     def install(self, adapter, patch, run) -> None:
         from zoo.core.select import keep_count
-        from zoo.families.llava_runtime import LlmEvent, PruneSelection
+        from zoo.families.decoders.runtime import LlmEvent, PruneSelection
 
         budget = self.budget()
 

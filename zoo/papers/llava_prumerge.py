@@ -8,20 +8,35 @@ As the official code does (42Shawn/LLaVA-PruMerge, ``token_prune_merge_advanced`
    that layer's ``q_proj``/``k_proj`` (the official code hooks ``layers[23]``, the last
    layer of CLIP-L: ``score_layer=-1``), read at the patch columns.
 2. **Prune (adaptive)**: the kept count is ``int(n · ratio)`` where ``ratio`` is the fraction
-   of scores above ``Q3 + 1.5 · IQR`` (interquartile-range outliers), per image. The kept
-   tokens are the top-scoring patches, in descending score order (as the official code).
+   of scores above ``Q3 + 1.5 · IQR`` (interquartile-range outliers), per image, computed as
+   the official ``outlier_dectection`` does: quartiles of the float32 scores, then the
+   Python float ``count / n`` (a float32 fraction would truncate ``int(n · ratio)`` one token
+   too low for many counts). The kept tokens are the top-scoring patches, in descending
+   score order (as the official code).
 3. **Merge**: every kept token ``i`` absorbs its ``neighbors`` (32) most similar other patch
    tokens (cosine similarity of the same layer's keys): ``x_i + Σ_j attn_j · x_j`` with the
    unnormalised [CLS] attention as weights; one extra token ``Σ_{pruned j} attn_j · x_j``
    summarises the pruned tokens. The features are those LLaVA feeds to the projector.
 
-``plus=True`` is PruMerge+: before merging, spatially uniform tokens (every
-``max(1, int(1/ratio) // 3)``-th patch not already kept) are added to the kept set.
+``plus=True`` is PruMerge+ (official ``token_prune_merge_advanced_plus``, adaptive path):
+before merging, spatially uniform tokens are added to the kept set: the patches
+``0, s, 2s, ... < n - 1`` not already kept, with ``s = int(int(1 / ratio) / 3)`` (the
+official ``int(step_length / 3)`` with ``step_length = int(1 / ratio)``; tokzoo uses at least
+1 where the official step would be 0). For a ratio in ``(1/6, 1/3]`` the step is 1: every
+patch is kept and, with the summary token, the image gives ``n + 1`` tokens (577 for 576
+patches, as the official code returns); the prompt's image span grows to match.
 
-Budget: the paper's method is adaptive (``keep_ratio=None``); ``keep_ratio``/``keep_tokens``
-fix the pruned count instead (the official non-adaptive path, ``reduction_ratio``);
-``keep_ratio=1`` leaves the features untouched. Counts differ per image, so a batch gets
-padded prompts (handled by the adapter).
+Budget: the paper's method is adaptive (``keep_ratio=None``). ``keep_ratio``/``keep_tokens``
+fix the kept count instead; without ``plus`` this is the official non-adaptive path
+(``if_adaptive=False``, ``reduction_ratio``). With ``plus=True`` and a fixed budget tokzoo
+applies the adaptive path's grid rule with that ratio; the official non-adaptive PruMerge+
+branch is a training-time variant (a fixed grid offset by ``step / 2``, duplicates allowed)
+that tokzoo does not reproduce. ``keep_ratio=1`` leaves the features untouched. Counts
+differ per image, so a batch gets padded prompts (handled by the adapter).
+
+Where it acts: the vision tower's [CLS] attention and keys before the projector (LLaVA-1.5
+layout, CLIP tower). Positions: the shortened prompt is renumbered contiguously (1-D), as if
+the image had produced fewer tokens (as the official code, which builds a shorter input).
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zoo.families.decoders.support import DecoderFamilies
 from zoo.interface import Method, _fail, check_budget, check_int
 
 
@@ -44,11 +60,13 @@ class PruMerge(Method):
 
     id: ClassVar[str] = "llava-prumerge"
     arxiv: ClassVar[str] = "2403.15388"
-    families: ClassVar[tuple[str, ...]] = ("llava",)
+    families = DecoderFamilies()
+    needs: ClassVar[tuple[str, ...]] = ("vision-cls",)
     placement: ClassVar[str] = "vision-encoder"
     paper_notation: ClassVar[dict[str, str]] = {
         "adaptive (IQR)": "keep_ratio=None, keep_tokens=None: kept count from the IQR outliers (paper default)",
-        "reduction_ratio": "keep_ratio: fixed fraction of patch tokens kept (official non-adaptive path, 1/8)",
+        "reduction_ratio": "keep_ratio: fixed fraction of patch tokens kept (official non-adaptive path, 1/8; "
+                           "with plus=True the adaptive path's grid rule at that ratio)",
         "PruMerge+": "plus=True: add spatially uniform tokens before merging",
         "k=32": "neighbors: tokens merged into each kept token (official: 32)",
         "layers[23]": "score_layer: vision layer giving q/k (official: the last layer of CLIP-L, -1)",
@@ -78,20 +96,26 @@ class PruMerge(Method):
         adapter.install_vision_reduction(patch, run, reduce, probe_layers=(layer,))
 
 
-def iqr_outlier_fraction(scores):
-    """Fraction of ``scores [n]`` above ``Q3 + 1.5 * IQR`` (linear-interpolated quartiles, as numpy)."""
+def iqr_outlier_fraction(scores) -> float:
+    """Fraction of ``scores [n]`` above ``Q3 + 1.5 * IQR`` (linear-interpolated float32 quartiles, as
+    numpy's ``percentile``), as the Python float ``count / n`` (the official ``outlier_dectection``)."""
     import torch
 
-    s = scores.float()
+    s = scores.float().flatten()
     q1, q3 = torch.quantile(s, 0.25), torch.quantile(s, 0.75)
-    return float((s > q3 + 1.5 * (q3 - q1)).float().mean())
+    return int((s > q3 + 1.5 * (q3 - q1)).sum()) / s.numel()
+
+
+def plus_grid_step(ratio: float) -> int:
+    """PruMerge+'s grid step for a kept fraction ``ratio``: official ``int(int(1 / ratio) / 3)``, at least 1."""
+    return max(1, int(int(1 / max(ratio, 1e-6)) / 3))
 
 
 def _prumerge(ctx: Any, layer: int, m: PruMerge):
     import torch
 
     from zoo.core.select import keep_count
-    from zoo.families.llava_runtime import VisionSelection
+    from zoo.families.decoders.runtime import VisionSelection
 
     feats = ctx.features  # [I, n, C]
     i_img, n, c = feats.shape
@@ -99,9 +123,12 @@ def _prumerge(ctx: Any, layer: int, m: PruMerge):
     q = q.transpose(1, 2).reshape(i_img, q.shape[2], -1)
     k = k.transpose(1, 2).reshape(i_img, k.shape[2], -1)
     width = q.shape[-1]
-    attn = torch.softmax(torch.matmul(q[:, :1].float(), k.float().transpose(1, 2)) * width ** -0.5, dim=-1)
+    from zoo.families.decoders.sequence import accumulation_dtype
+
+    acc = accumulation_dtype(q)  # float32, or float64 for float64 models (the official code: the model's dtype)
+    attn = torch.softmax(torch.matmul(q[:, :1].to(acc), k.to(acc).transpose(1, 2)) * width ** -0.5, dim=-1)
     cls_attn = attn[:, 0, 1:]  # [I, n]
-    keys = torch.nn.functional.normalize(k[:, 1:].float(), dim=-1)  # [I, n, width]
+    keys = torch.nn.functional.normalize(k[:, 1:].to(acc), dim=-1)  # [I, n, width]
     outs, kept_all, counts = [], [], []
     for img in range(i_img):
         a = cls_attn[img]
@@ -116,7 +143,7 @@ def _prumerge(ctx: Any, layer: int, m: PruMerge):
         n_keep = max(1, n_keep)
         idx = torch.topk(a, n_keep).indices  # descending score order (official)
         if m.plus:
-            step = max(1, int(1 / max(ratio, 1e-6)) // 3)
+            step = plus_grid_step(ratio)
             grid = torch.arange(0, n - 1, step, device=a.device)
             extra = grid[~torch.isin(grid, idx)]
             idx = torch.cat([idx, extra])

@@ -10,8 +10,12 @@ hidden states entering it, rotary embedding at the current positions, causal/pad
 softmax; the row of the **last instruction token** (the last prompt token), averaged over
 heads, read at the image columns. Only that one query row is computed (no attention map).
 
-After each drop the position ids are renumbered contiguously (``positions="compact"``, as
-the official code); decoding steps use the matching shifted positions in every stage.
+Where it acts: every visual token (images and video frames, ranked together) of every
+decoder model tokzoo supports. Positions: on 1-D RoPE models (LLaVA family) the position
+ids are renumbered contiguously after each drop (``positions="compact"``, as the official
+code) and decoding steps use the matching shifted positions in every stage; on Qwen2-VL/
+2.5-VL the survivors keep their original 3-D M-RoPE positions (renumbering a 3-D grid
+position has no defined meaning, see :mod:`zoo.families.decoders.runtime`).
 
 Budget: ``lam`` is the paper's λ (fraction of the previous stage's image tokens kept at each
 boundary, default 0.5); ``keep_ratio`` is the fraction surviving the last stage, i.e.
@@ -23,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zoo.families.decoders.support import DecoderFamilies
 from zoo.interface import Method, _fail, check_budget, check_int, check_ratio
 
 
@@ -36,7 +41,8 @@ class PyramidDrop(Method):
 
     id: ClassVar[str] = "pyramiddrop"
     arxiv: ClassVar[str] = "2410.17247"
-    families: ClassVar[tuple[str, ...]] = ("llava", "llava-next")
+    families = DecoderFamilies()
+    needs: ClassVar[tuple[str, ...]] = ("visual-tokens", "decoder-attention")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "layer_list": "layers: stage boundaries, same values (paper, 32-layer LLaVA-1.5: 8, 16, 24); tokens are "
@@ -73,7 +79,7 @@ class PyramidDrop(Method):
     def install(self, adapter, patch, run) -> None:
         import torch
 
-        from zoo.families.llava_runtime import LlmEvent, PruneSelection
+        from zoo.families.decoders.runtime import LlmEvent, PruneSelection
 
         lam = self.ratio
         original: dict[str, Any] = {}

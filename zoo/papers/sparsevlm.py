@@ -23,8 +23,13 @@ Layer mapping: ``layers`` uses the official ``pruning_loc`` indices unchanged. D
 attention rates the image tokens, and its *output* is pruned; layer ``L + 1`` is the first to
 run on the reduced set. So with the paper's (2, 6, 15) on LLaVA-1.5 (32 layers), layers 0-2
 compute on all 576 image tokens, 3-6 on the first stage's tokens, 7-15 on the second's and
-16-31 on the third's. Positions are renumbered contiguously afterwards (the official
-``position_ids[:, :L']``).
+16-31 on the third's. Positions: on 1-D RoPE models (LLaVA family) they are renumbered
+contiguously afterwards (the official ``position_ids[:, :L']``); on Qwen2-VL/2.5-VL the
+survivors keep their original 3-D M-RoPE positions and the recycled cluster tokens take the
+position of the visual token they follow (renumbering 3-D grid positions has no defined
+meaning). Where it acts: the visual tokens of every decoder model tokzoo supports (images
+and video frames together); the raters are the text tokens after the last visual token, and
+every row of a batch must hold the same number of visual tokens.
 
 Token counts: the cluster tokens come *on top of* the schedule's kept count, as in the
 official code (``v_token_num = kept + cluster_num``): for 576 image tokens the image tokens
@@ -54,6 +59,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zoo.families.decoders.support import DecoderFamilies
 from zoo.interface import Method, _fail, check_budget, check_choice, check_int, check_ratio
 
 #: official image tokens kept by top-k at each sparsification layer (2, 6, 15) for 576 image tokens
@@ -77,7 +83,8 @@ class SparseVLM(Method):
 
     id: ClassVar[str] = "sparsevlm"
     arxiv: ClassVar[str] = "2410.04417"
-    families: ClassVar[tuple[str, ...]] = ("llava", "llava-next")
+    families = DecoderFamilies()
+    needs: ClassVar[tuple[str, ...]] = ("visual-tokens", "decoder-attention")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "pruning_loc": "layers: same indices (paper: 2, 6, 15); decoder layer L runs on all tokens reaching it, "
@@ -137,7 +144,7 @@ class SparseVLM(Method):
                                          "layer's output cannot feed a later layer)", self.id)
 
     def install(self, adapter, patch, run) -> None:
-        from zoo.families.llava_runtime import LlmEvent
+        from zoo.families.decoders.runtime import LlmEvent
 
         state: dict[str, Any] = {}
         events = [LlmEvent(layer=layer + 1, select=_Sparsify(self, i, state), score_layer=layer)
@@ -152,7 +159,10 @@ def text_raters(image_hidden, text_hidden, text_valid):
     """
     import torch
 
-    logits = torch.bmm(image_hidden.float(), text_hidden.float().transpose(1, 2))  # [B, V, T]
+    from zoo.families.decoders.sequence import accumulation_dtype
+
+    acc = accumulation_dtype(image_hidden)
+    logits = torch.bmm(image_hidden.to(acc), text_hidden.to(acc).transpose(1, 2))  # [B, V, T]
     logits = logits.masked_fill(~text_valid[:, None, :], float("-inf"))
     relevance = torch.softmax(logits, dim=2).mean(dim=1)  # [B, T]
     mean = (relevance * text_valid).sum(-1, keepdim=True) / text_valid.sum(-1, keepdim=True).clamp(min=1)
@@ -162,14 +172,19 @@ def text_raters(image_hidden, text_hidden, text_valid):
 def dpc_knn_merge(x, n_clusters: int):
     """Cluster tokens ``x [B, M, C]`` by density peaks (DPC-KNN) and average each cluster -> ``[B, n_clusters, C]``.
 
-    Density from the ``n_clusters`` nearest neighbours, centres = highest ``density · distance to
-    a denser token``, every token joins its nearest centre (official ``cluster_and_merge``,
-    without its random tie-breaking noise).
+    As the official ``cluster_and_merge`` (Gumpest/SparseVLMs ``llava/model/language_model/
+    utils.py`` at 26a5f48), in ``x``'s own dtype: pairwise distances ``||x_i - x_j|| / sqrt(C)``
+    (exact differences, no matrix-product shortcut), density from the ``n_clusters`` nearest
+    neighbours, centres = highest ``density · distance to a denser token``, every token joins
+    its nearest centre, and each cluster is ``Σ x_j / (count + 1e-6)`` (the official
+    normalisation). The official code adds ``rand · 1e-6`` to the densities to break ties;
+    tokzoo does not (ties go to the lower index), so outputs can differ only where two
+    densities tie.
     """
     import torch
 
     b, m, c = x.shape
-    dist = torch.cdist(x.float(), x.float()) / c ** 0.5  # [B, M, M]
+    dist = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist") / c ** 0.5  # [B, M, M]
     nearest = torch.topk(dist, k=n_clusters, dim=-1, largest=False).values
     density = torch.exp(-(nearest ** 2).mean(dim=-1))  # [B, M]
     denser = (density[:, None, :] > density[:, :, None]).to(dist.dtype)
@@ -180,8 +195,9 @@ def dpc_knn_merge(x, n_clusters: int):
     assign = to_centres.argmin(dim=1)  # [B, M]
     assign.scatter_(1, centres, torch.arange(n_clusters, device=x.device).expand(b, -1))
     onehot = torch.nn.functional.one_hot(assign, n_clusters).to(x.dtype)  # [B, M, k]
-    sums = torch.bmm(onehot.transpose(1, 2), x)
-    return sums / onehot.sum(dim=1)[..., None].clamp(min=1e-6)
+    counts = onehot.sum(dim=1)  # [B, k]
+    weight = 1.0 / (counts.gather(1, assign) + 1e-6)  # [B, M]: official token_weight / (count + 1e-6)
+    return torch.bmm(onehot.transpose(1, 2), x * weight[..., None])
 
 
 class _Sparsify:
@@ -212,7 +228,7 @@ class _Sparsify:
     def __call__(self, ctx):
         import torch
 
-        from zoo.families.llava_runtime import PruneSelection
+        from zoo.families.decoders.runtime import PruneSelection
 
         if self.stage == 0:
             self.state["n"] = ctx.n_image

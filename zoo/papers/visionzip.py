@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zoo.families.decoders.support import DecoderFamilies
 from zoo.interface import Method, _fail, check_budget, check_int
 
 
@@ -43,7 +44,8 @@ class VisionZip(Method):
 
     id: ClassVar[str] = "visionzip"
     arxiv: ClassVar[str] = "2412.04467"
-    families: ClassVar[tuple[str, ...]] = ("llava",)
+    families = DecoderFamilies()
+    needs: ClassVar[tuple[str, ...]] = ("vision-cls",)
     placement: ClassVar[str] = "vision-encoder"
     paper_notation: ClassVar[dict[str, str]] = {
         "dominant": "dominant: dominant tokens, [CLS] included (paper: 54 / 108 / 162)",
@@ -93,7 +95,7 @@ def _visionzip(ctx: Any, layer: int, dominant: int, contextual: int):
     import torch
 
     from zoo.core.select import topk_keep_indices
-    from zoo.families.llava_runtime import VisionSelection
+    from zoo.families.decoders.runtime import VisionSelection
 
     feats = ctx.features  # [I, n, C] patch tokens
     i, n, c = feats.shape
@@ -105,9 +107,9 @@ def _visionzip(ctx: Any, layer: int, dominant: int, contextual: int):
     chosen.scatter_(1, top, True)
     dominant_tokens = torch.cat([ctx.cls[:, None].to(feats.dtype),
                                  torch.gather(feats, 1, top[..., None].expand(-1, -1, c))], dim=1)
+    cls_marker = torch.full((i, 1), -1, dtype=top.dtype, device=top.device)  # the [CLS] token: no patch index
     if contextual == 0:
-        return VisionSelection(features=dominant_tokens,
-                               kept=torch.cat([torch.full_like(top[:, :1], -1), top], dim=1))
+        return VisionSelection(features=dominant_tokens, kept=torch.cat([cls_marker, top], dim=1))
     rest = torch.sort(torch.where(chosen, n, torch.arange(n, device=feats.device).expand(i, n)), dim=1).values
     rest = rest[:, : n - (dominant - 1)]  # [I, r] ascending indices of the remaining patches
     r = rest.shape[1]
@@ -124,5 +126,5 @@ def _visionzip(ctx: Any, layer: int, dominant: int, contextual: int):
     counts = assign.sum(dim=1).clamp(min=1)[..., None]  # [I, t, 1]
     merged = torch.bmm(assign.transpose(1, 2), rest_feats[:, others]) / counts
     contextual_tokens = rest_feats[:, targets] + merged
-    kept = torch.cat([torch.full_like(top[:, :1], -1), top, rest[:, targets]], dim=1)
+    kept = torch.cat([cls_marker, top, rest[:, targets]], dim=1)
     return VisionSelection(features=torch.cat([dominant_tokens, contextual_tokens], dim=1), kept=kept)
