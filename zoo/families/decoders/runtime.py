@@ -569,6 +569,8 @@ class DecoderRuntime:
         self._vision_counts: torch.Tensor | None = None
         self._vision_input: tuple[int, int] | None = None  # (images, tokens per image) the reducer saw
         self._vision_layouts: list[ItemLayout] | None = None
+        self._vision_kept: torch.Tensor | None = None  # [I, M] the reducer's kept patch indices (tiles, anyres)
+        self._vision_packed: dict | None = None  # anyres models: spans/layouts of the packed, reduced images
         self._phase: str | None = None
         self._session: _Session | None = None
         self._prefill: _Prefill | None = None
@@ -680,6 +682,18 @@ class DecoderRuntime:
                 return self._image_features(original, *args, **kwargs)
 
             patch.set_attr(owner, "get_image_features", get_image_features)
+            pack = getattr(owner, "pack_image_features", None)
+            if pack is not None and hasattr(ad, "pack_reduced"):  # anyres: tiles are reduced, then packed here
+
+                @functools.wraps(pack)
+                def pack_image_features(*args, **kwargs):
+                    if self._vision_active and self._vision_kept is not None:
+                        feats, lens, packed = ad.pack_reduced(self._vision_kept, self._vision_counts, *args, **kwargs)
+                        self._vision_packed = packed
+                        return feats, lens
+                    return pack(*args, **kwargs)
+
+                patch.set_attr(owner, "pack_image_features", pack_image_features)
             patch.add_hook(ad.projector.register_forward_pre_hook(self._projector_pre_hook))
             for layer in sorted(self.vision_probe_layers):
                 patch.add_hook(ad.vision_layers[layer].self_attn.register_forward_pre_hook(
@@ -708,6 +722,8 @@ class DecoderRuntime:
         self._vision_counts = None
         self._vision_input = None
         self._vision_layouts = None
+        self._vision_kept = None
+        self._vision_packed = None
         self.vision_captures = {}
         self._vision_cls = None
         try:
@@ -717,12 +733,19 @@ class DecoderRuntime:
             self.vision_captures = {}
             self._vision_cls = None
         counts, self._vision_counts = self._vision_counts, None
+        packed, self._vision_packed, self._vision_kept = self._vision_packed, None, None
         if hasattr(out, "pooler_output"):
-            if counts is not None:
-                out.pooler_output = [f[: int(c)] for f, c in zip(out.pooler_output, counts.tolist())]
-            if self._vision_input is not None:  # what the prompt must hold: the unreduced token counts
-                out._tokzoo_input_tokens = self._vision_input
-                out._tokzoo_layouts = self._vision_layouts
+            if packed is not None:  # anyres: per-image spans of the unreduced images, layouts of the packed ones
+                out._tokzoo_spans = packed["spans"]
+                out._tokzoo_layouts = packed["layouts"]
+            elif hasattr(self.adapter, "pack_reduced"):  # anyres, nothing reduced: the images' own token counts
+                out._tokzoo_spans = [int(f.shape[0]) for f in out.pooler_output]
+            else:
+                if counts is not None:
+                    out.pooler_output = [f[: int(c)] for f, c in zip(out.pooler_output, counts.tolist())]
+                if self._vision_input is not None:  # what the prompt must hold: the unreduced token counts
+                    out._tokzoo_input_tokens = self._vision_input
+                    out._tokzoo_layouts = self._vision_layouts
         return out
 
     def _vision_capture_hook(self, layer: int, module, args, kwargs):
@@ -749,6 +772,7 @@ class DecoderRuntime:
         if counts is not None and bool((counts == sel.features.shape[1]).all()):
             counts = None
         self._vision_counts = counts
+        self._vision_kept = sel.kept
         self._vision_layouts = self.adapter.reduced_layouts(sel, n)
         n_out = int(sel.features.shape[1] if counts is None else counts.max())
         self.run.log("vision", n_out)
@@ -825,17 +849,26 @@ class DecoderRuntime:
         counts = torch.tensor([f.shape[0] for f in feats], device=image.device)
         total = int(image.sum())
         given = getattr(out, "_tokzoo_input_tokens", None)
+        spans = getattr(out, "_tokzoo_spans", None)
         if given is not None:  # the prompt must hold what the unreduced images give (as without the method)
             n_images, per_image = given
             if total != n_images * per_image:
                 raise ValueError(f"image features and image tokens do not match: the prompt holds {total} image "
                                  f"placeholder tokens but the {n_images} image(s) give {per_image} tokens each "
                                  f"({n_images * per_image}); every image needs exactly {per_image} placeholders")
-        if total % len(feats):
-            raise ValueError(f"{total} image placeholder tokens cannot be split evenly over {len(feats)} images")
-        span = total // len(feats)
+        if spans is not None:
+            if total != sum(spans):
+                raise ValueError(f"image features and image tokens do not match: the prompt holds {total} image "
+                                 f"placeholder tokens but the images give {sum(spans)} ({spans})")
+            span = list(spans)
+            unchanged = counts.tolist() == span
+        else:
+            if total % len(feats):
+                raise ValueError(f"{total} image placeholder tokens cannot be split evenly over {len(feats)} images")
+            span = total // len(feats)
+            unchanged = bool((counts == span).all())
         layouts = getattr(out, "_tokzoo_layouts", None)
-        if bool((counts == span).all()):
+        if unchanged:
             return kwargs, None
         source = shrink_image_spans(image, span, counts)
         b, n = image.shape
