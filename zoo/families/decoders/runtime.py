@@ -66,6 +66,20 @@ the full sequence); with ``record_indices``, ``kept_indices["llm"]`` holds per e
 rows keeping fewer tokens and for inserted tokens). ``events["llm-decode"]`` lists the
 decoding-step selections of the last ``generate`` (visible prompt tokens before/after, the
 maximum over rows).
+
+Writing a method against it (the adapter's ``install_llm_reduction`` /
+``install_decode_reduction`` take these events)::
+
+    def install(self, adapter, patch, run):
+        def prefill(ctx):                                   # before decoder layer 2, once per prefill
+            scores = ctx.attention(ctx.last_valid()[:, None]).mean(1)[:, 0]     # [B, N]
+            return PruneSelection(keep=ctx.keep_top_images(scores, 64))
+        def step(ctx):                                      # before decoder layer 3, every decoding step
+            att = ctx.attention_over_prompt().mean(1)[:, -1]                     # [B, N0]
+            frames = ctx.items[0][0].frame_columns(0)       # prompt columns of row 0's first item, frame 0
+            return DecodeSelection(hide=ctx.input_image & (att < att.mean(-1, keepdim=True)))
+        adapter.install_llm_reduction(patch, run, [LlmEvent(2, prefill, score_layer=1)], positions="keep")
+        adapter.install_decode_reduction(patch, run, [DecodeEvent(3, step, score_layer=2)])
 """
 
 from __future__ import annotations
