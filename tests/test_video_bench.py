@@ -27,7 +27,7 @@ def tiny_config(monkeypatch):
 
 
 def test_dispatch_knows_llava_onevision():
-    assert bench_function("llava-onevision").__module__ == "zoo.bench.video" and "llava-onevision" in BENCHES
+    assert bench_function("llava-onevision").__module__ == "zoo.bench.onevision" and "llava-onevision" in BENCHES
     assert family_for(("llava-onevision", "qwen2.5-vl")) == "llava-onevision"
 
 

@@ -182,3 +182,20 @@ def test_decode_event_errors(llava):
 
     with pytest.raises(ValueError, match="score_layer of a decode event"):
         zoo.apply(model, BadLayer())
+
+
+def test_decode_events_compose_with_a_reduction_on_the_llm_input(llava):
+    """DivPrune acts before layer 0 (every layer caches only its survivors): the decode selection, given in prompt
+    columns, and the key columns it reads are mapped through the kept sequence."""
+    model, _, inputs, _ = llava
+    method = HideLessAttended()
+    with zoo.apply(model, zoo.method_class("divprune")(keep_ratio=0.5), method, record_indices=True) as h, \
+            torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False,
+                             suppress_tokens=SPECIAL, output_logits=True, return_dict_in_generate=True)
+        kept = h.run.kept_indices["llm"][0]  # [B, K] prompt columns every layer caches (-1: padding slots)
+    assert len(method.steps) == 2 and out.sequences.shape[1] == inputs["input_ids"].shape[1] + 3
+    for s in method.steps:
+        assert torch.equal(s["keys"][:, : kept.shape[1]], kept)
+        in_cache = torch.zeros_like(s["hide"]).scatter(1, kept.clamp(min=0), True)
+        assert bool((s["attention"][~in_cache] == 0).all())

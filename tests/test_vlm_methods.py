@@ -200,3 +200,22 @@ def test_transformers_version_policy():
         check_transformers_version(transformers.__version__)
     with pytest.warns(UserWarning, match="5.10.0"):
         check_transformers_version("5.10.0")
+
+
+def test_vision_reducers_renumber_positions(model, inputs):
+    """Vision-encoder methods shorten the prompt: the LLM sees contiguous positions, as for a smaller image."""
+    from zoo.families import detect
+
+    seen = {}
+    with zoo.apply(model, "fastervlm", keep_tokens=3):
+        hook = detect(model).layers[0].register_forward_pre_hook(
+            lambda m, a, kw: seen.__setitem__("pos", kw["position_ids"]), with_kwargs=True)
+        try:
+            mask = inputs["attention_mask"]
+            _forward(model, {**inputs, "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)})
+        finally:
+            hook.remove()
+    n_img = model.config.image_seq_length
+    for b in range(mask.shape[0]):
+        valid = int(mask[b].sum()) - n_img + 3
+        assert seen["pos"][b, -valid:].tolist() == list(range(valid))

@@ -11,6 +11,8 @@ restores the model bit-for-bit; each batch row gives what it gives alone; cached
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -44,6 +46,30 @@ CASES = [
 SAME_COUNT = {"sparsevlm"}
 TABLE = [(kind, case) for case in CASES for kind in case[3]]
 IDS = [f"{kind}-{case[0]}" for kind, case in TABLE]
+
+#: heavier duplicates run only with TOKZOO_SLOW=1 (``TOKZOO_SLOW=1 pytest -m slow tests/test_vlm_models.py``):
+#: Qwen2-VL shares Qwen2.5-VL's language model, Qwen2/Mistral share Llama's decoder path
+SLOW = [pytest.mark.slow, pytest.mark.skipif(not os.environ.get("TOKZOO_SLOW"), reason="slow: set TOKZOO_SLOW=1")]
+
+
+def _is_slow(test: str, kind: str, case_id: str) -> bool:
+    duplicate = kind in ("qwen2-vl", "qwen2", "mistral") and case_id not in ("fastv", "gemfilter")
+    if test == "generate":
+        return duplicate or case_id == "pooling-max" or (case_id == "fastv-mask" and kind != "llava-onevision")
+    if test == "rows":
+        return duplicate or (case_id == "fastv-mask" and kind != "llava-onevision")
+    return False
+
+
+def kinds(*slow: str):
+    """VLM kinds as parameters, ``slow`` ones marked slow."""
+    return [pytest.param(k, marks=SLOW if k in slow else ()) for k in VLM_KINDS]
+
+
+def table(test: str):
+    """The case table for one test, heavier duplicates marked slow."""
+    return [pytest.param(kind, case, id=f"{kind}-{case[0]}", marks=SLOW if _is_slow(test, kind, case[0]) else ())
+            for kind, case in TABLE]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +138,7 @@ def test_apply_remove_restores_model(kind, case, models):
     assert torch.equal(_fwd(model, batch), base)
 
 
-@pytest.mark.parametrize("kind,case", TABLE, ids=IDS)
+@pytest.mark.parametrize("kind,case", table("rows"))
 def test_batch_rows_match_single_rows(kind, case, models):
     """A left-padded batch gives every row the next-token logits it gets alone (no padding)."""
     model = models(kind)
@@ -146,7 +172,7 @@ def assert_generate_matches_reference(model, kind, specs, inputs, steps=3):
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
 
 
-@pytest.mark.parametrize("kind,case", TABLE, ids=IDS)
+@pytest.mark.parametrize("kind,case", table("generate"))
 def test_generate_with_cache_matches_reference_without_cache(kind, case, models):
     model = models(kind)
     batch, _ = _prompts(model, kind, case)
@@ -176,7 +202,7 @@ def _visual(kind, ids):
     return (ids == IMAGE) | (ids == VIDEO)
 
 
-@pytest.mark.parametrize("kind", VLM_KINDS)
+@pytest.mark.parametrize("kind", kinds("qwen2-vl"))
 def test_fastv_keeps_what_float64_eager_attention_ranks(kind, float64_pair):
     """FastV's kept visual tokens = a naive ranking of layer K-1's full eager attention map (float64)."""
     from zoo.core.select import keep_count
@@ -270,3 +296,23 @@ def test_pyramiddrop_positions_renumbered_on_1d_and_original_on_mrope(kind, mode
             first = int(torch.nonzero(batch["attention_mask"][b])[0])
             assert int(pos[0]) == int(base["pos"][0, first])  # starts where the row started
         assert detect(model).rotary is not None
+
+
+@pytest.mark.parametrize("kind", kinds("qwen2-vl", "llava-next-video"))
+def test_pyramiddrop_stage_keeps_what_float64_eager_attention_ranks(kind, float64_pair):
+    """PyramidDrop's first stage: the boundary layer's own attention on its input, last prompt row, head mean
+    (eager float64 map of that layer), int(n * lambda) visual tokens."""
+    sdpa, eager = float64_pair(kind)
+    layer, lam = 2, 0.4
+    _, rows = prompts(sdpa, kind, seed=5)
+    for row in rows:
+        visual = _visual(kind, row["input_ids"])[0]
+        with torch.no_grad():
+            att = eager(**row, output_attentions=True).attentions[layer][0].mean(0)[-1]
+        cols = torch.nonzero(visual).squeeze(1).tolist()
+        naive = sorted(sorted(cols, key=lambda c: (-float(att[c]), c))[: int(len(cols) * lam)])
+        with zoo.apply(sdpa, "pyramiddrop", layers=(layer,), lam=lam, record_indices=True) as handle, \
+                torch.no_grad():
+            sdpa(**row)
+        kept = handle.run.kept_indices["llm"][0][0]
+        assert sorted(int(c) for c in kept if bool(visual[c])) == naive

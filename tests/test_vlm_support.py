@@ -35,6 +35,7 @@ def test_matrix_reasons_name_the_missing_signal():
         for m in ("fastv", "pyramiddrop", "sparsevlm", "random"):
             assert cells[(m, cls)].supported, (m, cls)
     assert cells[("visionzip", "LlavaForConditionalGeneration")].supported
+    assert cells[("fastervlm", "LlavaNextForConditionalGeneration")].supported  # per anyres tile
     qwen = cells[("visionzip", "Qwen2_5_VLForConditionalGeneration")]
     assert not qwen.supported and "[CLS]" in qwen.reason and "visionzip needs" in qwen.reason
     assert "SigLIP" in cells[("fastervlm", "LlavaOnevisionForConditionalGeneration")].reason
@@ -45,7 +46,7 @@ def test_matrix_reasons_name_the_missing_signal():
 
 
 def test_families_follow_the_declared_signals():
-    assert families_providing(("vision-cls",)) == ("llava",)
+    assert families_providing(("vision-cls",)) == ("llava", "llava-next")
     assert "text-lm" not in families_providing(("visual-tokens",))
     with pytest.raises(KeyError, match="unknown signal"):
         families_providing(("no-such-signal",))
@@ -72,3 +73,15 @@ def test_apply_agrees_with_the_matrix_and_says_why(tmp_path):
     with pytest.raises(TypeError, match=r"visionzip needs .*\[CLS\]"):
         zoo.apply(model, "visionzip")
     zoo.apply(model, "fastv", k=2).remove()
+
+
+def test_every_decoder_adapter_declares_its_transformers_range():
+    import importlib.metadata
+
+    from zoo.families import adapter_class
+
+    installed = importlib.metadata.version("transformers")
+    for name in DECODER_ADAPTERS:
+        cls = adapter_class(name)
+        assert cls.supported_transformers.startswith(">=5") and installed in cls.tested_transformers, name
+        assert cls.model_classes and cls.model_types, name

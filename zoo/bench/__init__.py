@@ -17,7 +17,11 @@ from typing import Any, Callable
 BENCHES: dict[str, str] = {
     "timm-vit": "zoo.bench.vit:bench",
     "llava": "zoo.bench.vlm:bench",
-    "llava-onevision": "zoo.bench.video:bench",
+    "llava-next": "zoo.bench.vlm:bench",
+    "llava-onevision": "zoo.bench.onevision:bench",
+    "llava-next-video": "zoo.bench.vlm:bench",
+    "qwen2-vl": "zoo.bench.vlm:bench",
+    "qwen2.5-vl": "zoo.bench.vlm:bench",
 }
 
 

@@ -1,23 +1,31 @@
-"""LLaVA prefill benchmark: a tokzoo method against the same randomly initialised model unreduced.
+"""Decoder prefill benchmark: a tokzoo method against the same randomly initialised model unreduced.
+
+Every decoder model tokzoo supports can be benchmarked: a configuration (:data:`CONFIGS`)
+names its ``kind`` (``llava``: LLaVA-1.5 layout; ``qwen2.5-vl``: Qwen2.5-VL with its
+native-resolution vision tower and M-RoPE; ``llava-onevision``: SigLIP + anyres tiles) and
+the shapes; the record's ``family`` is the adapter that served the model.
 
 What is timed (baseline and method alternate in one process, medians reported, see
 :mod:`zoo.bench.common`):
 
 ``llm_prefill``
-    the language-model prefill of one prompt (``BOS + system + <image>×576 + question``) with
-    the image features already computed (``mm_encoder_outputs``), ``logits_to_keep=1`` and a
-    KV cache, i.e. what ``generate`` runs before the first token. For vision-encoder methods
-    the features are computed with the method applied (its cost is in ``prefill``). This is
-    the part the theoretical speedup (``zoo.flops.llm``, for the recorded token schedule)
-    describes.
+    the language-model prefill of one prompt (``BOS + system + <image tokens> + question``)
+    with the image features already computed (``mm_encoder_outputs``), ``logits_to_keep=1``
+    and a KV cache, i.e. what ``generate`` runs before the first token. For vision-encoder
+    methods the features are computed with the method applied (its cost is in ``prefill``).
+    This is the part the theoretical speedup (``zoo.flops.llm``, for the recorded token
+    schedule) describes.
 ``prefill``
-    the whole first forward from pixels (vision tower, projector, language model).
+    the whole first forward from pixels (vision tower, projector, language model); off for
+    configurations whose vision tower alone takes tens of seconds on a CPU
+    (``full_prefill=False`` in their entry).
 
 Each call is timed with two clocks: wall-clock (the record's top-level ``baseline``,
 ``reduced``, ``speedup``, as every tokzoo bench) and the process's CPU time (``cpu_time``).
 On a machine shared with other jobs the wall clock of a 1-thread run stretches with the
 load while its CPU time does not, so ``cpu_time`` (with ``--threads 1``) is the steadier
-measure of the work saved; both are medians over interleaved baseline/method pairs.
+measure of the work saved; both are medians over interleaved baseline/method pairs. The
+1-minute load average before and after the run is recorded (``setting.load_average``).
 
 Peak memory is the peak of live tensor bytes allocated during one call (from the torch
 profiler's allocation events; weights and inputs allocated before the call are excluded),
@@ -74,49 +82,149 @@ CONFIGS: dict[str, dict[str, Any]] = {
                      num_key_value_heads=12, vocab_size=32064),
     },
 }
+#: Qwen2.5-VL-7B's vision tower (Qwen/Qwen2.5-VL-7B-Instruct config.json): 32 blocks, window attention
+#: except blocks 7/15/23/31, 2x2 patch merger; ``out_hidden_size`` is set to the LM width
+QWEN25_VL_7B_VISION = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, in_channels=3,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112,
+                           fullatt_block_indexes=[7, 15, 23, 31], hidden_act="silu", tokens_per_second=2)
+#: the same grid arithmetic with a narrow, shallow tower (quick runs)
+QWEN25_VL_NARROW_VISION = dict(QWEN25_VL_7B_VISION, depth=4, hidden_size=128, intermediate_size=256, num_heads=2,
+                               fullatt_block_indexes=[3])
+#: a scaled-down Qwen2.5 LM (Qwen2.5-1.5B widths, 8 layers; head_dim 128 as Qwen2.5-VL-7B, so mrope_section fits)
+QWEN25_SMALL_LM = dict(num_hidden_layers=8, hidden_size=1536, intermediate_size=8960, num_attention_heads=12,
+                       num_key_value_heads=2, vocab_size=32064, tie_word_embeddings=True,
+                       rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]})
+#: LLaVA-OneVision-0.5B (llava-hf/llava-onevision-qwen2-0.5b-ov-hf config.json): SigLIP so400m/14-384 + Qwen2-0.5B
+SIGLIP_SO400M_384 = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16,
+                         image_size=384, patch_size=14, hidden_act="gelu_pytorch_tanh")
+QWEN2_05B_LM = dict(num_hidden_layers=24, hidden_size=896, intermediate_size=4864, num_attention_heads=14,
+                    num_key_value_heads=2, vocab_size=32064, rope_theta=1000000.0)
+
+CONFIGS.update({
+    "qwen2.5-vl-7b-vision": {
+        "kind": "qwen2.5-vl",
+        "description": "Qwen2.5-VL-7B vision layout (32-block window-attention ViT, 2x2 merger) on a 896x896 image "
+                       "(64x64 patches -> 1024 visual tokens) + a scaled-down Qwen2.5 LM (8 layers, d=1536, m=8960, "
+                       "12 heads, 2 KV heads, tied embeddings, M-RoPE)",
+        "vision": QWEN25_VL_7B_VISION, "text": QWEN25_SMALL_LM, "grid": (1, 64, 64), "full_prefill": False,
+    },
+    "qwen2.5-vl-narrow-vision": {
+        "kind": "qwen2.5-vl",
+        "description": "as qwen2.5-vl-7b-vision with a narrow 4-block vision tower (same 1024 visual tokens)",
+        "vision": QWEN25_VL_NARROW_VISION, "text": QWEN25_SMALL_LM, "grid": (1, 64, 64),
+    },
+    "llava-onevision-0.5b": {
+        "kind": "llava-onevision",
+        "description": "LLaVA-OneVision-0.5B layout: SigLIP so400m/14-384 + Qwen2-0.5B LM; one 384x768 image "
+                       "(base tile 729 + anyres grid 27x54 + 27 newlines = 2214 visual tokens)",
+        "vision": SIGLIP_SO400M_384, "text": QWEN2_05B_LM, "image_size": (384, 768), "full_prefill": False,
+        "pinpoints": [[384, 384], [384, 768], [768, 384], [768, 768]],
+    },
+})
 DEFAULT_CONFIG = "llava-1.5-0.4b-narrow-vision"
 IMAGE_TOKEN_ID = 32000
+VIDEO_TOKEN_ID = 32001
+VISION_START_ID, VISION_END_ID = 32002, 32003
+
+
+def config_kind(name: str) -> str:
+    """The model kind of a :data:`CONFIGS` entry (``llava`` unless it says otherwise)."""
+    return CONFIGS[name].get("kind", "llava")
+
+
+def _model_config(name: str):
+    import transformers as tf
+
+    spec = CONFIGS[name]
+    kind = config_kind(name)
+    if kind == "llava":
+        vision = tf.CLIPVisionConfig(**spec["vision"])
+        text = tf.LlamaConfig(max_position_embeddings=4096, hidden_act="silu", **spec["text"])
+        n_img = (vision.image_size // vision.patch_size) ** 2
+        return tf.LlavaForConditionalGeneration, tf.LlavaConfig(
+            vision_config=vision, text_config=text, image_token_index=IMAGE_TOKEN_ID, image_seq_length=n_img,
+            vision_feature_layer=-2, vision_feature_select_strategy="default")
+    if kind == "qwen2.5-vl":
+        text = dict(max_position_embeddings=32768, hidden_act="silu", **spec["text"])
+        vision = dict(spec["vision"], out_hidden_size=text["hidden_size"])
+        return tf.Qwen2_5_VLForConditionalGeneration, tf.Qwen2_5_VLConfig(
+            text_config=text, vision_config=vision, image_token_id=IMAGE_TOKEN_ID, video_token_id=VIDEO_TOKEN_ID,
+            vision_start_token_id=VISION_START_ID, vision_end_token_id=VISION_END_ID)
+    if kind == "llava-onevision":
+        vision = tf.SiglipVisionConfig(**spec["vision"])
+        text = tf.Qwen2Config(max_position_embeddings=32768, hidden_act="silu", **spec["text"])
+        return tf.LlavaOnevisionForConditionalGeneration, tf.LlavaOnevisionConfig(
+            vision_config=vision, text_config=text, image_token_index=IMAGE_TOKEN_ID, video_token_index=VIDEO_TOKEN_ID,
+            image_grid_pinpoints=spec["pinpoints"], vision_feature_layer=-1, vision_feature_select_strategy="full")
+    raise ValueError(f"unknown model kind {kind!r} in bench config {name!r}")
 
 
 def build_model(name: str, *, dtype: str = "bf16", device: str = "cpu"):
-    """A random ``LlavaForConditionalGeneration`` of the named configuration (sdpa attention)."""
+    """A random model of the named configuration (sdpa attention)."""
     import torch
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
 
     if name not in CONFIGS:
-        raise ValueError(f"unknown LLaVA bench config {name!r}; available: {', '.join(CONFIGS)}")
-    spec = CONFIGS[name]
-    vision = CLIPVisionConfig(**spec["vision"])
-    text = LlamaConfig(max_position_embeddings=4096, hidden_act="silu", **spec["text"])
-    n_img = (vision.image_size // vision.patch_size) ** 2
-    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=IMAGE_TOKEN_ID,
-                         image_seq_length=n_img, vision_feature_layer=-2, vision_feature_select_strategy="default")
+        raise ValueError(f"unknown decoder bench config {name!r}; available: {', '.join(CONFIGS)}")
+    cls, config = _model_config(name)
     config._attn_implementation = "sdpa"
     previous = torch.get_default_dtype()
     torch.set_default_dtype(getattr(torch, DTYPES[dtype]))
     try:
         with torch.device(device):
-            model = LlavaForConditionalGeneration(config)
+            model = cls(config)
     finally:
         torch.set_default_dtype(previous)
     return model.eval()
 
 
-def prompt(model: Any, *, batch_size: int, n_system: int, n_question: int, device: str, seed: int = 0):
-    """``BOS + n_system text + <image>*n + n_question text`` per row, random ids and pixels."""
+def prompt(model: Any, *, batch_size: int, n_system: int, n_question: int, device: str, seed: int = 0,
+           name: str | None = None):
+    """``BOS + n_system text + <image tokens> + n_question text`` per row, random ids and pixels.
+
+    Returns ``(inputs, feature_kwargs)``: the forward's inputs and the arguments of the
+    model's ``get_image_features`` (the pixels and what their layout needs)."""
     import torch
 
     cfg = model.config
+    kind = config_kind(name) if name in CONFIGS else "llava"
     g = torch.Generator().manual_seed(seed)
+    dtype = next(model.parameters()).dtype
+    if kind == "qwen2.5-vl":
+        t, h, w = CONFIGS[name]["grid"]
+        vc = cfg.vision_config
+        n_img = t * h * w // vc.spatial_merge_size ** 2
+        pixels = torch.randn(batch_size * t * h * w, vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2,
+                             generator=g)
+        image = [VISION_START_ID] + [IMAGE_TOKEN_ID] * n_img + [VISION_END_ID]
+        feat = {"pixel_values": pixels.to(device=device, dtype=dtype),
+                "image_grid_thw": torch.tensor([[t, h, w]] * batch_size, device=device)}
+    elif kind == "llava-onevision":
+        from transformers.models.llava_onevision.modeling_llava_onevision import image_size_to_num_patches
+
+        from zoo.families.decoders.anyres import anyres_layout
+
+        size = CONFIGS[name]["image_size"]
+        tile = cfg.vision_config.image_size
+        tiles = image_size_to_num_patches(list(size), cfg.image_grid_pinpoints, tile)
+        n_img = anyres_layout(size, cfg, max_tiles=9).length
+        image = [IMAGE_TOKEN_ID] * n_img
+        pixels = torch.randn(batch_size, tiles, 3, tile, tile, generator=g)
+        feat = {"pixel_values": pixels.to(device=device, dtype=dtype),
+                "image_sizes": torch.tensor([list(size)] * batch_size, device=device)}
+    else:
+        image = [IMAGE_TOKEN_ID] * cfg.image_seq_length
+        size = cfg.vision_config.image_size
+        pixels = torch.randn(batch_size, 3, size, size, generator=g)
+        feat = {"pixel_values": pixels.to(device=device, dtype=dtype)}
     rows = []
     for _ in range(batch_size):
         text = torch.randint(100, 30000, (n_system + n_question,), generator=g)
-        rows.append(torch.cat([torch.tensor([1]), text[:n_system], torch.full((cfg.image_seq_length,), IMAGE_TOKEN_ID),
-                               text[n_system:]]))
+        rows.append(torch.cat([torch.tensor([1]), text[:n_system], torch.tensor(image), text[n_system:]]))
     ids = torch.stack(rows).to(device)
-    size = cfg.vision_config.image_size
-    pixels = torch.randn(batch_size, 3, size, size, generator=g).to(device=device, dtype=next(model.parameters()).dtype)
-    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "pixel_values": pixels}
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), **feat}
+    if kind == "qwen2.5-vl":
+        inputs["mm_token_type_ids"] = (ids == IMAGE_TOKEN_ID).int()
+    return inputs, feat
 
 
 def _timed(fn, sync) -> tuple[float, float]:
@@ -175,22 +283,29 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
           img_size: int | None = None, dtype: str = "bf16", threads: int | None = None, warmup: int = 2,
           repeats: int = 7, device: str = "cpu", seed: int = 0, command: str | None = None, n_system: int = 35,
           n_question: int = 29, full_prefill: bool = True, memory: bool = True) -> dict[str, Any]:
-    """Measure ``method_id`` with ``params`` on a LLaVA configuration against the unreduced model."""
+    """Measure ``method_id`` with ``params`` on a decoder configuration against the unreduced model."""
+    import os
+
     import torch
 
     import zoo
+    from zoo.families import detect
     from zoo.flops import llm as flops
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype={dtype!r}; allowed: {', '.join(DTYPES)}")
     if img_size is not None:
-        raise ValueError("the LLaVA bench uses the configuration's image size (336: 576 image tokens)")
+        raise ValueError("the decoder bench uses the configuration's image size (LLaVA-1.5: 336, 576 image tokens)")
     if threads is not None:
         torch.set_num_threads(threads)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     name = model if isinstance(model, str) else type(model).__name__
     net = build_model(model, dtype=dtype, device=device) if isinstance(model, str) else model
-    inputs = prompt(net, batch_size=batch_size, n_system=n_system, n_question=n_question, device=device, seed=seed)
-    text_inputs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+    if isinstance(model, str):
+        full_prefill = full_prefill and CONFIGS[model].get("full_prefill", True)
+    inputs, feat_kwargs = prompt(net, batch_size=batch_size, n_system=n_system, n_question=n_question, device=device,
+                                 seed=seed, name=name)
+    text_inputs = {k: v for k, v in inputs.items() if k != "pixel_values"}
     sync = torch.cuda.synchronize if str(device).startswith("cuda") else None
     handle: dict[str, Any] = {}
 
@@ -201,12 +316,13 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         handle.pop("h").remove()
 
     def features():
-        return {"image": net.model.get_image_features(pixel_values=inputs["pixel_values"], return_dict=True)}
+        return {"image": net.model.get_image_features(**feat_kwargs, return_dict=True)}
 
     with torch.inference_mode():
         base_feats = features()
         enter()
-        method_feats = features()
+        vision_side = any(m.placement == "vision-encoder" for m in handle["h"].methods)
+        method_feats = features() if vision_side else base_feats  # llm-side methods see the same features
         net(**text_inputs, mm_encoder_outputs=method_feats, logits_to_keep=1)  # recorded forward
         run = handle["h"].run
         method_params = handle["h"].methods[0].params()
@@ -255,9 +371,9 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
 
     cfg = flops.DecoderConfig.from_pretrained_config(net.config)
     n_in = run.input_tokens["llm"]
-    n_img_in = inputs["input_ids"].shape[1] - 1 - n_system - n_question
+    n_img_in = int((inputs["input_ids"][0] == net.config.image_token_id).sum())
     method_sched = run.schedule("llm")
-    n_text = 1 + n_system + n_question
+    n_text = inputs["input_ids"].shape[1] - n_img_in
     base_sched = [inputs["input_ids"].shape[1]] * cfg.num_layers
     image_sched = flops.TokenSchedule(tuple(max(0, n - n_text) for n in method_sched), (n_text,) * cfg.num_layers)
     base_image = flops.full_schedule(cfg.num_layers, n_img_in, n_text)
@@ -284,13 +400,15 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         extra["prefill"] = {"wall": summarize(full["wall"], batch_size), "cpu_time": summarize(full["cpu"], batch_size)}
     if mem is not None:
         extra["memory"] = mem
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     setting = {"model": name, "config": CONFIGS.get(name, {}).get("description", "given module"),
+               "load_average": {"before": load_before, "after": load_after, "logical_cpus": os.cpu_count()},
                "weights": "random (latency does not depend on weight values)", "batch_size": batch_size,
-               "prompt": {"system": n_system, "image": n_img_in, "question": n_question},
+               "prompt": {"system": n_system, "image": n_img_in, "question": n_question, "text_total": n_text},
                "dtype": DTYPES[dtype], "threads": torch.get_num_threads(), "device": str(device),
                "attn_implementation": net.config.text_config._attn_implementation,
                "warmup": warmup, "repeats": repeats}
     accel = torch.cuda.get_device_name() if str(device).startswith("cuda") else None
-    return bench_record(family="llava", method=method_id, params=method_params, setting=setting, timing=timing,
+    return bench_record(family=detect(net).name, method=method_id, params=method_params, setting=setting, timing=timing,
                         extra=extra, hw=hardware(torch.get_num_threads(), str(device), accel),
                         vers=versions("torch", "transformers"), command=command)

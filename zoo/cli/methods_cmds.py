@@ -183,7 +183,8 @@ def methods_cmd(
 def bench_cmd(
     method: str = typer.Argument(..., help="Method id (see `tokzoo methods`)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name (timm name for timm-vit, default "
-                                        "vit_base_patch16_224; a zoo.bench.vlm.CONFIGS name for llava)."),
+                                        "vit_base_patch16_224; a zoo.bench.vlm.CONFIGS name for decoder models, "
+                                        "e.g. llava-1.5-160m, qwen2.5-vl-7b-vision, llava-onevision-0.5b)."),
     r: Optional[int] = typer.Option(None, "--r", help="ToMe-style tokens removed per block."),
     keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="Fraction of reducible tokens kept."),
     param: list[str] = typer.Option([], "--param", "-p", help="Other method parameters as key=value (repeatable)."),
@@ -229,7 +230,8 @@ def bench_cmd(
         typer.echo(json.dumps(record, indent=2))
         return
     s, b, m = record["setting"], record["baseline"], record["reduced"]
-    typer.echo(f"{method} {record['params']} on {s['model']} ({fam}), batch {s['batch_size']}, {s['dtype']}, "
+    typer.echo(f"{method} {record['params']} on {s['model']} ({record.get('family', fam)}), batch {s['batch_size']}, "
+               f"{s['dtype']}, "
                f"{s['threads']} threads, {s['device']}; median of {s['repeats']} interleaved pairs")
     typer.echo(f"  baseline  {b['throughput']:9.2f} items/s")
     typer.echo(f"  {method:9s} {m['throughput']:9.2f} items/s")

@@ -11,6 +11,9 @@ recomputed (the layer's ``q_proj`` of [CLS] and ``k_proj`` of all tokens), never
 Budget: the paper's reduction ratio ``R`` (75 / 90 / 95 %) is ``keep_ratio = 1 - R``, counted
 with ``zoo.core.select.keep_count`` (``ceil``): 144 / 58 / 29 of 576, the official
 ``visual_token_num`` values. ``keep_tokens`` gives the count directly.
+
+Where it acts: before the projector (LLaVA-1.5; LLaVA-NeXT per anyres tile). Positions: the
+shortened prompt is renumbered contiguously (1-D), as if the image had produced fewer tokens.
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ It runs on every family adapter implementing the generic primitive
 ``install_token_pruning`` (see ``zoo.families.base``): ``families`` is derived from the
 adapter table, so a new adapter implementing the primitive supports ``random`` at once.
 
+On decoder models the reducible tokens are the visual tokens (VLMs; images and video frames
+together) or the prompt tokens but the last one (text-only LLMs), pruned as they leave
+decoder layer ``l``; survivors keep their original positions (1-D ids, or 3-D M-RoPE
+positions on Qwen2-VL/2.5-VL).
+
 Budget: ``keep_ratio`` is the fraction of reducible tokens surviving after the last layer;
 with several layers each keeps ``keep_ratio ** (1 / len(layers))`` of what reaches it.
 ``keep_tokens`` (absolute count) needs a single layer.

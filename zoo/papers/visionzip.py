@@ -22,6 +22,11 @@ Budget: the paper's settings 64 / 128 / 192 are ``dominant + contextual`` = 54 +
 splits the same way: ``contextual = round(T * 10 / 64)``, ``dominant = T - contextual``;
 ``keep_ratio`` is ``T / n``. A budget of at least the image's ``n`` tokens leaves the
 features untouched.
+
+Where it acts: the vision tower's [CLS] attention and keys before the projector (LLaVA-1.5;
+LLaVA-NeXT per anyres tile, see :class:`zoo.families.decoders.llava.LlavaNextAdapter`).
+Positions: the shortened prompt is renumbered contiguously (1-D), as if the image had
+produced fewer tokens (the official code builds a shorter input).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ SIGNALS: dict[str, str] = {
                          "attention with q_proj/k_proj and rotary embeddings)",
     "item-grid": "each image/video token's grid coordinates (frame, row, column)",
     "vision-cls": "the vision tower's [CLS] token, its attention over the patches and the patch keys, before "
-                  "the projector, with one image per feature set (LLaVA-1.5 layout)",
+                  "the projector (LLaVA-1.5; LLaVA-NeXT per anyres tile)",
 }
 
 

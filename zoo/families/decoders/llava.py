@@ -141,22 +141,30 @@ class LlavaNextAdapter(LlavaAdapter):
 
     Prefill methods inside the language model (``llm-prefill``: FastV, PyramidDrop, SparseVLM,
     DART, DivPrune, the controls) work as on LLaVA-1.5: the image tokens (base tile, tiles
-    and newline tokens, up to 2880 per image) are found from ``input_ids``. Vision-encoder
-    methods are not supported: they would have to act per tile and respect the newline
-    tokens that ``pack_image_features`` inserts.
+    and newline tokens, up to 2880 per image) are found from ``input_ids``.
+
+    Vision-encoder methods (FasterVLM, VisionZip, PruMerge) run **per tile**: the reducer sees
+    every tile of every image (``[T, 576, C]`` before the projector, with each tile's [CLS]),
+    exactly as on LLaVA-1.5. tokzoo then packs each image as transformers'
+    ``pack_image_features`` does, with the kept tokens only (:meth:`pack_reduced`):
+
+    1. the base tile's output tokens, in the reducer's order;
+    2. the high-resolution tiles' kept patch tokens at their place in the tile grid, the
+       unpadding of ``unpad_image`` applied (tokens in the removed border are dropped),
+       row by row, with the model's newline token after every grid row that still holds a
+       kept token;
+    3. the tiles' tokens that have no grid place (merged/contextual tokens, a [CLS] token, a
+       summary token), tile by tile.
+
+    This is tokzoo's rule; the authors' LLaVA-NeXT variants differ in details (e.g.
+    VisionZip's ``restore_image_features_sorted`` keeps no newline and no unpadding and puts
+    every tile's [CLS] before the contextual tokens). Each image's placeholder span is
+    resized to its packed length; positions are renumbered (1-D).
     """
 
     name: ClassVar[str] = "llava-next"
     model_types: ClassVar[tuple[str, ...]] = ("llava_next",)
     model_classes: ClassVar[tuple[str, ...]] = ("LlavaNextForConditionalGeneration",)
-    provides: ClassVar[frozenset[str]] = frozenset({"visual-tokens", "decoder-attention", "item-grid"})
-    lacks: ClassVar[dict[str, str]] = {
-        "vision-cls": "anyres images are encoded as several tiles and packed with newline tokens; tokzoo's "
-                      "vision-encoder path serves one feature set per image (LLaVA-1.5 layout)"}
-
-    def check_vision_reduction_supported(self) -> None:
-        raise ValueError("vision-encoder methods support LLaVA-1.5 (family 'llava') only; on LLaVA-NeXT use an "
-                         f"llm-prefill method (fastv, pyramiddrop, sparsevlm, random); {self.lacks['vision-cls']}")
 
     def item_layouts(self, kwargs: dict, masks: dict, skip: set) -> dict:
         from zoo.families.decoders.anyres import anyres_layout
@@ -167,3 +175,83 @@ class LlavaNextAdapter(LlavaAdapter):
         if sizes is None:
             raise ValueError("llava-next item layouts need image_sizes (one (height, width) row per image)")
         return {"image": [anyres_layout(s, self.config) for s in sizes]}
+
+    def reduced_layouts(self, sel, n: int):
+        return None  # built by pack_reduced, per image
+
+    def pack_reduced(self, kept, counts, image_features, image_sizes, vision_feature_select_strategy=None,
+                     image_newline=None):
+        """Pack reduced tiles into per-image token sequences (see the class docstring).
+
+        kept ``[T, M]``: the reducer's patch index per output token of every tile (-1: no grid
+        place); counts ``[T]`` real tokens per tile (``None``: all ``M``); image_features: per
+        image ``[tiles_i, M, C]`` (projected). Returns ``(features, lengths, packed)`` with
+        ``packed = {"spans": unreduced tokens per image, "layouts": ItemLayouts}``.
+        """
+        import torch
+        from transformers.models.llava_next.modeling_llava_next import get_anyres_image_grid_shape, unpad_image
+
+        from zoo.families.decoders.anyres import anyres_layout, tile_grid
+        from zoo.families.decoders.layout import ItemLayout
+
+        side = tile_grid(self.config)
+        tile_px = self.config.vision_config.image_size
+        feats_out, lens, spans, layouts = [], [], [], []
+        t0 = 0
+        for i, feats in enumerate(image_features):
+            size = image_sizes[i]
+            size_list = size.tolist() if isinstance(size, torch.Tensor) else list(size)
+            spans.append(anyres_layout(size_list, self.config).length)
+            tiles = feats.shape[0]
+            n_of = [int(counts[t0 + j]) if counts is not None else feats.shape[1] for j in range(tiles)]
+            ks = [kept[t0 + j, : n_of[j]].to("cpu") for j in range(tiles)]
+            tokens, coords = [feats[0, : n_of[0]]], []
+            base = ks[0]
+            coords.append(torch.stack([torch.zeros_like(base), torch.zeros_like(base), base // side, base % side], -1))
+            coords[-1][base < 0] = -1
+            grids = [(1, side, side)]
+            if tiles > 1:
+                n_h, n_w = get_anyres_image_grid_shape(size_list, self.config.image_grid_pinpoints, tile_px)
+                full = torch.arange(n_h * side * n_w * side).view(1, n_h * side, n_w * side)
+                region = unpad_image(full, size_list)[0]  # [rows, cols] of global grid indices left after unpadding
+                rows, cols = region.shape
+                y0, x0 = int(region[0, 0]) // (n_w * side), int(region[0, 0]) % (n_w * side)
+                grids.append((1, rows, cols))
+                placed, off_grid = [], []
+                for j in range(1, tiles):
+                    tr, tc = (j - 1) // n_w, (j - 1) % n_w
+                    for pos, k in enumerate(ks[j].tolist()):
+                        if k < 0:
+                            off_grid.append((j, pos))
+                            continue
+                        y, x = tr * side + k // side - y0, tc * side + k % side - x0
+                        if 0 <= y < rows and 0 <= x < cols:
+                            placed.append((y, x, j, pos))
+                placed.sort()
+                grid_tokens, grid_coords, last_row = [], [], None
+                for y, x, j, pos in placed:
+                    if last_row is not None and y != last_row and image_newline is not None:
+                        grid_tokens.append(image_newline.to(feats)[None])
+                        grid_coords.append([-1, -1, -1, -1])
+                    grid_tokens.append(feats[j, pos][None])
+                    grid_coords.append([1, 0, y, x])
+                    last_row = y
+                if last_row is not None and image_newline is not None:
+                    grid_tokens.append(image_newline.to(feats)[None])
+                    grid_coords.append([-1, -1, -1, -1])
+                for j, pos in off_grid:
+                    grid_tokens.append(feats[j, pos][None])
+                    grid_coords.append([-1, -1, -1, -1])
+                if grid_tokens:
+                    tokens.append(torch.cat(grid_tokens))
+                    coords.append(torch.tensor(grid_coords, dtype=torch.long))
+            elif image_newline is not None:
+                tokens.append(image_newline.to(feats)[None])
+                coords.append(torch.full((1, 4), -1, dtype=torch.long))
+            packed = torch.cat(tokens)
+            feats_out.append(packed)
+            lens.append(packed.shape[0])
+            layouts.append(ItemLayout("image", torch.cat(coords), tuple(grids)))
+            t0 += tiles
+        lengths = torch.tensor(lens, dtype=torch.long, device=image_features[0].device)
+        return feats_out, lengths, {"spans": spans, "layouts": layouts}

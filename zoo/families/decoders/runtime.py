@@ -66,6 +66,20 @@ the full sequence); with ``record_indices``, ``kept_indices["llm"]`` holds per e
 rows keeping fewer tokens and for inserted tokens). ``events["llm-decode"]`` lists the
 decoding-step selections of the last ``generate`` (visible prompt tokens before/after, the
 maximum over rows).
+
+Writing a method against it (the adapter's ``install_llm_reduction`` /
+``install_decode_reduction`` take these events)::
+
+    def install(self, adapter, patch, run):
+        def prefill(ctx):                                   # before decoder layer 2, once per prefill
+            scores = ctx.attention(ctx.last_valid()[:, None]).mean(1)[:, 0]     # [B, N]
+            return PruneSelection(keep=ctx.keep_top_images(scores, 64))
+        def step(ctx):                                      # before decoder layer 3, every decoding step
+            att = ctx.attention_over_prompt().mean(1)[:, -1]                     # [B, N0]
+            frames = ctx.items[0][0].frame_columns(0)       # prompt columns of row 0's first item, frame 0
+            return DecodeSelection(hide=ctx.input_image & (att < att.mean(-1, keepdim=True)))
+        adapter.install_llm_reduction(patch, run, [LlmEvent(2, prefill, score_layer=1)], positions="keep")
+        adapter.install_decode_reduction(patch, run, [DecodeEvent(3, step, score_layer=2)])
 """
 
 from __future__ import annotations
@@ -569,6 +583,8 @@ class DecoderRuntime:
         self._vision_counts: torch.Tensor | None = None
         self._vision_input: tuple[int, int] | None = None  # (images, tokens per image) the reducer saw
         self._vision_layouts: list[ItemLayout] | None = None
+        self._vision_kept: torch.Tensor | None = None  # [I, M] the reducer's kept patch indices (tiles, anyres)
+        self._vision_packed: dict | None = None  # anyres models: spans/layouts of the packed, reduced images
         self._phase: str | None = None
         self._session: _Session | None = None
         self._prefill: _Prefill | None = None
@@ -680,6 +696,18 @@ class DecoderRuntime:
                 return self._image_features(original, *args, **kwargs)
 
             patch.set_attr(owner, "get_image_features", get_image_features)
+            pack = getattr(owner, "pack_image_features", None)
+            if pack is not None and hasattr(ad, "pack_reduced"):  # anyres: tiles are reduced, then packed here
+
+                @functools.wraps(pack)
+                def pack_image_features(*args, **kwargs):
+                    if self._vision_active and self._vision_kept is not None:
+                        feats, lens, packed = ad.pack_reduced(self._vision_kept, self._vision_counts, *args, **kwargs)
+                        self._vision_packed = packed
+                        return feats, lens
+                    return pack(*args, **kwargs)
+
+                patch.set_attr(owner, "pack_image_features", pack_image_features)
             patch.add_hook(ad.projector.register_forward_pre_hook(self._projector_pre_hook))
             for layer in sorted(self.vision_probe_layers):
                 patch.add_hook(ad.vision_layers[layer].self_attn.register_forward_pre_hook(
@@ -708,6 +736,8 @@ class DecoderRuntime:
         self._vision_counts = None
         self._vision_input = None
         self._vision_layouts = None
+        self._vision_kept = None
+        self._vision_packed = None
         self.vision_captures = {}
         self._vision_cls = None
         try:
@@ -717,12 +747,19 @@ class DecoderRuntime:
             self.vision_captures = {}
             self._vision_cls = None
         counts, self._vision_counts = self._vision_counts, None
+        packed, self._vision_packed, self._vision_kept = self._vision_packed, None, None
         if hasattr(out, "pooler_output"):
-            if counts is not None:
-                out.pooler_output = [f[: int(c)] for f, c in zip(out.pooler_output, counts.tolist())]
-            if self._vision_input is not None:  # what the prompt must hold: the unreduced token counts
-                out._tokzoo_input_tokens = self._vision_input
-                out._tokzoo_layouts = self._vision_layouts
+            if packed is not None:  # anyres: per-image spans of the unreduced images, layouts of the packed ones
+                out._tokzoo_spans = packed["spans"]
+                out._tokzoo_layouts = packed["layouts"]
+            elif hasattr(self.adapter, "pack_reduced"):  # anyres, nothing reduced: the images' own token counts
+                out._tokzoo_spans = [int(f.shape[0]) for f in out.pooler_output]
+            else:
+                if counts is not None:
+                    out.pooler_output = [f[: int(c)] for f, c in zip(out.pooler_output, counts.tolist())]
+                if self._vision_input is not None:  # what the prompt must hold: the unreduced token counts
+                    out._tokzoo_input_tokens = self._vision_input
+                    out._tokzoo_layouts = self._vision_layouts
         return out
 
     def _vision_capture_hook(self, layer: int, module, args, kwargs):
@@ -749,6 +786,7 @@ class DecoderRuntime:
         if counts is not None and bool((counts == sel.features.shape[1]).all()):
             counts = None
         self._vision_counts = counts
+        self._vision_kept = sel.kept
         self._vision_layouts = self.adapter.reduced_layouts(sel, n)
         n_out = int(sel.features.shape[1] if counts is None else counts.max())
         self.run.log("vision", n_out)
@@ -825,17 +863,26 @@ class DecoderRuntime:
         counts = torch.tensor([f.shape[0] for f in feats], device=image.device)
         total = int(image.sum())
         given = getattr(out, "_tokzoo_input_tokens", None)
+        spans = getattr(out, "_tokzoo_spans", None)
         if given is not None:  # the prompt must hold what the unreduced images give (as without the method)
             n_images, per_image = given
             if total != n_images * per_image:
                 raise ValueError(f"image features and image tokens do not match: the prompt holds {total} image "
                                  f"placeholder tokens but the {n_images} image(s) give {per_image} tokens each "
                                  f"({n_images * per_image}); every image needs exactly {per_image} placeholders")
-        if total % len(feats):
-            raise ValueError(f"{total} image placeholder tokens cannot be split evenly over {len(feats)} images")
-        span = total // len(feats)
+        if spans is not None:
+            if total != sum(spans):
+                raise ValueError(f"image features and image tokens do not match: the prompt holds {total} image "
+                                 f"placeholder tokens but the images give {sum(spans)} ({spans})")
+            span = list(spans)
+            unchanged = counts.tolist() == span
+        else:
+            if total % len(feats):
+                raise ValueError(f"{total} image placeholder tokens cannot be split evenly over {len(feats)} images")
+            span = total // len(feats)
+            unchanged = bool((counts == span).all())
         layouts = getattr(out, "_tokzoo_layouts", None)
-        if bool((counts == span).all()):
+        if unchanged:
             return kwargs, None
         source = shrink_image_spans(image, span, counts)
         b, n = image.shape

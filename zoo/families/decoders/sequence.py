@@ -44,37 +44,48 @@ def first_valid_position(positions: torch.Tensor, valid: torch.Tensor) -> torch.
     return positions.gather(1, first[:, None]).squeeze(1)
 
 
-def shrink_image_spans(image: torch.Tensor, span: int, counts: torch.Tensor) -> torch.Tensor:
+def shrink_image_spans(image: torch.Tensor, span, counts: torch.Tensor) -> torch.Tensor:
     """Column map that resizes every image's placeholder span to its new token count.
 
-    image ``[B, N]`` bool marks placeholder tokens; consecutive groups of ``span`` placeholders
-    (row by row, in order) belong to images ``0, 1, ...``; image ``i`` keeps its first
-    ``min(counts[i], span)`` placeholders, and when ``counts[i] > span`` (a reducer that adds
-    tokens, e.g. PruMerge+ keeping every patch plus its summary token) its last placeholder is
-    repeated ``counts[i] - span`` more times. Rows that end up shorter are left-padded.
-    Returns ``source [B, L]``: the original column of each token of the new prompt (repeated
-    columns for added tokens), -1 for new padding.
+    image ``[B, N]`` bool marks placeholder tokens; consecutive groups of placeholders (row by
+    row, in order) belong to images ``0, 1, ...``: ``span`` placeholders each (an int), or
+    ``span[i]`` for image ``i`` (a sequence: anyres images differ). Image ``i`` keeps its first
+    ``min(counts[i], span_i)`` placeholders, and when ``counts[i] > span_i`` (a reducer that
+    adds tokens, e.g. PruMerge+ keeping every patch plus its summary token) its last
+    placeholder is repeated ``counts[i] - span_i`` more times. Rows that end up shorter are
+    left-padded. Returns ``source [B, L]``: the original column of each token of the new
+    prompt (repeated columns for added tokens), -1 for new padding.
     """
     b, n = image.shape
-    per_row = image.sum(-1)
-    if bool((per_row % span).any()):
-        raise ValueError(f"image placeholders per row {per_row.tolist()} are not multiples of {span}")
-    images_per_row = per_row // span
-    if int(images_per_row.sum()) != counts.shape[0]:
-        raise ValueError(f"{int(images_per_row.sum())} images in the prompt but {counts.shape[0]} feature sets")
-    first_image = images_per_row.cumsum(0) - images_per_row
-    rank = (image.long().cumsum(-1) - 1).clamp(min=0)
-    image_id = (first_image[:, None] + rank // span).clamp(max=max(counts.shape[0] - 1, 0))
-    limit = counts.to(image.device)[image_id] if counts.numel() else torch.zeros_like(rank)
-    within = rank % span
-    repeat = (~image).long() + (image & (within < limit)).long()
-    repeat = repeat + (image & (within == span - 1)).long() * (limit - span).clamp(min=0)
-    lengths = repeat.sum(-1)
-    width = int(lengths.max())
-    source = torch.full((b, width), -1, dtype=torch.long, device=image.device)
-    cols = torch.arange(n, device=image.device)
+    counts = [int(c) for c in counts.tolist()]
+    spans = [int(span)] * len(counts) if isinstance(span, int) else [int(v) for v in span]
+    if len(spans) != len(counts):
+        raise ValueError(f"{len(spans)} image spans but {len(counts)} feature sets")
+    per_row = image.sum(-1).tolist()
+    repeats, k = [], 0
     for row in range(b):
-        src = torch.repeat_interleave(cols, repeat[row])
+        rep = (~image[row]).long()
+        cols = torch.nonzero(image[row]).squeeze(1)
+        used = 0
+        while used < per_row[row]:
+            if k >= len(spans) or used + spans[k] > per_row[row]:
+                raise ValueError(f"image placeholders per row {per_row} do not split into images of "
+                                 f"{spans} tokens")
+            mine = cols[used:used + spans[k]]
+            rep[mine[: counts[k]]] = 1
+            if counts[k] > spans[k]:
+                rep[mine[-1]] += counts[k] - spans[k]
+            used += spans[k]
+            k += 1
+        repeats.append(rep)
+    if k != len(counts):
+        raise ValueError(f"{k} images in the prompt but {len(counts)} feature sets")
+    lengths = [int(r.sum()) for r in repeats]
+    width = max(lengths)
+    source = torch.full((b, width), -1, dtype=torch.long, device=image.device)
+    all_cols = torch.arange(n, device=image.device)
+    for row, rep in enumerate(repeats):
+        src = torch.repeat_interleave(all_cols, rep)
         source[row, width - src.shape[0]:] = src
     return source
 
