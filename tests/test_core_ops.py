@@ -38,7 +38,9 @@ def naive_match(metric, r, n_prefix):
         edges.sort(key=lambda e: (-e[0], e[1]))
         merged = edges[:r]
         merged_a = {e[2] for e in merged}
-        unm = sorted(p for p in a_pos if p not in merged_a)
+        # ToMe's rule: unmerged A tokens sorted by position only when a prefix is protected,
+        # else in descending order of their best match (official ``unm_idx.sort`` only if class_token)
+        unm = sorted(p for p in a_pos if p not in merged_a) if n_prefix else [e[2] for e in edges[r:]]
         prefix = list(range(n_prefix))
         order = prefix + [p for p in unm if p >= n_prefix] + [q for q in b_pos if q >= n_prefix]
         plans.append(([(e[2], e[3]) for e in merged], order))

@@ -9,9 +9,15 @@ from __future__ import annotations
 import importlib
 
 ADAPTERS: dict[str, str] = {
-    "timm-vit": "zoo.families.timm_vit:TimmViTAdapter",
+    "timm-vit": "zoo.families.encoders.timm_vit:TimmViTAdapter",
     "llava": "zoo.families.llava:LlavaAdapter",
     "llava-next": "zoo.families.llava:LlavaNextAdapter",
+    "hf-vit": "zoo.families.encoders.hf_vision:HFViTAdapter",
+    "hf-clip-vision": "zoo.families.encoders.hf_vision:HFCLIPVisionAdapter",
+    "hf-siglip-vision": "zoo.families.encoders.hf_vision:HFSiglipVisionAdapter",
+    "hf-bert": "zoo.families.encoders.hf_text:HFBertAdapter",
+    "hf-ast": "zoo.families.encoders.hf_audio:HFASTAdapter",
+    "hf-whisper-encoder": "zoo.families.encoders.hf_audio:HFWhisperEncoderAdapter",
 }
 
 

@@ -93,7 +93,7 @@ class ATS(Method):
         return self.layers if self.layers is not None else tuple(range(min(3, depth - 1), depth))
 
     def check_model(self, adapter: Any) -> None:
-        depth = adapter.depth("vit")
+        depth = adapter.depth(adapter.pruning_stage)
         for layer in self.acting(depth):
             check_layer(self, "layers", layer, depth)
         if not adapter.has_class_token:
@@ -101,7 +101,7 @@ class ATS(Method):
                              "(supported: models with class_token=True)")
 
     def install(self, adapter, patch, run) -> None:
-        adapter.install_reducer(patch, run, _ATSReducer(self, adapter.depth("vit")))
+        adapter.install_reducer(patch, run, _ATSReducer(self, adapter.depth(adapter.pruning_stage)))
 
 
 class _ATSReducer(BlockReducer):
