@@ -100,6 +100,9 @@ class ATS(Method):
             raise ValueError("ats: the model has no class token; ATS scores tokens by the CLS token's attention "
                              "(supported: models with class_token=True)")
 
+    def required_signals(self) -> dict[str, str]:
+        return {"class_token": "ATS's significance is the class token's attention times value norms"}
+
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _ATSReducer(self, adapter.depth(adapter.pruning_stage)))
 

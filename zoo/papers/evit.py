@@ -63,6 +63,9 @@ class EViT(Method):
             raise ValueError("evit: the model has no class token; EViT ranks tokens by the CLS token's attention "
                              "(supported: models with class_token=True)")
 
+    def required_signals(self) -> dict[str, str]:
+        return {"class_token": "EViT ranks tokens by the attention the class token pays them"}
+
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _EViTReducer(self))
 

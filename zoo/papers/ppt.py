@@ -70,6 +70,9 @@ class PPT(PerBlockBudget):
             raise ValueError("ppt: the model has no class token; PPT scores tokens by the CLS token's attention "
                              "(supported: models with class_token=True)")
 
+    def required_signals(self) -> dict[str, str]:
+        return {"class_token": "PPT's significance is the class token's attention times value norms"}
+
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _PPTReducer(self))
 
