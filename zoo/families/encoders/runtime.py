@@ -21,8 +21,8 @@ Padding (text encoders): the adapter turns the model's attention mask into ``val
 row's valid tokens at a time (each row has its own copy of the reducers, begun on that row
 alone), so a padded batch gives every row what it gets alone, and packs the rows back into a
 batch whose shorter rows end in padding slots (``valid`` False, size 0, hidden from every
-attention). ``run.tokens`` then records the padded width (the work done). Without padding all
-rows are reduced together (vectorised).
+attention; sizes are kept only when a reducer produced them). ``run.tokens`` then records the
+padded width (the work done). Without padding all rows are reduced together (vectorised).
 
 An empty batch (``B == 0``) runs the model unreduced (there is nothing to reduce; the run
 records the unreduced schedule).
@@ -261,6 +261,8 @@ class EncoderRuntime:
             rep_all[row, :m] = rep
             if source is not None:
                 source[row, :m] = s.source[0]
+        if all(s.size is None for s, _ in rows):
+            size = None  # no row carries sizes: padding slots are marked by ``valid`` alone
         self.run.log_event(self.stage, index, "+".join(kinds), x.shape[1], width)
         if self.run.record_indices:
             self.run.kept_indices.setdefault(self.stage, []).append(rep_all)
