@@ -44,7 +44,10 @@ def adapter_of(name: str) -> str:
 
 def runs_on(method: str, params: dict, name: str, p: int) -> bool:
     """What the support matrix says for this model (``depends``: the timm model here has a class token)."""
-    return support(method, adapter_of(name), **params).ok and not (p == 0 and method in {"evit", "ppt", "ats"})
+    from zoo.families.encoders.support import required_signals
+
+    needs_cls = "class_token" in required_signals(zoo.method_class(method)(**params))
+    return support(method, adapter_of(name), **params).ok and not (p == 0 and needs_cls)
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
@@ -122,7 +125,8 @@ def test_batch_rows_are_independent(built, name):
 def test_support_matrix_covers_every_pair_and_agrees_with_apply(built):
     matrix = support_matrix()
     methods = {s.method for s in matrix}
-    assert {"tome", "evit", "zero-tprune", "token-fusion", "ppt", "gtp-vit", "ats", "random"} <= methods
+    assert {"tome", "evit", "zero-tprune", "token-fusion", "ppt", "gtp-vit", "ats", "random", "pitome",
+            "power-bert", "a-tome"} <= methods
     assert {(s.method, s.adapter) for s in matrix} == {(m, a) for m in methods for a in ENCODER_FAMILIES}
     by_pair = {(s.method, s.adapter): s for s in matrix}
     assert by_pair["evit", "hf-siglip-vision"].status == "no" and "class token" in by_pair["evit", "hf-siglip-vision"].reason
@@ -132,7 +136,7 @@ def test_support_matrix_covers_every_pair_and_agrees_with_apply(built):
     assert by_pair["tome", "hf-whisper-encoder"].status == "yes"
     # what the matrix says is what apply does, on each family's tiny model (4 blocks: earlier layers)
     four_blocks = {"evit": {"layers": (1, 2)}, "ppt": {"layers": (1, 2), "r": 4}, "ats": {"layers": (1, 2)},
-                   "random": {"layers": 1}}
+                   "random": {"layers": 1}, "power-bert": {"layers": (1, 2)}}
     for name, (model, inputs, p) in built.items():
         for method in methods:
             verdict = by_pair[method, adapter_of(name)]

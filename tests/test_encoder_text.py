@@ -23,8 +23,11 @@ TEXT_CASES = [
     ("tome", {"r": 3}), ("tome", {"keep_ratio": 0.5}), ("evit", {"layers": (0, 2), "keep_rate": 0.6}),
     ("zero-tprune", {"r": 2, "wpr_iters": 3}), ("token-fusion", {"r": 2}), ("ppt", {"layers": (1, 2), "r": 3}),
     ("gtp-vit", {"r": 2, "graph": "semantic"}), ("ats", {"layers": (1, 3)}), ("random", {"layers": (1,), "keep_ratio": 0.5}),
+    ("pitome", {"ratio": 0.8}), ("pitome", {"ratio": 0.7, "recipe": "vision"}), ("power-bert", {"keep_ratio": 0.4}),
+    ("power-bert", {"retention": (20, 14, 10, 6)}), ("a-tome", {"merge_ratio": 0.2}),
+    ("a-tome", {"threshold": 0.2, "layers": (1, 2)}),
 ]
-MERGING = {"tome", "token-fusion"}
+MERGING = {"tome", "token-fusion", "pitome", "a-tome"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,7 +77,7 @@ def test_padded_batch_equals_each_sentence_alone(bert, method, params):
         assert bool((covered <= 1).all())
         if method in MERGING:
             assert bool((covered == 1).all()), f"{method}: every real token is accounted for once"
-            if method == "tome":  # (Token Fusion's early blocks prune: sizes do not add up there)
+            if method in ("tome", "pitome", "a-tome"):  # (Token Fusion's early blocks prune: sizes do not add up)
                 assert float(sizes[row].sum()) == LENGTHS[row]
     # [CLS] stays first in every reduction
     for rep in reps:

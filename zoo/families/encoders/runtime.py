@@ -183,6 +183,11 @@ class EncoderRuntime:
         elif self.valid is not None:
             mask_bias = torch.zeros(self.valid.shape, dtype=x.dtype, device=x.device)
             mask_bias = mask_bias.masked_fill_(~self.valid, float("-inf"))[:, None, None, :]
+        if size is None and self.size is not None and self.rows is None and bool((self.size == 0).any()):
+            # size-0 slots (rows of an adaptive reduction padded to the batch's width) stay hidden
+            # even when no reducer asks for proportional attention
+            hidden = torch.zeros(self.size.shape[:2], dtype=x.dtype, device=x.device)
+            mask_bias = add_biases(mask_bias, hidden.masked_fill_(self.size[..., 0] == 0, float("-inf"))[:, None, None, :])
         return add_biases(mask_bias, None if size is None else size_bias(size, x.dtype))
 
     def _current_mask(self, attn_mask: Any) -> Any:
