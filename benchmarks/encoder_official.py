@@ -356,6 +356,37 @@ def _conformance(root: Path, pairs: list[Pair], x: Any, rows: list[dict[str, Any
     return rows
 
 
+def pitome_text_merge(root: Path) -> list[dict[str, Any]]:
+    """PiToMe's text recipe, function level: the official ``merge.pitome_text`` (one BERT block's
+    merge, size-weighted through ``merge_wavg``) against tokzoo's plan on the same tensors."""
+    import math
+
+    import torch
+
+    from zoo.core.tokens import TokenState
+    from zoo.papers.pitome import apply_plan, plan_merges
+
+    mods = load_package_modules(root / "PiToMe" / "algo" / "pitome", "_pitome_official", ["merge"])
+    merge_mod = mods["merge"]
+    g = torch.Generator().manual_seed(3)
+    rows = []
+    for t, ratio, margin in ((33, 0.8, 0.9), (64, 0.6, 0.75), (17, 0.5, 0.8)):
+        metric = torch.randn(3, t, 16, generator=g, dtype=torch.float64)
+        x = torch.randn(3, t, 8, generator=g, dtype=torch.float64)
+        merge = merge_mod.pitome_text(metric, ratio=ratio, margin=margin, class_token=True)
+        theirs, _ = merge_mod.merge_wavg(merge, x, None)
+        r = math.floor((t - 1) - (t - 1) * ratio)
+        plan = plan_merges(metric[:, 1:], r, margin, "text", False)
+        ours, _ = apply_plan(plan, TokenState(x=x, n_prefix=1))
+        diff = float((ours.x - theirs).abs().max())
+        rows.append({"method": "pitome", "variant": "text recipe, one block (merge.pitome_text)",
+                     "params": {"tokens": t, "ratio": ratio, "margin": margin}, "max_abs_diff": diff,
+                     "relative_to_logit_scale": diff / float(x.abs().max()),
+                     "repository": REPOS["PiToMe"], "commit": commit_of(root / "PiToMe")})
+        print(f"pitome   text      T={t} ratio={ratio} margin={margin}: |ours - official| = {diff:.2e}", flush=True)
+    return rows
+
+
 # ---------------------------------------------------------------- speed
 def speed(root: Path, methods: list[str], *, model_name: str, batch: int, dtypes: list[str], repeats: int,
           warmup: int, threads: int | None) -> list[dict[str, Any]]:
@@ -446,12 +477,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.check in ("conformance", "all"):
         pairs = [p for p in PAIRS if args.only is None or p.method in args.only]
         records["conformance"] = conformance(root, pairs)
+        if args.only is None or "pitome" in args.only:
+            records["conformance"] += pitome_text_merge(root)
     if args.check in ("speed", "all"):
         methods = [m for m in SPEED_BUDGETS if args.only is None or m in args.only]
         records["speed"] = speed(root, methods, model_name=args.model, batch=args.batch_size, dtypes=args.dtype,
                                  repeats=args.repeats, warmup=args.warmup, threads=args.threads)
     if args.out:
-        from zoo.bench.common import write_json_atomic
+        from zoo.bench.common import hardware, versions, write_json_atomic
+        from zoo.repro.provenance import git_commit
+
+        records["kind"] = "tokzoo-official-comparison"
+        records["provenance"] = {
+            "hardware": hardware(), "versions": versions("torch", "timm", "transformers"),
+            "tokzoo_commit": git_commit(ROOT), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": "python benchmarks/encoder_official.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "official_checkouts": {name: {"repository": repo, "commit": commit_of(root / name)} for name, repo in REPOS.items()},
+        }
 
         write_json_atomic(Path(args.out) if Path(args.out).is_absolute() else ROOT / args.out, records)
     return 0
