@@ -408,6 +408,15 @@ def speed(root: Path, methods: list[str], *, model_name: str, batch: int, dtypes
             params, build = SPEED_BUDGETS[method]
             ours_model = copy.deepcopy(base_model).to(dtype)
             official = build(root, copy.deepcopy(base_model).to(dtype))
+            try:
+                with torch.inference_mode():
+                    official(x)
+            except Exception as exc:  # the authors' code does not run in this dtype: say so, keep going
+                out.append({"kind": "tokzoo-official-speed", "method": method, "params": params, "model": model_name,
+                            "dtype": str(dtype).replace("torch.", ""),
+                            "official_error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"})
+                print(f"{method:8s} {out[-1]['dtype']:8s} official code fails: {out[-1]['official_error']}", flush=True)
+                continue
             handle = zoo.apply(ours_model, method, **params)
             baseline = base_model.to(dtype)
             calls = {"baseline": lambda: baseline(x), "tokzoo": lambda: ours_model(x), "official": lambda: official(x)}

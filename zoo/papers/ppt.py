@@ -106,13 +106,15 @@ class _PPTReducer(ScheduleReducer):
             return None
         scores = significance(view.cls_attn, view.values, state.n_prefix)
         pool = scores.var(dim=1) < self.method.threshold  # [B]
-        by_significance = scores.argsort(dim=1, descending=True, stable=True)[:, :n - r]  # official order
-        pruned, pruned_rep = keep(state, by_significance)
-        if not bool(pool.any()):
-            return pruned, pruned_rep
+        pruned = None
+        if not bool(pool.all()):
+            by_significance = scores.argsort(dim=1, descending=True, stable=True)[:, :n - r]  # official order
+            pruned, pruned_rep = keep(state, by_significance)
+            if not bool(pool.any()):
+                return pruned, pruned_rep
         match = bipartite_soft_matching(view.keys, r, state.n_prefix)
         pooled = merge_weighted(match, state)
-        if bool(pool.all()):
+        if pruned is None:
             return pooled, match.representatives()
         rep = torch.where(pool.view(-1, 1), match.representatives(), pruned_rep)
         return _select(pool, pooled, pruned), rep
