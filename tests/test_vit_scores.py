@@ -162,3 +162,28 @@ def test_a_tome_adjacent_merge_matches_loops():
     sim = adjacent_similarity(m)
     for t in range(4):
         assert float(sim[0, t]) == pytest.approx(float(torch.cosine_similarity(m[0, t], m[0, t + 1], dim=0)))
+
+
+def test_ppt_pruning_keeps_the_official_descending_significance_order():
+    """Issue 13: after pruning, PPT's tokens are in descending significance (the official
+    ``torch.sort(scores, descending=True)``), which decides what a later pooling block pairs."""
+    from zoo.core.reduce import BlockView
+    from zoo.core.tokens import TokenState
+    from zoo.papers.ppt import PPT, _PPTReducer
+
+    g = torch.Generator().manual_seed(12)
+    b, n, h, d = 2, 11, 2, 4
+    x = torch.randn(b, n, 6, generator=g, dtype=torch.float64)
+    attn = attn_probs(b, h, n, 13)
+    values = torch.randn(b, h, n, d, generator=g, dtype=torch.float64)
+    keys = torch.randn(b, n, d, generator=g, dtype=torch.float64)
+    reducer = _PPTReducer(PPT(layers=(0,), r=3, threshold=0.0))  # threshold 0: every image prunes
+    state = TokenState(x=x, n_prefix=1)
+    reducer.begin(state, 1, None, {})
+    new, rep = reducer.reduce(BlockView(index=0, depth=1, state=state, keys=keys, cls_attn=attn[:, :, 0],
+                                        values=values))
+    sig = significance(attn[:, :, 0], values, n_prefix=1)
+    for i in range(b):
+        order = sorted(range(n - 1), key=lambda j: -float(sig[i, j]))[:n - 1 - 3]
+        assert rep[i].tolist() == [0] + [j + 1 for j in order]
+        torch.testing.assert_close(new.x[i], x[i, rep[i]])
