@@ -135,7 +135,6 @@ def _timm_dims(model: Any) -> dict[str, Any]:
 
 def build_evit(layers: tuple[int, ...], keep_rate: float):
     def build(root: Path, model: Any):
-        import torch
 
         if "torchprofile" not in sys.modules:  # imported by evit/helpers.py for FLOP counting only
             stub = types.ModuleType("torchprofile")
@@ -303,7 +302,6 @@ def ppt_median_threshold(model: Any, x: Any, layer: int) -> float:
 def conformance(root: Path, pairs: list[Pair]) -> list[dict[str, Any]]:
     import torch
 
-    import zoo
 
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     rows = []
