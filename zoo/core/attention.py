@@ -79,8 +79,11 @@ def prefer_explicit(dtype: torch.dtype, device: torch.device | str, n_tokens: in
     product is faster than ``scaled_dot_product_attention`` up to a few hundred tokens (ViT-B
     shapes about 1.5-2x), in float32 the fused kernel is faster; on CUDA the fused kernels win.
     """
-    dev = torch.device(device) if isinstance(device, str) else device
-    return dev.type == "cpu" and dtype in (torch.bfloat16, torch.float16) and n_tokens <= EXPLICIT_MAX_TOKENS
+    kind = device.split(":")[0] if isinstance(device, str) else device.type
+    return kind == "cpu" and dtype in _HALF and n_tokens <= EXPLICIT_MAX_TOKENS
+
+
+_HALF = (torch.bfloat16, torch.float16)
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: float, bias: torch.Tensor | None = None,

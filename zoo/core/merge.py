@@ -50,7 +50,7 @@ class BipartiteMatch:
     def _assemble(self, unm: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """``[prefix in original order, unmerged A, B]`` from unm ``[B, n_a - r, C]`` and dst ``[B, n_b, C]``."""
         pa, pb = (self.n_prefix + 1) // 2, self.n_prefix // 2
-        if pa == 0:
+        if pb == 0:  # no prefix, or a single one (the first unmerged A token): ToMe's plain order
             return torch.cat([unm, dst], dim=1)
         b, c = unm.shape[0], unm.shape[-1]
         pairs = torch.stack([unm[:, :pb], dst[:, :pb]], dim=2).reshape(b, 2 * pb, c)

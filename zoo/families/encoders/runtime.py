@@ -60,6 +60,7 @@ class EncoderRuntime:
         self.mask_in = self.mask_cur = None
         self.engaged = False
         self.reduced = False
+        self.empty_slots = False  # some tokens have size 0 (padding slots of an adaptive reduction)
         self.rows: list[tuple[list[BlockReducer], dict[str, Any]]] | None = None
 
     # -- installation ---------------------------------------------------------------------
@@ -183,7 +184,7 @@ class EncoderRuntime:
         elif self.valid is not None:
             mask_bias = torch.zeros(self.valid.shape, dtype=x.dtype, device=x.device)
             mask_bias = mask_bias.masked_fill_(~self.valid, float("-inf"))[:, None, None, :]
-        if size is None and self.size is not None and self.rows is None and bool((self.size == 0).any()):
+        if size is None and self.empty_slots and self.rows is None:
             # size-0 slots (rows of an adaptive reduction padded to the batch's width) stay hidden
             # even when no reducer asks for proportional attention
             hidden = torch.zeros(self.size.shape[:2], dtype=x.dtype, device=x.device)
@@ -219,6 +220,7 @@ class EncoderRuntime:
             info = {}  # attention outputs describe the old tokens only
             self.reduced = True
         self.size, self.source = state.size, state.source
+        self.empty_slots = state.size is not None and bool((state.size == 0).any())
         return state.x
 
     def _reduce_rows(self, index: int, x: Any, info: dict[str, Any]) -> Any:
