@@ -38,7 +38,9 @@ def naive_match(metric, r, n_prefix):
         edges.sort(key=lambda e: (-e[0], e[1]))
         merged = edges[:r]
         merged_a = {e[2] for e in merged}
-        unm = sorted(p for p in a_pos if p not in merged_a)
+        # ToMe's rule: unmerged A tokens sorted by position only when a prefix is protected,
+        # else in descending order of their best match (official ``unm_idx.sort`` only if class_token)
+        unm = sorted(p for p in a_pos if p not in merged_a) if n_prefix else [e[2] for e in edges[r:]]
         prefix = list(range(n_prefix))
         order = prefix + [p for p in unm if p >= n_prefix] + [q for q in b_pos if q >= n_prefix]
         plans.append(([(e[2], e[3]) for e in merged], order))
@@ -182,3 +184,24 @@ def test_schedules():
     with pytest.raises(ValueError, match="4 blocks"):
         padded_schedule(4, [1] * 5)
     assert spread(7, [1, 2, 3], 5) == [0, 3, 2, 2, 0]
+
+
+def test_attention_paths_agree_in_every_dtype():
+    """``attend``: explicit (fused scale + bias in half precision) and SDPA give the same attention,
+    and the signals match the explicit probabilities."""
+    from zoo.core.attention import attend, attention_probs
+
+    g = torch.Generator().manual_seed(21)
+    q, k, v = (torch.randn(2, 3, 9, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    bias = torch.rand(2, 1, 1, 9, generator=g, dtype=torch.float64).add(0.5).log()
+    ref = attention_probs(q, k, 8 ** -0.5, bias)
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 1e-5), (torch.bfloat16, 3e-2)):
+        qq, kk, vv, bb = (t.to(dtype) for t in (q, k, v, bias))
+        for explicit in (False, True):
+            out, info = attend(qq, kk, vv, scale=8 ** -0.5, bias=bb, needs=frozenset({"cls_attn", "keys"}),
+                               explicit=explicit)
+            torch.testing.assert_close(out.double(), ref @ v, rtol=tol, atol=tol)
+            torch.testing.assert_close(info["cls_attn"].double(), ref[:, :, 0], rtol=tol, atol=tol)
+            torch.testing.assert_close(info["keys"].double(), k.mean(1), rtol=tol, atol=tol)
+        probs = attention_probs(qq, kk, 8 ** -0.5, None)
+        torch.testing.assert_close(probs.double(), attention_probs(q, k, 8 ** -0.5), rtol=tol, atol=tol)

@@ -52,7 +52,8 @@ def test_methods_listing():
     infos = {i.id: i for i in methods()}
     assert set(infos) == set(REGISTRY)
     tome = infos["tome"]
-    assert tome.arxiv == "2210.09461" and tome.families == ("timm-vit",) and tome.placement == "backbone"
+    assert tome.arxiv == "2210.09461" and tome.families[0] == "timm-vit" and tome.placement == "backbone"
+    assert {"hf-vit", "hf-bert", "hf-ast", "hf-whisper-encoder"} <= set(tome.families)  # every encoder adapter
     assert tome.params["r"] == "16" and "prop_attn" in tome.params and "r" in tome.paper_notation
     assert "timm-vit" in infos["random"].families and infos["random"].arxiv == ""
 

@@ -6,6 +6,8 @@ input count n and the protected prefix p). NOOP: a budget that must reproduce th
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -40,6 +42,15 @@ CASES = [
                                                                                    lambda m: m - 5)),
     ("ats", dict(layers=(1, 2, 3)), None),
     ("ats", dict(layers=(1, 3), keep_tokens=20), None),
+    ("pitome", dict(ratio=0.9, recipe="vision"), lambda n, p: at_layers(n, p, DEPTH, (0, 1, 2, 3), floor_ratio(0.9))),
+    ("pitome", dict(keep_ratio=0.6, recipe="text", layers=(1, 3)),
+     lambda n, p: at_layers(n, p, DEPTH, (1, 3), floor_ratio(0.6 ** 0.5))),
+    ("power-bert", dict(layers=(1, 2), keep_ratio=0.49),
+     lambda n, p: at_layers(n, p, DEPTH, (1, 2), ceil_keep(0.7))),
+    ("power-bert", dict(retention=(60, 40, 40, 20)),
+     lambda n, p: [60, 40, 40, 20]),  # counts include the prefix (the paper's counts include [CLS])
+    ("a-tome", dict(merge_ratio=0.2), lambda n, p: at_layers(n, p, DEPTH, (0, 1, 2, 3), lambda m: m - int(0.2 * m))),
+    ("a-tome", dict(threshold=0.3, layers=(1, 2)), None),
     ("random", dict(layers=1, keep_ratio=0.5), lambda n, p: at_layers(n, p, DEPTH, (1,), ceil_keep(0.5))),
     ("random", dict(layers=(0, 2), keep_ratio=0.25),
      lambda n, p: at_layers(n, p, DEPTH, (0, 2), ceil_keep(0.5))),
@@ -53,13 +64,21 @@ NOOP = {
     "gtp-vit": dict(r=0),
     "random": dict(layers=(1,), keep_ratio=1.0),
     "ats": None,  # no budget keeps every token: ATS's sampling is adaptive even at K = N
+    "pitome": dict(ratio=1.0),
+    "power-bert": dict(keep_ratio=1.0),
+    "a-tome": dict(merge_ratio=0.0),
 }
-NEEDS_CLS = {"evit", "ppt", "ats"}
+NEEDS_CLS = {"evit", "ppt", "ats", "power-bert"}
 # merging methods account for every input token exactly once in the recorded sources
 
 
 def merges_everything(method: str, params: dict) -> bool:
-    return method in {"tome", "token-fusion"} or (method == "ppt" and params["threshold"] > 0.01)
+    return method in {"tome", "token-fusion", "pitome"} or (method == "ppt" and params["threshold"] > 0.01)
+
+
+def floor_ratio(ratio: float):
+    """PiToMe: a block keeps ``T - floor(T - T * ratio)`` of ``T`` reducible tokens."""
+    return lambda t: t - math.floor(t - t * ratio)
 IDS = [f"{m}-{i}" for i, (m, _, _) in enumerate(CASES)]
 
 
@@ -69,6 +88,15 @@ def vit_method_ids():
 
 def test_every_vit_method_is_in_the_case_table():
     assert vit_method_ids() == {m for m, _, _ in CASES} == set(NOOP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models: one intra-op thread (two threads only add contention on a shared machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

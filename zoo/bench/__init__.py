@@ -22,7 +22,22 @@ BENCHES: dict[str, str] = {
     "llava-next-video": "zoo.bench.vlm:bench",
     "qwen2-vl": "zoo.bench.vlm:bench",
     "qwen2.5-vl": "zoo.bench.vlm:bench",
+    "hf-bert": "zoo.bench.encoder:bench",
+    "hf-ast": "zoo.bench.encoder:bench",
+    "hf-whisper-encoder": "zoo.bench.encoder:bench",
+    "hf-vit": "zoo.bench.encoder:bench",
+    "hf-clip-vision": "zoo.bench.encoder:bench",
+    "hf-siglip-vision": "zoo.bench.encoder:bench",
 }
+
+
+def model_family(model: str | None) -> str | None:
+    """The family a benchmark model name belongs to (``zoo.bench.encoder.CONFIGS``), else ``None``."""
+    if model is None:
+        return None
+    from zoo.bench.encoder import family_of
+
+    return family_of(model)
 
 
 def bench_function(family: str) -> Callable[..., dict[str, Any]]:

@@ -184,7 +184,9 @@ def bench_cmd(
     method: str = typer.Argument(..., help="Method id (see `tokzoo methods`)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name (timm name for timm-vit, default "
                                         "vit_base_patch16_224; a zoo.bench.vlm.CONFIGS name for decoder models, "
-                                        "e.g. llava-1.5-160m, qwen2.5-vl-7b-vision, llava-onevision-0.5b)."),
+                                        "e.g. llava-1.5-160m, qwen2.5-vl-7b-vision, llava-onevision-0.5b; an encoder "
+                                        "of zoo.bench.encoder.CONFIGS: bert-base, minilm-l6, ast, whisper-base, "
+                                        "vit-base-hf, clip-vit-b16, siglip-b16)."),
     r: Optional[int] = typer.Option(None, "--r", help="ToMe-style tokens removed per block."),
     keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="Fraction of reducible tokens kept."),
     param: list[str] = typer.Option([], "--param", "-p", help="Other method parameters as key=value (repeatable)."),
@@ -192,6 +194,8 @@ def bench_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1,
                                              help="Items per call (default: the family's, 16 for timm-vit, 1 for llava)."),
     img_size: Optional[int] = typer.Option(None, "--img-size", help="Input resolution (default: the model's)."),
+    seq_len: Optional[int] = typer.Option(None, "--seq-len", min=1,
+                                          help="Text encoders: tokens per input (default: bert-base 512)."),
     dtype: str = typer.Option("bf16", "--dtype", help="fp32, bf16 or fp16 (weights and inputs)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch intra-op threads (default: torch's)."),
     warmup: int = typer.Option(3, "--warmup", min=0),
@@ -210,17 +214,19 @@ def bench_cmd(
         params["r"] = r
     if keep_ratio is not None:
         params["keep_ratio"] = keep_ratio
+    from zoo.bench import model_family
+
     try:
         cls = method_class(method)
         cls(**params)  # validate before building a model
-        fam = family_for(tuple(cls.families), family)
+        fam = family_for(tuple(cls.families), family or model_family(model))
     except (KeyError, TypeError, ValueError) as exc:
         typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
         raise typer.Exit(2)
     fn = bench_function(fam)
-    given = {k: v for k, v in (("model", model), ("batch_size", batch_size)) if v is not None}
+    given = {k: v for k, v in (("model", model), ("batch_size", batch_size), ("seq_len", seq_len)) if v is not None}
     command = bench_command(method, params, model=model, family=family, batch_size=batch_size,
-                            img_size=img_size, dtype=dtype, threads=threads, warmup=warmup,
+                            img_size=img_size, seq_len=seq_len, dtype=dtype, threads=threads, warmup=warmup,
                             repeats=repeats, device=device)
     record = fn(method, params, **given, img_size=img_size, dtype=dtype,
                 threads=threads, warmup=warmup, repeats=repeats, device=device, command=command)
@@ -243,6 +249,8 @@ def bench_cmd(
     cpu = record.get("cpu_time")
     if cpu:
         typer.echo(f"  process CPU time speedup {cpu['speedup']:.2f}x")
+    if record.get("measured_over_theoretical") is not None:
+        typer.echo(f"  measured / theoretical {record['measured_over_theoretical']:.2f}")
     if output:
         typer.echo(f"  record written to {output}")
 

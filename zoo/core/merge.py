@@ -7,8 +7,12 @@ merged, so ``r`` tokens disappear. The protected prefix (CLS, distillation, regi
 tokens: the first ``n_prefix`` positions) never merges: its A members propose no edge and
 its B members accept none, and it stays first in its original order.
 
-Output order: ``[prefix, unmerged A (ascending), B (ascending)]``. With one CLS token this
-is exactly ToMe's order; with CLS + distillation token it is ToMe's distilled order.
+Output order: ``[prefix, unmerged A, B (ascending)]``, the official code's order: with a
+protected prefix the unmerged A tokens are sorted by position (with one CLS token this is
+exactly ToMe's order; with CLS + distillation token its distilled order); without one (global
+average pooling, SigLIP, Whisper) ToMe leaves them in descending order of their best match
+score, and so does tokzoo, so that later blocks pair the same tokens as the official code
+(facebookresearch/ToMe ``tome/merge.py``: ``unm_idx`` is sorted only ``if class_token``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ MERGE_MODES = ("sum", "mean", "amax", "drop")
 class BipartiteMatch:
     """The result of one bipartite soft matching over ``n`` tokens.
 
-    ``unm_idx`` ``[B, n_a - r]``: A positions kept unmerged (ascending); ``src_idx`` ``[B, r]``:
+    ``unm_idx`` ``[B, n_a - r]``: A positions kept unmerged (ascending with a protected prefix,
+    else by descending match score); ``src_idx`` ``[B, r]``:
     A positions merged away; ``dst_idx`` ``[B, r]``: the B position each of them merges into.
     """
 
@@ -45,7 +50,7 @@ class BipartiteMatch:
     def _assemble(self, unm: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """``[prefix in original order, unmerged A, B]`` from unm ``[B, n_a - r, C]`` and dst ``[B, n_b, C]``."""
         pa, pb = (self.n_prefix + 1) // 2, self.n_prefix // 2
-        if pa == 0:
+        if pb == 0:  # no prefix, or a single one (the first unmerged A token): ToMe's plain order
             return torch.cat([unm, dst], dim=1)
         b, c = unm.shape[0], unm.shape[-1]
         pairs = torch.stack([unm[:, :pb], dst[:, :pb]], dim=2).reshape(b, 2 * pb, c)
@@ -83,7 +88,8 @@ def bipartite_soft_matching(metric: torch.Tensor, r: int, n_prefix: int = 0) -> 
     """Match tokens by cosine similarity of ``metric`` ``[B, n, D]`` and plan ``r`` merges.
 
     ``r`` is capped at ``(n - n_prefix) // 2`` as in ToMe (at most half the reducible tokens
-    per matching). ``r = 0`` gives an identity match.
+    per matching). ``r = 0`` gives an identity match. The unmerged A tokens are sorted by
+    position only when there is a protected prefix (ToMe's rule, see the module docstring).
     """
     bsz, n, _ = metric.shape
     r = max(0, min(int(r), (n - n_prefix) // 2))
@@ -98,7 +104,7 @@ def bipartite_soft_matching(metric: torch.Tensor, r: int, n_prefix: int = 0) -> 
             scores[:, :, :pb] = -math.inf
         node_max, node_idx = scores.max(dim=-1)
         edge_idx = node_max.argsort(dim=-1, descending=True, stable=True)
-        unm_idx = edge_idx[:, r:].sort(dim=-1).values
+        unm_idx = edge_idx[:, r:].sort(dim=-1).values if n_prefix else edge_idx[:, r:]
         src_idx = edge_idx[:, :r]
         dst_idx = node_idx.gather(1, src_idx)
     return BipartiteMatch(unm_idx=unm_idx, src_idx=src_idx, dst_idx=dst_idx, n=n, n_prefix=n_prefix, r=r)
@@ -110,7 +116,15 @@ def merge_weighted(match: BipartiteMatch, state: TokenState) -> TokenState:
     x = match.merge(state.x * size, "sum")
     new_size = match.merge(size, "sum")
     source = None if state.source is None else match.merge(state.source, "amax")
-    return TokenState(x=x / new_size, size=new_size, source=source, n_prefix=state.n_prefix)
+    return TokenState(x=x / new_size, size=new_size, source=source, n_prefix=state.n_prefix,
+                      valid=_merge_valid(match, state))
+
+
+def _merge_valid(match: BipartiteMatch, state: TokenState) -> torch.Tensor | None:
+    """A merged token is valid when any member is (reducers only merge valid tokens with each other)."""
+    if state.valid is None:
+        return None
+    return match.merge(state.valid.unsqueeze(-1).to(torch.uint8), "amax").squeeze(-1).bool()
 
 
 def merge_mlerp(match: BipartiteMatch, state: TokenState) -> TokenState:
@@ -120,7 +134,8 @@ def merge_mlerp(match: BipartiteMatch, state: TokenState) -> TokenState:
     norms = state.x.norm(dim=-1, keepdim=True)
     target = match.merge(norms, "amax")
     direction = merged.x / merged.x.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(merged.x.dtype).tiny)
-    return TokenState(x=direction * target, size=merged.size, source=merged.source, n_prefix=state.n_prefix)
+    return TokenState(x=direction * target, size=merged.size, source=merged.source, n_prefix=state.n_prefix,
+                      valid=merged.valid)
 
 
 def merge_drop(match: BipartiteMatch, state: TokenState) -> TokenState:
@@ -128,4 +143,5 @@ def merge_drop(match: BipartiteMatch, state: TokenState) -> TokenState:
     (Token Fusion's prune step). Sizes are kept; the dropped tokens' sources join their match."""
     size = None if state.size is None else match.merge(state.size, "drop")
     source = None if state.source is None else match.merge(state.source, "amax")
-    return TokenState(x=match.merge(state.x, "drop"), size=size, source=source, n_prefix=state.n_prefix)
+    valid = None if state.valid is None else match.merge(state.valid.unsqueeze(-1), "drop").squeeze(-1)
+    return TokenState(x=match.merge(state.x, "drop"), size=size, source=source, n_prefix=state.n_prefix, valid=valid)

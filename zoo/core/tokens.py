@@ -5,7 +5,9 @@ survives reductions: ``size`` ``[B, N, 1]`` (how many input tokens each token st
 ``None`` meaning all ones) and ``source`` ``[B, N, N0]`` (0/1: which of the ``N0`` tokens
 entering the stack each token stands for; only tracked when a run asks for it). The first
 ``n_prefix`` tokens (CLS, distillation, register tokens) are protected: every reduction
-keeps them first and unchanged.
+keeps them first and unchanged. ``valid`` ``[B, N]`` (bool, ``None`` meaning all valid) marks the
+real tokens of a padded batch: padding slots never take part in a reduction (the encoder runtime
+hands reducers one row's valid tokens at a time, see ``zoo.families.encoders.runtime``).
 
 Every reduction returns the new state and ``rep`` ``[B, N_out]``: for each output token the
 index of its *representative* input token (the kept token itself, a merge destination, the
@@ -24,12 +26,14 @@ from zoo.core.select import gather_tokens, with_prefix
 
 @dataclass
 class TokenState:
-    """Tokens between two reductions. Shapes: x ``[B, N, C]``, size ``[B, N, 1]``, source ``[B, N, N0]``."""
+    """Tokens between two reductions. Shapes: x ``[B, N, C]``, size ``[B, N, 1]``, source ``[B, N, N0]``,
+    valid ``[B, N]`` (bool)."""
 
     x: torch.Tensor
     size: torch.Tensor | None = None
     source: torch.Tensor | None = None
     n_prefix: int = 0
+    valid: torch.Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -67,6 +71,7 @@ def keep(state: TokenState, keep_reducible: torch.Tensor) -> tuple[TokenState, t
         size=_gather_rows(state.size, idx),
         source=_gather_rows(state.source, idx),
         n_prefix=state.n_prefix,
+        valid=None if state.valid is None else state.valid.gather(1, idx),
     )
     return new, idx
 
@@ -97,5 +102,8 @@ def keep_and_fuse(
     if state.source is not None:
         source = torch.cat([kept.source, gather_tokens(state.source, drop_idx).amax(dim=1, keepdim=True)], dim=1)
     heaviest = drop_idx.gather(1, drop_weights.argmax(dim=1, keepdim=True))
-    new = TokenState(x=torch.cat([kept.x, fused], dim=1), size=size, source=source, n_prefix=n_prefix)
+    valid = None
+    if state.valid is not None:
+        valid = torch.cat([kept.valid, state.valid.gather(1, drop_idx).any(dim=1, keepdim=True)], dim=1)
+    new = TokenState(x=torch.cat([kept.x, fused], dim=1), size=size, source=source, n_prefix=n_prefix, valid=valid)
     return new, torch.cat([rep, heaviest], dim=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 ADAPTERS: dict[str, str] = {
-    "timm-vit": "zoo.families.timm_vit:TimmViTAdapter",
+    "timm-vit": "zoo.families.encoders.timm_vit:TimmViTAdapter",
     "llava": "zoo.families.decoders.llava:LlavaAdapter",
     "llava-next": "zoo.families.decoders.llava:LlavaNextAdapter",
     "llava-onevision": "zoo.families.decoders.llava_onevision:LlavaOnevisionAdapter",
@@ -17,6 +17,12 @@ ADAPTERS: dict[str, str] = {
     "qwen2-vl": "zoo.families.decoders.qwen_vl:Qwen2VLAdapter",
     "qwen2.5-vl": "zoo.families.decoders.qwen_vl:Qwen2_5_VLAdapter",
     "text-lm": "zoo.families.decoders.text_lm:TextLMAdapter",
+    "hf-vit": "zoo.families.encoders.hf_vision:HFViTAdapter",
+    "hf-clip-vision": "zoo.families.encoders.hf_vision:HFCLIPVisionAdapter",
+    "hf-siglip-vision": "zoo.families.encoders.hf_vision:HFSiglipVisionAdapter",
+    "hf-bert": "zoo.families.encoders.hf_text:HFBertAdapter",
+    "hf-ast": "zoo.families.encoders.hf_audio:HFASTAdapter",
+    "hf-whisper-encoder": "zoo.families.encoders.hf_audio:HFWhisperEncoderAdapter",
 }
 
 

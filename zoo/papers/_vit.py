@@ -1,4 +1,8 @@
-"""Shared budget handling of the ViT methods that remove tokens block by block.
+"""Shared budget handling of the encoder methods that remove tokens block by block.
+
+They run on every encoder adapter (``zoo.families.encoders``: timm and HF ViTs, CLIP/SigLIP
+vision, BERT-family text, AST, Whisper's encoder); a method needing a signal a model lacks
+(a class token, a patch grid) says so in ``check_model`` and in :func:`zoo.families.encoders.support.support`.
 
 Budget vocabulary (one meaning across the zoo):
 
@@ -24,7 +28,10 @@ from zoo.core.schedule import inflected_schedule, padded_schedule, spread
 from zoo.core.select import keep_count
 from zoo.interface import Method, _fail, check_budget, check_int, check_layer, check_number
 
-VIT_FAMILIES = ("timm-vit",)
+from zoo.families.encoders import ENCODER_FAMILIES
+
+#: kept name: the encoder methods' families (every encoder adapter)
+VIT_FAMILIES = ENCODER_FAMILIES
 
 
 def as_layers(method: Method, name: str, value: Any) -> tuple[int, ...]:
@@ -76,7 +83,7 @@ class PerBlockBudget(Method):
         return tuple(range(depth))
 
     def check_model(self, adapter: Any) -> None:
-        depth = adapter.depth("vit")
+        depth = adapter.depth(adapter.pruning_stage)
         for layer in self.acting_blocks(depth):
             check_layer(self, "layers", layer, depth)
         if isinstance(self.r, tuple) and len(self.r) > depth:

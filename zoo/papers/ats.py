@@ -93,15 +93,18 @@ class ATS(Method):
         return self.layers if self.layers is not None else tuple(range(min(3, depth - 1), depth))
 
     def check_model(self, adapter: Any) -> None:
-        depth = adapter.depth("vit")
+        depth = adapter.depth(adapter.pruning_stage)
         for layer in self.acting(depth):
             check_layer(self, "layers", layer, depth)
         if not adapter.has_class_token:
             raise ValueError("ats: the model has no class token; ATS scores tokens by the CLS token's attention "
                              "(supported: models with class_token=True)")
 
+    def required_signals(self) -> dict[str, str]:
+        return {"class_token": "ATS's significance is the class token's attention times value norms"}
+
     def install(self, adapter, patch, run) -> None:
-        adapter.install_reducer(patch, run, _ATSReducer(self, adapter.depth("vit")))
+        adapter.install_reducer(patch, run, _ATSReducer(self, adapter.depth(adapter.pruning_stage)))
 
 
 class _ATSReducer(BlockReducer):

@@ -58,10 +58,13 @@ class EViT(Method):
 
     def check_model(self, adapter: Any) -> None:
         for layer in self.layers:
-            check_layer(self, "layers", layer, adapter.depth("vit"))
+            check_layer(self, "layers", layer, adapter.depth(adapter.pruning_stage))
         if not adapter.has_class_token:
             raise ValueError("evit: the model has no class token; EViT ranks tokens by the CLS token's attention "
                              "(supported: models with class_token=True)")
+
+    def required_signals(self) -> dict[str, str]:
+        return {"class_token": "EViT ranks tokens by the attention the class token pays them"}
 
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _EViTReducer(self))

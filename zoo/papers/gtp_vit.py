@@ -88,6 +88,18 @@ class GTPViT(PerBlockBudget):
         check_choice(self, "graph", self.graph, GRAPHS)
         check_int(self, "num_neighbours", self.num_neighbours, low=1)
 
+    def check_model(self, adapter) -> None:
+        super().check_model(adapter)
+        if self.graph != "semantic" and getattr(adapter, "SIGNALS", {}).get("grid", True) is False:
+            raise ValueError(f"gtp-vit: graph={self.graph!r} needs a patch grid and {adapter.name} models have no grid "
+                             "(text, speech frames); use graph='semantic'")
+
+    def required_signals(self) -> dict[str, str]:
+        if self.graph == "semantic":
+            return {}
+        return {"grid": f"graph={self.graph!r} links each token to its 8 neighbours on the patch grid "
+                        "(graph='semantic' needs no grid)"}
+
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _GTPReducer(self))
 
@@ -112,7 +124,10 @@ class _GTPReducer(ScheduleReducer):
         if m.graph in ("semantic", "mixed"):
             sem = semantic_graph(patches, m.num_neighbours)
             adj = sem if adj is None else torch.maximum(adj.expand_as(sem), sem)
-        scratch["gtp_graph"] = normalise(adj).to(state.x.dtype)
+        # normalise in at least float32 (float64 models keep float64: a float32 graph alone moves float64
+        # logits by ~1e-9 against the official code, which normalises in the model's dtype)
+        work = torch.promote_types(state.x.dtype, torch.float32)
+        scratch["gtp_graph"] = normalise(adj.to(work)).to(state.x.dtype)
 
     def needs(self, index: int) -> frozenset[str]:
         return frozenset({"attn"})

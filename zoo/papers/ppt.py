@@ -8,6 +8,11 @@ the attention is concentrated (inattentive redundancy) and the ``r`` least signi
 tokens are pruned; otherwise the tokens look alike (duplicative redundancy) and ``r`` tokens
 are pooled by ToMe's size-weighted bipartite merging. Proportional attention follows sizes.
 
+Token order after pruning: as in the official code (``ppt_deit.py``: ``torch.sort(scores,
+descending=True)`` then the first ``N - r``), the kept patch tokens are in *descending order of
+significance* (CLS first), not in their original order; a later pooling block splits the tokens
+alternately, so this order decides which tokens it pairs.
+
 Written for tokzoo from the paper and the idea of the official code (xjwu1024/PPT).
 """
 
@@ -20,7 +25,6 @@ import torch
 
 from zoo.core.attention import value_norms
 from zoo.core.merge import bipartite_soft_matching, merge_weighted
-from zoo.core.select import topk_keep_indices
 from zoo.core.tokens import TokenState, keep
 from zoo.interface import check_number
 from zoo.papers._vit import PerBlockBudget, ScheduleReducer, as_layers
@@ -66,6 +70,9 @@ class PPT(PerBlockBudget):
             raise ValueError("ppt: the model has no class token; PPT scores tokens by the CLS token's attention "
                              "(supported: models with class_token=True)")
 
+    def required_signals(self) -> dict[str, str]:
+        return {"class_token": "PPT's significance is the class token's attention times value norms"}
+
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _PPTReducer(self))
 
@@ -99,12 +106,15 @@ class _PPTReducer(ScheduleReducer):
             return None
         scores = significance(view.cls_attn, view.values, state.n_prefix)
         pool = scores.var(dim=1) < self.method.threshold  # [B]
-        pruned, pruned_rep = keep(state, topk_keep_indices(scores, n - r))
-        if not bool(pool.any()):
-            return pruned, pruned_rep
+        pruned = None
+        if not bool(pool.all()):
+            by_significance = scores.argsort(dim=1, descending=True, stable=True)[:, :n - r]  # official order
+            pruned, pruned_rep = keep(state, by_significance)
+            if not bool(pool.any()):
+                return pruned, pruned_rep
         match = bipartite_soft_matching(view.keys, r, state.n_prefix)
         pooled = merge_weighted(match, state)
-        if bool(pool.all()):
+        if pruned is None:
             return pooled, match.representatives()
         rep = torch.where(pool.view(-1, 1), match.representatives(), pruned_rep)
         return _select(pool, pooled, pruned), rep

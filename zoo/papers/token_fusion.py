@@ -49,7 +49,7 @@ class TokenFusion(PerBlockBudget):
 
     def check_model(self, adapter) -> None:
         super().check_model(adapter)
-        depth = adapter.depth("vit")
+        depth = adapter.depth(adapter.pruning_stage)
         if self.prune_blocks is not None and self.prune_blocks > depth:
             check_int(self, "prune_blocks", self.prune_blocks, low=0, high=depth)
 
