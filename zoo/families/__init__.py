@@ -12,6 +12,9 @@ ADAPTERS: dict[str, str] = {
     "timm-vit": "zoo.families.timm_vit:TimmViTAdapter",
     "llava": "zoo.families.llava:LlavaAdapter",
     "llava-next": "zoo.families.llava:LlavaNextAdapter",
+    "diffusers-unet": "zoo.families.diffusion.adapter:DiffusersUNetAdapter",
+    "diffusers-dit": "zoo.families.diffusion.adapter:DiffusersDiTAdapter",
+    "diffusers-mmdit": "zoo.families.diffusion.adapter:DiffusersMMDiTAdapter",
 }
 
 

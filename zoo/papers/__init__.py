@@ -23,4 +23,8 @@ REGISTRY: dict[str, str] = {
     "sparsevlm": "zoo.papers.sparsevlm:SparseVLM",
     "pyramiddrop": "zoo.papers.pyramiddrop:PyramidDrop",
     "llava-prumerge": "zoo.papers.llava_prumerge:PruMerge",
+    "tomesd": "zoo.papers.tomesd:ToMeSD",
+    "todo": "zoo.papers.todo:ToDo",
+    "ca-tome": "zoo.papers.ca_tome:CAToMe",
+    "sito": "zoo.papers.sito:SiTo",
 }
