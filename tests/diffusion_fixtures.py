@@ -48,12 +48,9 @@ def unet(layout: str = "sd15", seed: int = 0, sample_size: int = 16):
 
 
 def _sharpen(model: torch.nn.Module) -> None:
-    """Random init gives near-uniform attention and near-identical tokens; spread the weights so that
-    similarities and attention differ between tokens."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("to_q.weight", "to_k.weight")):
-                p.mul_(4.0)
+    from zoo.bench.diffusion_tiny import sharpen
+
+    sharpen(model)
 
 
 def unet_inputs(model, batch: int = 2, seed: int = 1, size: int | None = None, t: float = 500.0) -> dict[str, Any]:
@@ -118,44 +115,11 @@ def output_of(model, inputs: dict[str, Any]) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- a full pipeline, offline
-def tokenizer(max_length: int = 12):
-    """A CLIP-style word-level tokenizer trained in-process (no download)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = ["<|endoftext|>", "<|startoftext|>", "<unk>", "a", "photo", "of", "cat", "dog", "red", "blue", "on",
-             "the", "moon", "painting", "astronaut", "horse"]
-    vocab = {w: i for i, w in enumerate(words)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<|endoftext|>",
-                                   bos_token="<|startoftext|>", eos_token="<|endoftext|>")
-    fast.model_max_length = max_length
-    return fast
-
-
 def sd_pipeline(seed: int = 0, scheduler: str = "ddim"):
     """``StableDiffusionPipeline`` from tiny components: in-process tokenizer, CLIP text encoder, VAE, UNet."""
-    from diffusers import AutoencoderKL, DDIMScheduler, EulerDiscreteScheduler, StableDiffusionPipeline
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from zoo.bench.diffusion_tiny import tiny_sd_pipeline
 
-    tok = tokenizer()
-    torch.manual_seed(seed)
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=CROSS_DIM, intermediate_size=32,
-                                        num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=16,
-                                        bos_token_id=1, eos_token_id=0, pad_token_id=0)).eval()
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
-                        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-                        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), layers_per_block=1,
-                        norm_num_groups=4, sample_size=32).eval()
-    sched = (DDIMScheduler if scheduler == "ddim" else EulerDiscreteScheduler)(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
-        steps_offset=1, **({"clip_sample": False} if scheduler == "ddim" else {}))
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet("sd15", seed=seed),
-                                   scheduler=sched, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return tiny_sd_pipeline(seed=seed, scheduler=scheduler, unet=unet("sd15", seed=seed))
 
 
 def run_pipeline(pipe, prompt: Any = "a photo of a cat", steps: int = 3, seed: int = 0, **kw) -> torch.Tensor:

@@ -143,3 +143,22 @@ def test_ca_tome_equals_official_package():
     theirs = ref.call("a photo of a cat", num_inference_steps=4, guidance_scale=5.0, height=32, width=32,
                       output_type="latent", generator=torch.Generator().manual_seed(0)).images
     assert (ours - theirs).abs().max().item() <= TOL
+
+
+# ---------------------------------------------------------------- SiTo / ToDo (authors' repositories, optional)
+@pytest.mark.parametrize("method", ["sito", "todo"])
+def test_equals_the_authors_repository_checkout(method):
+    """Runs when TOKZOO_OFFICIAL_SITO / TOKZOO_OFFICIAL_TODO point at checkouts of the authors' repositories."""
+    import os
+
+    from zoo.bench import diffusion_official as off
+
+    if not os.environ.get(off.ENV[method]):
+        pytest.skip(f"{off.ENV[method]} not set (a checkout of {off.REPOS[method]})")
+    if method == "sito":
+        measure = off.sito_conformance([dict(prune_ratio=0.5), dict(prune_ratio=0.7, max_downsample=2)])
+    else:
+        measure = off.todo_conformance([dict(), dict(downsample_factor_level_2=2),
+                                        dict(timestep_threshold_switch=0.9)])
+    m = measure(None)
+    assert m.value <= TOL, m.details["runs"]

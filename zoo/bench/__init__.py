@@ -17,6 +17,7 @@ from typing import Any, Callable
 BENCHES: dict[str, str] = {
     "timm-vit": "zoo.bench.vit:bench",
     "llava": "zoo.bench.vlm:bench",
+    "diffusers-unet": "zoo.bench.diffusion:bench",
 }
 
 
