@@ -15,15 +15,15 @@ import diffusion_fixtures as F  # noqa: E402
 def test_bench_record_has_timings_official_flops_and_memory():
     from zoo.bench.diffusion import bench
 
-    rec = bench("tomesd", {"ratio": 0.5}, unet=F.unet("sd15", sample_size=32), img_size=256, batch_size=2,
+    rec = bench("tomesd", {"ratio": 0.5}, unet=F.unet("sd15"), img_size=128, batch_size=2,
                 repeats=1, warmup=0, dtype="fp32")
-    assert rec["family"] == "diffusers-unet" and rec["setting"]["latent"] == [32, 32]
+    assert rec["family"] == "diffusers-unet" and rec["setting"]["latent"] == [16, 16]
     assert set(rec["seconds_per_step"]) == {"baseline", "tokzoo", "official"}
     assert rec["official"]["package"].startswith("tomesd") and rec["official"]["tokzoo_vs_official"] > 0
     flops = rec["flops"]
     assert flops["method_gflops"] < flops["baseline_gflops"] and flops["official_gflops"] == flops["method_gflops"]
     assert rec["memory"]["math"]["baseline"] > rec["memory"]["math"]["tokzoo"]
-    assert rec["tokens"]["input"] == 1024 and rec["tokens"]["blocks"][0]["self_attn_queries"] == 512
+    assert rec["tokens"]["input"] == 256 and rec["tokens"]["blocks"][0]["self_attn_queries"] == 128
     json.dumps(rec)
 
 

@@ -49,13 +49,29 @@ OPTIONS = [
 ]
 
 
+class _Lazy(dict):
+    def __missing__(self, layout):
+        self[layout] = F.unet(layout)
+        return self[layout]
+
+
 @pytest.fixture(scope="module")
 def unets():
-    return {layout: F.unet(layout) for layout in ("sd15", "sd2", "sdxl")}
+    return _Lazy()
 
 
-@pytest.mark.parametrize("params", OPTIONS, ids=[",".join(f"{k}={v}" for k, v in p.items()) for p in OPTIONS])
-@pytest.mark.parametrize("layout", ["sd15", "sd2", "sdxl"])
+def _grid():
+    """sd15 x every option by default; SD 2.x and the other SDXL combinations are marked slow."""
+    out = []
+    for layout in ("sd15", "sd2", "sdxl"):
+        for i, params in enumerate(OPTIONS):
+            fast = layout == "sd15" or (layout == "sdxl" and i in (1, 4))
+            pid = f"{layout}-" + ",".join(f"{k}={v}" for k, v in params.items())
+            out.append(pytest.param(layout, params, id=pid, marks=() if fast else pytest.mark.slow))
+    return out
+
+
+@pytest.mark.parametrize("layout,params", _grid())
 def test_tomesd_equals_official_package(unets, layout, params):
     model = unets[layout]
     inputs = F.unet_inputs(model, batch=2)
@@ -68,7 +84,7 @@ def test_tomesd_equals_official_package(unets, layout, params):
     assert torch.equal(F.output_of(model, inputs), base)
 
 
-@pytest.mark.parametrize("batch,size", [(1, 16), (4, 16), (2, 18), (2, 20)])
+@pytest.mark.parametrize("batch,size", [(1, 16), (4, 16), (2, 18), pytest.param(2, 20, marks=pytest.mark.slow)])
 def test_tomesd_equals_official_batches_and_shapes(unets, batch, size):
     """Odd batch (random choice off, as the official code), CFG-sized batch 4, latents that the 2x2
     windows do not tile at every level (18 -> 9 at level 2)."""

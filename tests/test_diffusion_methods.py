@@ -73,20 +73,25 @@ def test_every_diffusion_method_is_in_the_case_table():
         assert set(zoo.method_class(m).families) >= {"diffusers-unet", "diffusers-dit", "diffusers-mmdit"}
 
 
+class _Lazy(dict):
+    def __missing__(self, name):
+        self[name] = F.unet(name) if name in ("sd15", "sd2", "sdxl") else F.dit(name)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def models():
-    out = {k: F.unet(k) for k in ("sd15", "sd2", "sdxl")}
-    out.update({k: F.dit(k) for k in ("dit", "pixart", "sd3")})
-    return out
+    return _Lazy()
 
 
 def inputs_for(name, model, **kw):
     return F.unet_inputs(model, **kw) if name in ("sd15", "sd2", "sdxl") else F.dit_inputs(model, name, **kw)
 
 
+@pytest.mark.parametrize("name", [pytest.param(m, marks=pytest.mark.slow) if m == "sd2" else m for m in MODELS])
 @pytest.mark.parametrize("method,params,expected", CASES, ids=IDS)
-def test_counts_and_clean_removal(models, method, params, expected):
-    for name in MODELS:
+def test_counts_and_clean_removal(models, method, params, expected, name):
+    for name in [name]:
         model = models[name]
         x = inputs_for(name, model)
         base = F.output_of(model, x)
@@ -260,6 +265,11 @@ def test_flux_is_refused_with_the_reason():
                                    pooled_projection_dim=8, axes_dims_rope=(2, 2, 4))
     with pytest.raises(TypeError, match="rotary"):
         zoo.apply(model, "tomesd")
+
+
+def test_record_sources_is_refused_with_the_alternative(models):
+    with pytest.raises(ValueError, match="record_indices"):
+        zoo.apply(models["dit"], "tomesd", record_sources=True)
 
 
 def test_copy_of_a_patched_denoiser_is_refused(models):

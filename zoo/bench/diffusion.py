@@ -215,7 +215,9 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
         "seconds_per_step": {name: s["median_s"] for name, s in summary.items()},
         "cpu_time": {"baseline_s": summary["baseline"]["cpu_median_s"], "reduced_s": summary["tokzoo"]["cpu_median_s"],
                      "speedup": summary["baseline"]["cpu_median_s"] / summary["tokzoo"]["cpu_median_s"]},
-        "tokens": {"input": table[0]["tokens"] * table[0]["downsample"] ** 2, "blocks": table},
+        "tokens": {"input": table[0]["tokens"] * table[0]["downsample"] ** 2,
+                   "after_block": [row["self_attn_queries"] for row in table], "blocks": table,
+                   "what": "after_block: the tokens each transformer block's self-attention queries ran on"},
         "official": {"package": official_note},
     }
     if "official" in summary:
@@ -238,6 +240,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
         extra["flops"] = {"convention": "FLOPs of one UNet step (FlopCounterMode: 2 per multiply-add; "
                                         "attention by torch's SDPA formula)",
                           "baseline_gflops": flop["baseline"] / 1e9, "method_gflops": flop["tokzoo"] / 1e9,
+                          "baseline_gmacs": flop["baseline"] / 2e9, "method_gmacs": flop["tokzoo"] / 2e9,
                           "theoretical_speedup": flop["baseline"] / flop["tokzoo"],
                           **({"official_gflops": flop["official"] / 1e9} if "official" in flop else {})}
     if memory and str(device) == "cpu":

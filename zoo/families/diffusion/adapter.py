@@ -81,6 +81,10 @@ class DiffusersAdapter(FamilyAdapter):
     def install_reducer(self, patch: Any, run: Any, reducer: DenoiserReducer) -> None:
         """Run ``reducer`` in every transformer block call (see :mod:`zoo.families.diffusion.runtime`)."""
         if self._runtime is None:
+            if run.record_sources:
+                raise ValueError(f"{self.name}: record_sources is not available (every reduction is undone after "
+                                 "its sub-layer, so no token stands for others beyond one block); use "
+                                 "record_indices=True for the kept positions of each reduction")
             self._take_over(patch)
             self._runtime = DenoiserRuntime(self, run)
             self._runtime.install(patch)
