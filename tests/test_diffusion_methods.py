@@ -277,3 +277,21 @@ def test_copy_of_a_patched_denoiser_is_refused(models):
     with zoo.apply(model, "tomesd"):
         with pytest.raises(TypeError):
             copy.deepcopy(model)
+
+
+def test_attention_backends_agree(models):
+    """The wrappers sit on the attention modules, not their processors: the classic (eager) processor and
+    diffusers' default SDPA processor give the same reduced outputs."""
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    eager = copy.deepcopy(models["sd15"])
+    eager.set_attn_processor(AttnProcessor())
+    sdpa = copy.deepcopy(models["sd15"])
+    sdpa.set_attn_processor(AttnProcessor2_0())
+    x = inputs_for("sd15", eager)
+    for method, params in (("tomesd", dict(ratio=0.5, seed=0)), ("todo", {}), ("sito", dict(seed=0))):
+        outs = []
+        for model in (eager, sdpa):
+            with zoo.apply(model, method, **params):
+                outs.append(F.output_of(model, x))
+        torch.testing.assert_close(outs[0], outs[1], rtol=1e-4, atol=1e-5, msg=method)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from zoo.repro.spec import Measurement, Unavailable
@@ -120,8 +121,14 @@ def kv_reduction(factor: int, img_size: int, name: str = SD15):
 
 # ---------------------------------------------------------------- speed
 def step_speedup(method_id: str, params: dict[str, Any], img_size: int = 512, *, batch: int = 2,
-                 repeats: int | None = None, dtype: str = "bf16", memory: bool = True):
-    """Speedup of one denoising step (CFG batch) of the SD 1.5 UNet, random weights, same process."""
+                 repeats: int | None = None, dtype: str = "bf16", memory: bool = True, attention: str = "default"):
+    """Speedup of one denoising step (CFG batch) of the SD 1.5 UNet, random weights, same process.
+
+    ``attention="math"`` runs SDPA's math backend (the attention matrix materialised, as the original
+    Stable Diffusion attention); ``"default"`` lets torch pick its fused kernel.
+    """
+    if attention not in ("default", "math"):
+        raise ValueError(f"attention={attention!r}; allowed: default, math")
 
     def measure(ctx) -> Measurement:
         import torch
@@ -136,7 +143,10 @@ def step_speedup(method_id: str, params: dict[str, Any], img_size: int = 512, *,
         sample, t, text = step_inputs(net, img_size=img_size, batch_size=batch)
 
         def call():
-            with torch.inference_mode():
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+
+            with torch.inference_mode(), (sdpa_kernel(SDPBackend.MATH) if attention == "math"
+                                          else contextlib.nullcontext()):
                 net(sample, t, encoder_hidden_states=text, return_dict=False)
 
         state: dict[str, Any] = {}
@@ -151,7 +161,7 @@ def step_speedup(method_id: str, params: dict[str, Any], img_size: int = 512, *,
         timing = paired_timing(call, meth, repeats=n, warmup=1, sync=sync, progress=ctx.progress)
         details = {"model": SD15, "weights": "random (exact architecture)", "img_size": img_size,
                    "latent": list(sample.shape[-2:]), "batch": batch, "dtype": DTYPES[dtype],
-                   "torch_threads": torch.get_num_threads(), "device": ctx.device,
+                   "torch_threads": torch.get_num_threads(), "device": ctx.device, "attention": attention,
                    "blocks": state.get("table", []), **{k: v for k, v in timing.items() if k != "speedup"}}
         if memory and str(ctx.device) == "cpu":
             details["memory"] = _memory_ratio(net, method_id, params, call)

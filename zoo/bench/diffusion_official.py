@@ -89,9 +89,13 @@ def load_sito(path: str | None = None):
 def load_todo(path: str | None = None):
     """The official ToDo code (``patch_attention_proc``) from a checkout."""
     root = checkout("todo", path)
-    if importlib.util.find_spec("xformers") is None and "xformers" not in sys.modules:
+    if "xformers" not in sys.modules and importlib.util.find_spec("xformers") is None:
+        from importlib.machinery import ModuleSpec
+
         stub = types.ModuleType("xformers")
         stub.ops = types.ModuleType("xformers.ops")
+        stub.__spec__ = ModuleSpec("xformers", None)
+        stub.ops.__spec__ = ModuleSpec("xformers.ops", None)
         sys.modules["xformers"], sys.modules["xformers.ops"] = stub, stub.ops
     merge = _load("merge", root / "merge.py")
     merge.USE_PEFT_BACKEND = True
