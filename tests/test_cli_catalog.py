@@ -138,7 +138,7 @@ def test_show_gives_the_derived_repro_status_of_an_implemented_paper(monkeypatch
     monkeypatch.setenv("TOKZOO_CATALOG", str(ROOT / "catalog.yaml"))
     out = run("show", "fastv").output
     assert f"repro          {repro.paper_status('fastv')} (run: tokzoo repro fastv)" in out
-    assert "repro " not in run("show", "tomesd").output  # planned, not implemented
+    assert "repro " not in run("show", "vidtome").output  # not implemented
 
 
 def test_show_by_arxiv_and_name_and_formats(catalog):

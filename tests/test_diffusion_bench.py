@@ -63,3 +63,19 @@ def test_cli_bench_rejects_unknown_model():
 
     with pytest.raises(ValueError, match="sd15-unet"):
         unet_config("sd99")
+
+
+@pytest.mark.parametrize("layout", ["sd15", "sdxl"])
+def test_analytic_layout_matches_the_model(layout):
+    """zoo.flops.diffusion lists the blocks the runtime finds, in its execution order, with the token counts
+    the runtime records."""
+    import zoo
+    from zoo.flops.diffusion import unet_transformer_blocks
+
+    unet = F.unet(layout)
+    specs = unet_transformer_blocks(dict(unet.config), (16, 16))
+    with zoo.apply(unet, "tomesd", ratio=0.0) as h:
+        F.output_of(unet, F.unet_inputs(unet))
+    table = h.adapter.runtime.table
+    assert [s.name for s in specs] == [b.name for b in h.adapter.blocks] == [row["name"] for row in table]
+    assert [(s.downsample, s.tokens) for s in specs] == [(row["downsample"], row["tokens"]) for row in table]

@@ -12,8 +12,8 @@ In every transformer block whose downsampling ``d`` (latent tokens / block token
    ``N - r`` tokens, and its output is *unmerged*: every source receives its destination's output.
 
 Shapes: ``x`` ``[B, N, C]`` -> merged ``[B, N - r, C]`` -> unmerged ``[B, N, C]``. ``r`` is capped
-at the number of sources (``N - ceil(h/sy) * ceil(w/sx)``ish: ``N - (h // sy) * (w // sx)``), so the
-largest effective ratio is ``1 - 1/(sx*sy)`` (0.75 for 2x2 windows).
+at the number of sources, ``N - (h // sy) * (w // sx)``, so the largest effective ratio is
+``1 - 1/(sx*sy)`` when the windows tile the grid (0.75 for 2x2 windows).
 
 Paper notation -> zoo: ToMeSD's ratio ``r%`` is ``ratio`` (fraction *merged away*); the zoo's
 ``keep_ratio = 1 - ratio`` (either may be given). The random destination choice draws
