@@ -53,10 +53,12 @@ def _sharpen(model: torch.nn.Module) -> None:
     sharpen(model)
 
 
-def unet_inputs(model, batch: int = 2, seed: int = 1, size: int | None = None, t: float = 500.0) -> dict[str, Any]:
+def unet_inputs(model, batch: int = 2, seed: int = 1, size: Any = None, t: float = 500.0) -> dict[str, Any]:
+    """UNet inputs; ``size``: the latent side, or ``(h, w)`` for a non-square latent."""
     g = torch.Generator().manual_seed(seed)
     size = size or model.config.sample_size
-    inputs = dict(sample=torch.randn(batch, 4, size, size, generator=g), timestep=torch.tensor([t]),
+    h, w = size if isinstance(size, tuple) else (size, size)
+    inputs = dict(sample=torch.randn(batch, 4, h, w, generator=g), timestep=torch.tensor([t]),
                   encoder_hidden_states=torch.randn(batch, 7, CROSS_DIM, generator=g))
     if model.config.addition_embed_type == "text_time":
         inputs["added_cond_kwargs"] = {"text_embeds": torch.randn(batch, CROSS_DIM, generator=g),

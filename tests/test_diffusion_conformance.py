@@ -84,10 +84,11 @@ def test_tomesd_equals_official_package(unets, layout, params):
     assert torch.equal(F.output_of(model, inputs), base)
 
 
-@pytest.mark.parametrize("batch,size", [(1, 16), (4, 16), (2, 18), pytest.param(2, 20, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("batch,size", [(1, 16), (4, 16), (2, 18), (2, (16, 24)),
+                                        pytest.param(2, 20, marks=pytest.mark.slow)])
 def test_tomesd_equals_official_batches_and_shapes(unets, batch, size):
     """Odd batch (random choice off, as the official code), CFG-sized batch 4, latents that the 2x2
-    windows do not tile at every level (18 -> 9 at level 2)."""
+    windows do not tile at every level (18 -> 9 at level 2), a non-square latent (16 x 24)."""
     model = unets["sd15"]
     inputs = F.unet_inputs(model, batch=batch, size=size)
     ours, _ = _ours(model, inputs, 3, ratio=0.5, max_downsample=2)
