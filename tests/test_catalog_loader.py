@@ -48,11 +48,12 @@ def test_shipped_catalog_pins_the_implemented_papers():
     for arxiv, pid in PINNED_IDS.items():
         paper = cat.get(arxiv)
         assert paper.id == pid
-        if pid == "tomesd":
-            assert paper.zoo.status == "planned"
-        else:
-            assert (paper.zoo.status, paper.zoo.method) == ("implemented", pid)
-    assert sum(1 for p in cat if p.zoo.status != "none") == len(PINNED_IDS)
+        assert (paper.zoo.status, paper.zoo.method) == ("implemented", pid)
+    implemented = {p.id for p in cat if p.zoo.status != "none"}
+    assert set(PINNED_IDS.values()) <= implemented
+    # implemented after the pins were last updated (diffusion methods; SiTo has no arXiv id to pin by; pinning
+    # todo would change tests/test_importer.py's relabelling fixture, which uses its arXiv id)
+    assert implemented - set(PINNED_IDS.values()) <= {"todo", "ca-tome", "sito"}
 
 
 def test_shipped_catalog_titles_read_correctly():

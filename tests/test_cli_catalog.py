@@ -143,7 +143,7 @@ def test_show_gives_the_derived_repro_status_of_an_implemented_paper(monkeypatch
     out = run("show", "fastv").output
     assert re.search(r"\n  repro +" + re.escape(f"{repro.paper_status_line('fastv')} (run: tokzoo repro fastv)"), out)
     assert "analytic " in out  # status per kind, never one word alone
-    assert "repro " not in run("show", "tomesd").output  # planned, not implemented
+    assert "repro " not in run("show", "vidtome").output  # not implemented
 
 
 def test_show_by_arxiv_and_name_and_formats(catalog):

@@ -99,6 +99,7 @@ PLACEMENT: dict[str, str] = {
     "llm-prefill": "Inside the language model during prefill.",
     "llm-decode": "Inside the language model during decoding.",
     "backbone": "Inside the blocks of a single-stack transformer (ViT, BERT, DiT).",
+    "denoiser": "Inside the transformer blocks of a diffusion denoiser (UNet or DiT), at every denoising step.",
 }
 
 VOCABULARIES: dict[str, dict[str, str]] = {

@@ -28,6 +28,7 @@ BENCHES: dict[str, str] = {
     "hf-vit": "zoo.bench.encoder:bench",
     "hf-clip-vision": "zoo.bench.encoder:bench",
     "hf-siglip-vision": "zoo.bench.encoder:bench",
+    "diffusers-unet": "zoo.bench.diffusion:bench",
 }
 
 

@@ -186,7 +186,8 @@ def bench_cmd(
                                         "vit_base_patch16_224; a zoo.bench.vlm.CONFIGS name for decoder models, "
                                         "e.g. llava-1.5-160m, qwen2.5-vl-7b-vision, llava-onevision-0.5b; an encoder "
                                         "of zoo.bench.encoder.CONFIGS: bert-base, minilm-l6, ast, whisper-base, "
-                                        "vit-base-hf, clip-vit-b16, siglip-b16)."),
+                                        "vit-base-hf, clip-vit-b16, siglip-b16; "
+                                        "sd15-unet for the diffusion methods)."),
     r: Optional[int] = typer.Option(None, "--r", help="ToMe-style tokens removed per block."),
     keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="Fraction of reducible tokens kept."),
     param: list[str] = typer.Option([], "--param", "-p", help="Other method parameters as key=value (repeatable)."),
@@ -251,6 +252,17 @@ def bench_cmd(
         typer.echo(f"  process CPU time speedup {cpu['speedup']:.2f}x")
     if record.get("measured_over_theoretical") is not None:
         typer.echo(f"  measured / theoretical {record['measured_over_theoretical']:.2f}")
+    steps = record.get("seconds_per_step")  # diffusion: one denoising step per call
+    if steps:
+        typer.echo("  seconds per denoising step: " + ", ".join(f"{k} {v:.3f}" for k, v in steps.items()))
+    official = record.get("official") or {}
+    if "speedup" in official:
+        typer.echo(f"  official package speedup {official['speedup']:.2f}x; tokzoo vs official "
+                   f"{official['tokzoo_vs_official']:.2f}x ({official['package']})")
+    for backend, row in (record.get("memory") or {}).items():
+        if isinstance(row, dict):
+            typer.echo(f"  peak memory ({backend} attention): " + ", ".join(
+                f"{k} {v / 2**20:.0f} MiB" for k, v in row.items() if k != "baseline_over_tokzoo"))
     if output:
         typer.echo(f"  record written to {output}")
 

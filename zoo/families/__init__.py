@@ -23,6 +23,9 @@ ADAPTERS: dict[str, str] = {
     "hf-bert": "zoo.families.encoders.hf_text:HFBertAdapter",
     "hf-ast": "zoo.families.encoders.hf_audio:HFASTAdapter",
     "hf-whisper-encoder": "zoo.families.encoders.hf_audio:HFWhisperEncoderAdapter",
+    "diffusers-unet": "zoo.families.diffusion.adapter:DiffusersUNetAdapter",
+    "diffusers-dit": "zoo.families.diffusion.adapter:DiffusersDiTAdapter",
+    "diffusers-mmdit": "zoo.families.diffusion.adapter:DiffusersMMDiTAdapter",
 }
 
 

@@ -39,4 +39,8 @@ REGISTRY: dict[str, str] = {
     "slowfast-llava": "zoo.papers.slowfast_llava:SlowFastLLaVA",
     "frame-subsample": "zoo.papers.video_controls:FrameSubsample",
     "video-random": "zoo.papers.video_controls:VideoRandom",
+    "tomesd": "zoo.papers.tomesd:ToMeSD",
+    "todo": "zoo.papers.todo:ToDo",
+    "ca-tome": "zoo.papers.ca_tome:CAToMe",
+    "sito": "zoo.papers.sito:SiTo",
 }

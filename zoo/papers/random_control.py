@@ -16,7 +16,9 @@ positions on Qwen2-VL/2.5-VL).
 
 Budget: ``keep_ratio`` is the fraction of reducible tokens surviving after the last layer;
 with several layers each keeps ``keep_ratio ** (1 / len(layers))`` of what reaches it.
-``keep_tokens`` (absolute count) needs a single layer.
+``keep_tokens`` (absolute count) needs a single layer. On adapters whose reductions are undone
+after each block (``reductions_restored``: the diffusion denoisers, where pruned tokens skip the
+self-attention and the full grid goes on), every listed block keeps ``keep_ratio`` of its tokens.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ class RandomPruning(Method):
 
     def install(self, adapter, patch, run) -> None:
         ratio = None if self.keep_ratio is None else self.keep_ratio ** (1.0 / len(self.layers))
+        if getattr(adapter, "reductions_restored", False):  # diffusion: every block sees all tokens again
+            ratio = self.keep_ratio
         for layer in self.layers:
             adapter.install_token_pruning(patch, run, layer=layer, keep_ratio=ratio, keep_tokens=self.keep_tokens,
                                           scorer=_SeededScorer(self.seed + layer))
