@@ -235,22 +235,23 @@ def image_span(model, inputs) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- comparison
 def _method_differences(ours: dict, theirs_run: dict, tensors: dict, prefix: str = "") -> dict[str, float]:
     """Largest differences of one official method run (tensors named ``prefix + ...``) against tokzoo's:
-    ``lm_head`` input and output, and the tokens entering the layer after every reduction (kept
-    ones and the ones the method made, separately)."""
+    ``lm_head`` input and output, and the tokens entering the layer after every reduction: kept
+    tokens that both sides took from the same row, and the tokens the methods made (``-1`` on both
+    sides at the same place), separately; rows where the kept tokens differ are not compared."""
     out = {"lm_head input, method on": max_abs_diff(ours["hidden"], tensors[prefix + "hidden"]),
            "logits, method on": max_abs_diff(ours["logits"], tensors[prefix + "logits"])}
-    for red in theirs_run["reductions"]:
+    ours_kept = list(ours.get("kept") or [])
+    for e, red in enumerate(theirs_run["reductions"]):
         layer, kept = red["layer"], red["kept"]
         a, b = ours["entering"].get(layer), tensors.get(f"{prefix}entering_layer_{layer}")
-        if a is None or b is None:
-            out[f"tokens entering layer {layer}"] = float("inf")  # tokzoo made no reduction there
+        mine = ours_kept[e] if e < len(ours_kept) else None
+        if a is None or b is None or mine is None or len(mine) != len(kept) or tuple(a.shape) != tuple(b.shape):
+            out[f"tokens entering layer {layer}"] = float("inf")  # no matching reduction on tokzoo's side
             continue
-        same_shape = tuple(a.shape) == tuple(b.shape)
-        for label, rows in (("kept", [j for j, k in enumerate(kept) if k >= 0]),
-                            ("new (merged)", [j for j, k in enumerate(kept) if k < 0])):
+        for label, rows in (("kept", [j for j, (x, y) in enumerate(zip(mine, kept)) if x == y >= 0]),
+                            ("new (merged)", [j for j, (x, y) in enumerate(zip(mine, kept)) if x == y == -1])):
             if rows:
-                out[f"{label} tokens entering layer {layer}"] = (max_abs_diff(a[:, rows], b[:, rows]) if same_shape
-                                                                 else float("inf"))
+                out[f"{label} tokens entering layer {layer}"] = max_abs_diff(a[:, rows], b[:, rows])
     return out
 
 

@@ -101,9 +101,12 @@ def official_params(request: dict[str, Any]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- tracing (torch)
 def _row_bytes(t) -> list[bytes]:
-    """Raw bytes of each row of ``t [1, N, C]`` (any dtype)."""
+    """Raw bytes of each row of ``t [1, N, C]`` (any dtype; one sequence: the official LLaVA-era
+    code these comparisons drive handles one sample per forward)."""
+    import torch
+
     flat = t[0].detach().contiguous()
-    raw = flat.view(-1).view(__import__("torch").uint8).reshape(flat.shape[0], -1).cpu().numpy()
+    raw = flat.view(-1).view(torch.uint8).reshape(flat.shape[0], -1).cpu().numpy()
     return [r.tobytes() for r in raw]
 
 
