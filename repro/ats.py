@@ -31,10 +31,12 @@ The official attention (``softmax_with_policy``, every block) is ``(exp(a - max)
 float64, so the float64 claim's tolerance is 1e-6; the kept patches and token counts per
 block are checks of their own.
 
-Not compared: a budget below the sampled tokens (K - 1 < hits). There the official code keeps
-the first K - 1 unique hits in ascending-significance order (``get_unique_indices`` sorts, then
-``[:, :n_tokens - 1]``), i.e. the least significant ones, while tokzoo keeps the most
-significant; the paper's DeiT-S setting (K = 197) never reaches that cap.
+Not compared: a budget below the tokens a block receives (K < N). The official code does not
+run there: ``inverse_transform_sampling`` gathers ``K - 1`` of its ``N - 1`` unique indices with
+``expand(B, heads, K - 1, N)`` on a tensor of ``N - 1`` rows (``RuntimeError: The expanded
+size of the tensor (64) must match the existing size (196)`` with K = 65 on DeiT-S), so only
+K = 197, the value of the repository's only config, is compared. tokzoo's cap (the most
+significant hits, when more than K - 1 are hit) has no official counterpart.
 """
 
 from __future__ import annotations

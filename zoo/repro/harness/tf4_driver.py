@@ -246,7 +246,9 @@ class _Lines(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record) -> None:
-        self.lines.append(record.getMessage())
+        import re
+
+        self.lines.append(re.sub(r"\x1b\[[0-9;]*m", "", record.getMessage()))  # without terminal colours
 
 
 # ----------------------------------------------------------------------------- official adapters
