@@ -79,6 +79,8 @@ What the comparison shows (records in ``repro/results/sparsevlm``):
   its own requires the first reduction's merged tokens (computed from layer outputs that agree
   to 6e-17) to agree to 1e-12; it fails by the ``1e-6`` above.
 - float32: within 2e-6 (tolerance 1e-4), same kept tokens.
+- the official log line of each of its runs reads ``Equal Tokens: 192`` (the records'
+  ``official_log``), the bookkeeping of the analytic ``equal-tokens-192`` claim.
 - bfloat16: the official decoder computes its attention (and so the scores) in bfloat16,
   softmax included; tokzoo's layers use SDPA and tokzoo scores in float32: many kept tokens
   differ (record).
