@@ -45,7 +45,7 @@ bfloat16 record says how many kept tokens differ.
 
 from __future__ import annotations
 
-from zoo.flops import drop_schedule, fastv_schedule, flops_reduction, full_schedule, kept_tokens, pyramid_schedule, \
+from zoo.flops import fastv_schedule, flops_reduction, full_schedule, kept_tokens, pyramid_schedule, \
     stack_flops
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
 from zoo.repro.analytic import decoder, reproducing_range, schedule_measurement

@@ -45,7 +45,6 @@ import json
 import os
 from collections import Counter
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
