@@ -37,6 +37,12 @@ has no wheel for Python 3.11 on this machine), ``transformers==4.31.0`` and
 them) and ``safetensors``; its ``python`` goes into ``TOKZOO_OFFICIAL_PYTHON_PKUNLP_ICLER_FASTV``
 (or ``TOKZOO_OFFICIAL_PYTHON``). Without it the claims say ``needs official python``.
 
+The attention-mask variant (``variant="mask"``, the official path without
+``fast_v_inplace``) is compared too: the same image tokens stay visible and the outputs at the
+visible tokens are bit-identical in float64 and float32; the rows of hidden tokens differ
+(tokzoo lets a hidden token attend to itself, the official mask hides its own column from it
+as well; no other token reads those rows).
+
 Precision: in float64 and float32 tokzoo keeps the same tokens and gives bit-identical
 outputs (eager attention on both sides; the official forward runs with torch's default dtype
 set to the run's dtype, since the fork's mask helper fills a default-dtype tensor with
@@ -218,6 +224,25 @@ CLAIMS += [conformance_claim(
                                      "(TOKZOO_OFFICIAL_PYTHON_PKUNLP_ICLER_FASTV)"},
     known_deviation=FASTV_BF16 if dtype == "bfloat16" else "")
     for dtype in ("float64", "float32", "bfloat16")]
+CLAIMS += [conformance_claim(
+    f"conformance-llava15-k2-keep0.5-mask-{dtype}", method="fastv",
+    params={"k": 2, "keep_ratio": 0.5, "variant": "mask"}, official=FASTV_CODE,
+    path="src/transformers/src/transformers/models/llama/modeling_llama.py",
+    where="LlamaModel.forward, the USE_FAST_V branch without FASTV_INPLACE (attention-mask variant, the path behind "
+    "the paper's accuracy tables), config use_fast_v, fast_v_inplace=False, fast_v_sys_length, "
+    "fast_v_image_token_length, fast_v_attention_rank, fast_v_agg_layer",
+    compare="zoo.repro.harness.conformance_llm_tf4:fastv", dtype=dtype,
+    description=f"tokzoo's FastV mask variant (K=2, R=50%) vs the official attention-mask path on the same random "
+                f"LLaVA-1.5 layout ({dtype})",
+    setting={"model": "LLaVA-1.5 layout: CLIP ViT-L/14-336 depth (576 patches), narrow; 32-layer Llama, 64 wide; "
+                      "random weights", "K": 2, "R": "50% (288 of 576 image tokens left visible)", "variant": "mask",
+             "compared": "image tokens left visible (keys the last query sees from layer K on), lm_head input and "
+                         "output at the visible tokens; a hidden token's own row is not compared: tokzoo lets it "
+                         "attend to itself, the official mask hides its column from it too (the record's "
+                         "every_token_lm_head_input_method_on)",
+             "official environment": "transformers 4.31 fork from the checkout, second interpreter "
+                                     "(TOKZOO_OFFICIAL_PYTHON_PKUNLP_ICLER_FASTV)"})
+    for dtype in ("float64", "float32")]
 
 SPEC = PaperSpec(
     paper_id="fastv",

@@ -72,6 +72,16 @@ def test_layer_trace_sees_a_reduction_made_between_two_layers():
     assert all(not h._forward_hooks and not h._forward_pre_hooks for h in layers)
 
 
+def test_attention_mask_reductions_are_read_from_the_last_query_row():
+    causal = torch.triu(torch.full((4, 4), torch.finfo(torch.float64).min, dtype=torch.float64), 1)[None, None]
+    pruned = causal.clone()
+    pruned[..., 1] = torch.finfo(torch.float64).min  # key 1 hidden from every query
+    assert tf4_driver.visible_keys(causal) == [0, 1, 2, 3] and tf4_driver.visible_keys(pruned) == [0, 2, 3]
+    assert tf4_driver.visible_keys(None) is None
+    visible = [[0, 1, 2, 3], [0, 1, 2, 3], [0, 2, 3], [0, 2, 3], [0, 2]]
+    assert tf4_driver.mask_changes(visible, [4, 4, 4, 4, 3]) == [{"layer": 2, "visible": [0, 2, 3]}]  # 4: dropped
+
+
 def test_request_params_are_checked_and_the_sparsevlm_noise_switch_restores_torch():
     with pytest.raises(ValueError, match=r"params \['attention_rank', 'inplace'\] missing"):
         tf4_driver.official_params({"method": "fastv", "params": {"agg_layer": 2}})

@@ -237,6 +237,15 @@ def _method_differences(ours: dict, theirs_run: dict, tensors: dict, prefix: str
     ``lm_head`` input and output, and the tokens entering the layer after every reduction: kept
     tokens that both sides took from the same row, and the tokens the methods made (``-1`` on both
     sides at the same place), separately; rows where the kept tokens differ are not compared."""
+    masked = theirs_run.get("mask_reductions") if not theirs_run["reductions"] else None
+    if masked:  # attention-mask variant: compare the tokens left visible (a hidden token's own row may differ)
+        rows = masked[-1]["visible"]
+        a, b = ours["hidden"], tensors[prefix + "hidden"]
+        if tuple(a.shape) != tuple(b.shape):
+            return {"lm_head input at the visible tokens, method on": float("inf")}
+        return {"lm_head input at the visible tokens, method on": max_abs_diff(a[:, rows], b[:, rows]),
+                "logits at the visible tokens, method on": max_abs_diff(ours["logits"][:, rows],
+                                                                        tensors[prefix + "logits"][:, rows])}
     out = {"lm_head input, method on": max_abs_diff(ours["hidden"], tensors[prefix + "hidden"]),
            "logits, method on": max_abs_diff(ours["logits"], tensors[prefix + "logits"])}
     ours_kept = list(ours.get("kept") or [])
@@ -260,9 +269,14 @@ def compare_runs(ours_base: dict, ours: dict, theirs: dict[str, Any], tensors: d
     ``ours_base``/``ours``: :func:`baseline_run` / :func:`method_run`; ``theirs``: the driver's
     ``result.json``; ``tensors``: its ``result.safetensors``. Official runs besides ``baseline`` and
     ``method`` (e.g. SparseVLM with its random noise) are compared in ``details`` only."""
-    theirs_kept = [r["kept"] for r in theirs["method"]["reductions"]]
-    theirs_layers = [r["layer"] for r in theirs["method"]["reductions"]]
-    entering = theirs["method"]["tokens_entering_layer"]
+    masked = theirs["method"].get("mask_reductions") if not theirs["method"]["reductions"] else None
+    if masked:  # attention-mask reductions: the visible keys play the kept indices
+        theirs_kept = [m["visible"] for m in masked]
+        theirs_layers = [m["layer"] for m in masked]
+    else:
+        theirs_kept = [r["kept"] for r in theirs["method"]["reductions"]]
+        theirs_layers = [r["layer"] for r in theirs["method"]["reductions"]]
+    entering = list(theirs["method"]["tokens_entering_layer"])  # sequence lengths (a mask keeps the length)
     base_entering = theirs["baseline"]["tokens_entering_layer"]
     differences = {
         "lm_head input, method off": max_abs_diff(ours_base["hidden"], tensors["baseline_hidden"]),
@@ -275,7 +289,7 @@ def compare_runs(ours_base: dict, ours: dict, theirs: dict[str, Any], tensors: d
         "same kept token indices at every reduction": ours.get("kept") == theirs_kept,
         "same tokens after every layer": ours_after == theirs_after,
         "official baseline makes no reduction": not theirs["baseline"]["reductions"]
-        and len(set(base_entering)) == 1,
+        and not theirs["baseline"].get("mask_reductions") and len(set(base_entering)) == 1,
     }
     n_diff = [sum((Counter(x) - Counter(y)).values()) for x, y in zip(ours.get("kept") or [], theirs_kept)]
     details = {
@@ -300,6 +314,9 @@ def compare_runs(ours_base: dict, ours: dict, theirs: dict[str, Any], tensors: d
                    "same kept token indices at every reduction": ours.get("kept") == [
                        r["kept"] for r in theirs[name]["reductions"]]}
             for name in extra}
+    if masked:
+        details["reduction_kind"] = "attention mask (the sequence keeps its length; kept = keys the last query sees)"
+        details["every_token_lm_head_input_method_on"] = max_abs_diff(ours["hidden"], tensors["hidden"])
     if theirs.get("official_log"):
         details["official_log"] = theirs["official_log"]
     return differences, checks, details

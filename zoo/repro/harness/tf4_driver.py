@@ -38,7 +38,8 @@ prefill forward with the method off (``baseline``) and on, and writes
   of the layers, the hidden-state length entering every decoder layer, and every reduction
   (for each layer whose input is not the previous layer's output: for each token entering
   it, the row of the previous layer's output it is, ``-1`` for a new token such as a merged
-  cluster), plus the official code's log lines.
+  cluster), every attention-mask reduction (a layer whose 4-D mask lets the last query see
+  other keys than the layer before: the visible keys), plus the official code's log lines.
 
 Reductions are read from the outside (forward hooks on the decoder layers, exact row
 matching), so the same trace serves every method.
@@ -110,13 +111,32 @@ def _row_bytes(t) -> list[bytes]:
     return [r.tobytes() for r in raw]
 
 
+def visible_keys(mask) -> list[int] | None:
+    """Key columns the last query may attend to under an additive 4-D mask ``[1, 1, N, N]`` (0 = visible,
+    very negative = hidden); ``None`` without such a mask."""
+    if mask is None or getattr(mask, "dim", lambda: 0)() != 4 or mask.dtype.is_floating_point is False:
+        return None
+    last = mask[0, 0, -1].float()
+    return [int(j) for j in (last > -1e4).nonzero().flatten().tolist()]
+
+
+def mask_changes(visible: list[list[int] | None], lengths: list[int]) -> list[dict[str, Any]]:
+    """Layers whose last query may see other keys than at the layer before while the sequence keeps its
+    length (an attention-mask reduction, such as FastV's mask variant): ``[{"layer": i, "visible": [...]}]``."""
+    return [{"layer": i, "visible": visible[i]} for i in range(1, len(visible))
+            if visible[i] is not None and visible[i - 1] is not None and lengths[i] == lengths[i - 1]
+            and visible[i] != visible[i - 1]]
+
+
 class LayerTrace:
-    """Forward hooks on every decoder layer: the hidden states entering and leaving it."""
+    """Forward hooks on every decoder layer: the hidden states entering and leaving it, and which keys the
+    last query may see (from the layer's 4-D attention mask, where one is passed)."""
 
     def __init__(self, layers) -> None:
         self.inputs: list[tuple[int, list[bytes]]] = []
         self.outputs: list[list[bytes]] = []
         self.entering: list[Any] = []  # the hidden-state tensors entering each layer
+        self.visible: list[list[int] | None] = []
         self.handles = []
         for layer in layers:
             self.handles.append(layer.register_forward_pre_hook(self._pre, with_kwargs=True))
@@ -126,6 +146,7 @@ class LayerTrace:
         hidden = args[0] if args else kwargs["hidden_states"]
         self.inputs.append((int(hidden.shape[1]), _row_bytes(hidden)))
         self.entering.append(hidden.detach().clone())
+        self.visible.append(visible_keys(kwargs.get("attention_mask")))
 
     def _post(self, module, args, output):
         hidden = output[0] if isinstance(output, (tuple, list)) else output
@@ -137,7 +158,7 @@ class LayerTrace:
             h.remove()
         return {"tokens_entering_layer": [n for n, _ in self.inputs],
                 "tokens_after_last_layer": len(self.outputs[-1]) if self.outputs else None,
-                "reductions": reductions(self.inputs, self.outputs)}
+                "reductions": reductions(self.inputs, self.outputs), "mask_reductions": mask_changes(self.visible, [n for n, _ in self.inputs])}
 
 
 def _torch_dtype(name: str):
