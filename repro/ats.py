@@ -16,15 +16,33 @@ reductions ("2x" in the README and the arXiv v2 abstract, "37%" in an earlier ab
 version), which are averages over real images with real weights; an upper-bound GFLOPs of a K schedule is tokzoo's arithmetic, not a reported
 number, and the paper's per-model GFLOPs tables were not readable from a stored copy here.
 
-Conformance to the authors' code: not run yet. The official ATS model (``libs/models/
-transformers/vit.py`` and ``ats_block.py`` at 9271257) is built from a SlowFast-style config
-through fvcore's registry and its own ViT blocks (timm 0.4.12 era); a harness that builds it
-with the timm model's weights is not written yet.
+Conformance to the authors' code (``tokzoo repro ats --kind conformance --official PATH``,
+checkout of github.com/adaptivetokensampling/ATS at 9271257): the official ``ViT`` of
+``libs/models/transformers/vit.py`` with its ``ATSBlock`` s (``ats_block.py``), built from the
+fields of ``configs/ImageNet/DeiT_S.yaml`` (ATS in blocks 3-11, ``NUM_TOKENS`` K = 197,
+``DROP_TOKENS: True``) with the timm DeiT-S's random weights, against ``zoo.apply(model, "ats",
+...)`` (``zoo.repro.harness.conformance_ats``; its ``fvcore`` registry and ``libs/__init__``'s
+environment setup are replaced by empty stand-ins). Images go one at a time: in a batch the
+official code pads shorter images with zero tokens, which then enter the next block's CDF and
+can change which tokens the other images keep (the record's ``batch_of_2`` shows one such
+change); tokzoo builds the CDF over real tokens only, so its batch equals the single runs.
+The official attention (``softmax_with_policy``, every block) is ``(exp(a - max) + 1e-6 / N) /
+(sum + 1e-6)`` with float32 exponentials: with ATS off it alone moves the logits by ~4e-8 in
+float64, so the float64 claim's tolerance is 1e-6; the kept patches and token counts per
+block are checks of their own.
+
+Not compared: a budget below the tokens a block receives (K < N). The official code does not
+run there: ``inverse_transform_sampling`` gathers ``K - 1`` of its ``N - 1`` unique indices with
+``expand(B, heads, K - 1, N)`` on a tensor of ``N - 1`` rows (``RuntimeError: The expanded
+size of the tensor (64) must match the existing size (196)`` with K = 65 on DeiT-S), so only
+K = 197, the value of the repository's only config, is compared. tokzoo's cap (the most
+significant hits, when more than K - 1 are hit) has no official counterpart.
 """
 
 from __future__ import annotations
 
 from zoo.repro import Claim, PaperSpec, Source
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.harness import methods
 
 README = Source("github.com/adaptivetokensampling/ATS README.md@11bc16b",
@@ -59,6 +77,21 @@ CLAIMS = [
           source=README, measure=gflops_factor, needs=("cpu", f"weights:{WEIGHTS}", "dataset:imagenet-val"),
           method="ats", params=PARAMS),
 ]
+
+ATS_CODE = Official("adaptivetokensampling/ATS", "9271257")
+CLAIMS += [conformance_claim(
+    f"conformance-deit-s-k197-{dtype}", method="ats", params=PARAMS, official=ATS_CODE,
+    path="libs/models/transformers/ats_block.py", where="AdaptiveTokenSampler (score_assignment_step, "
+    "inverse_transform_sampling, drop_tokens) inside libs/models/transformers/vit.py ViT, cfg.VIT of "
+    "configs/ImageNet/DeiT_S.yaml (ATS_BLOCKS 3-11, NUM_TOKENS 197, DROP_TOKENS True)",
+    compare="zoo.repro.harness.conformance_ats:ats", dtype=dtype, tolerance=1e-6 if dtype == "float64" else None,
+    description=f"tokzoo's ATS vs the official ViT with ATSBlocks on the same random DeiT-S ({dtype})",
+    setting={"model": "DeiT-S (timm, random weights)", "ATS blocks": "3-11", "K": 197, "images": "2 x randn, one at "
+             "a time", "compared": "logits (method off and on), tokens after every block, original patch ids kept "
+             "by every sampling block",
+             **({"tolerance note": "1e-6: the official softmax_with_policy (+1e-6 terms, float32 exponentials) alone "
+                                   "moves the logits by ~4e-8 with ATS off"} if dtype == "float64" else {})})
+    for dtype in ("float64", "float32")]
 
 SPEC = PaperSpec(paper_id="ats", title="Adaptive Token Sampling For Efficient Vision Transformers",
                  arxiv="2111.15667", method="ats", claims=CLAIMS, notes=__doc__)

@@ -24,13 +24,33 @@ stored copy of arXiv:2403.06764 beyond its first page was readable here (the arX
 copy is only reachable from its beginning; no extraction of its tables was found); add them
 with their version when a copy is at hand: ``zoo.flops`` convention ``"fastv"`` computes them.
 
-Conformance to the authors' code: not run yet. FastV's inplace pruning lives inside the
-``LlamaModel.forward`` of the transformers 4.31 fork vendored in github.com/pkunlp-icler/FastV
-(``src/transformers/src/transformers/models/llama/modeling_llama.py`` at d165972), a whole
-decoder forward of that version (its attention, cache and mask code; the fork is a whole
-transformers package to install in its own environment). It cannot drive transformers
-5.24's Llama modules; a separate environment with that fork, exchanging the random weights
-and inputs with this one, is not written yet.
+Conformance to the authors' code (``tokzoo repro fastv --kind conformance --official PATH``):
+FastV's inplace pruning lives inside the ``LlamaModel.forward`` of the transformers 4.31 fork
+in github.com/pkunlp-icler/FastV (``src/transformers/src/transformers/models/llama/
+modeling_llama.py`` at d165972), which does not run beside transformers 5. The claims run it
+in a second Python interpreter (``zoo.repro.harness.conformance_llm_tf4``: weights and input
+embeddings go through files; the driver imports the fork from the checkout, it installs
+nothing). Setting that interpreter up, in words: a virtual environment outside the
+repository with the same torch as tokzoo's (2.14.1 here; the repository pins 2.0.1, which
+has no wheel for Python 3.11 on this machine), ``transformers==4.31.0`` and
+``tokenizers==0.13.3`` from PyPI (only for the fork's dependencies; the fork itself shadows
+them) and ``safetensors``; its ``python`` goes into ``TOKZOO_OFFICIAL_PYTHON_PKUNLP_ICLER_FASTV``
+(or ``TOKZOO_OFFICIAL_PYTHON``). Without it the claims say ``needs official python``.
+
+The attention-mask variant (``variant="mask"``, the official path without
+``fast_v_inplace``) is compared too: the same image tokens stay visible and the outputs at the
+visible tokens are bit-identical in float64 and float32; the rows of hidden tokens differ
+(tokzoo lets a hidden token attend to itself, the official mask hides its own column from it
+as well; no other token reads those rows).
+
+Precision: in float64 and float32 tokzoo keeps the same tokens and gives bit-identical
+outputs (eager attention on both sides; the official forward runs with torch's default dtype
+set to the run's dtype, since the fork's mask helper fills a default-dtype tensor with
+``finfo(float64).min``). In bfloat16 the official code ranks the image tokens by attention
+probabilities rounded to bfloat16 (``softmax(..., dtype=float32).to(bfloat16)``, averaged over
+heads in bfloat16), where many scores tie; tokzoo ranks float32 probabilities (from the
+layer's bf16 queries and keys) and so keeps partly other tokens: the bfloat16 record says how
+many.
 """
 
 from __future__ import annotations
@@ -38,6 +58,7 @@ from __future__ import annotations
 from zoo.flops import fastv_schedule, flops_ratio, full_schedule, kept_tokens
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
 from zoo.repro.analytic import decoder, image_tokens, reproducing_range, schedule_measurement
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.harness.vlm import benchmark, lmms_eval_score, prefill_latency
 
 README = "github.com/pkunlp-icler/FastV README.md@01a5b86"
@@ -181,6 +202,47 @@ CLAIMS.append(Claim(
     needs=("cuda", f"weights:{HUB_13B}", "dataset:HuggingFaceM4/A-OKVQA"), method="fastv",
     params={"k": 2, "keep_ratio": 0.5},
 ))
+
+FASTV_CODE = Official("pkunlp-icler/FastV", "d165972")
+FASTV_BF16 = ("the official code ranks image tokens by bfloat16-rounded attention probabilities (the fork's eager "
+              "attention: softmax in float32, then .to(bfloat16); head mean in bfloat16), where many scores tie; "
+              "tokzoo ranks float32 probabilities computed from the layer's bf16 queries and keys. In the recorded "
+              "run 14 of the 288 kept image tokens differ (the two bf16 decoders agree bit for bit with the method "
+              "off), and the outputs differ accordingly")
+CLAIMS += [conformance_claim(
+    f"conformance-llava15-k2-keep0.5-{dtype}", method="fastv", params={"k": 2, "keep_ratio": 0.5},
+    official=FASTV_CODE, path="src/transformers/src/transformers/models/llama/modeling_llama.py",
+    where="LlamaModel.forward, the USE_FAST_V and FASTV_INPLACE branch (transformers 4.31 fork), config use_fast_v, "
+    "fast_v_inplace, fast_v_sys_length, fast_v_image_token_length, fast_v_attention_rank, fast_v_agg_layer",
+    compare="zoo.repro.harness.conformance_llm_tf4:fastv", dtype=dtype,
+    description=f"tokzoo's FastV (K=2, R=50%, token drop) vs the official fork's LlamaModel.forward on the same random "
+                f"LLaVA-1.5 layout ({dtype}), the official code in a transformers-4.31 interpreter",
+    setting={"model": "LLaVA-1.5 layout: CLIP ViT-L/14-336 depth (576 patches), narrow; 32-layer Llama, 64 wide; "
+                      "random weights", "K": 2, "R": "50% (288 of 576 image tokens kept)", "variant": "drop (inplace)",
+             "compared": "kept token indices, tokens per layer, lm_head input and output (method off and on)",
+             "official environment": "transformers 4.31 fork from the checkout, second interpreter "
+                                     "(TOKZOO_OFFICIAL_PYTHON_PKUNLP_ICLER_FASTV)"},
+    known_deviation=FASTV_BF16 if dtype == "bfloat16" else "")
+    for dtype in ("float64", "float32", "bfloat16")]
+CLAIMS += [conformance_claim(
+    f"conformance-llava15-k2-keep0.5-mask-{dtype}", method="fastv",
+    params={"k": 2, "keep_ratio": 0.5, "variant": "mask"}, official=FASTV_CODE,
+    path="src/transformers/src/transformers/models/llama/modeling_llama.py",
+    where="LlamaModel.forward, the USE_FAST_V branch without FASTV_INPLACE (attention-mask variant, the path behind "
+    "the paper's accuracy tables), config use_fast_v, fast_v_inplace=False, fast_v_sys_length, "
+    "fast_v_image_token_length, fast_v_attention_rank, fast_v_agg_layer",
+    compare="zoo.repro.harness.conformance_llm_tf4:fastv", dtype=dtype,
+    description=f"tokzoo's FastV mask variant (K=2, R=50%) vs the official attention-mask path on the same random "
+                f"LLaVA-1.5 layout ({dtype})",
+    setting={"model": "LLaVA-1.5 layout: CLIP ViT-L/14-336 depth (576 patches), narrow; 32-layer Llama, 64 wide; "
+                      "random weights", "K": 2, "R": "50% (288 of 576 image tokens left visible)", "variant": "mask",
+             "compared": "image tokens left visible (keys the last query sees from layer K on), lm_head input and "
+                         "output at the visible tokens; a hidden token's own row is not compared: tokzoo lets it "
+                         "attend to itself, the official mask hides its column from it too (the record's "
+                         "every_token_lm_head_input_method_on)",
+             "official environment": "transformers 4.31 fork from the checkout, second interpreter "
+                                     "(TOKZOO_OFFICIAL_PYTHON_PKUNLP_ICLER_FASTV)"})
+    for dtype in ("float64", "float32")]
 
 SPEC = PaperSpec(
     paper_id="fastv",

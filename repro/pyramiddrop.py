@@ -22,21 +22,34 @@ the extraction of its tables in github.com/deep-diver/ai-paper-reviewer
 ``content/paper-reviews/2410.17247/index.md`` at 0fd39f4 (the table text as extracted from the
 PDF; captions name the tables). Table 2 has no FLOPs column.
 
-Conformance to the authors' code: not run yet. ``pdrop_rank_drop`` (``llava/model/
-modeling_llama_pdrop.py`` at 6444f30) is a method of a transformers 4.37 ``LlamaModel``
-copy: the module does not import under transformers 5.24 (``No module named
-'transformers.modeling_attn_mask_utils'``), and the method reads ``self_attn.num_heads`` and a
-per-layer ``rotary_emb(value, seq_len)`` that 5.24's Llama layers no longer have. Running it
-needs a separate environment with transformers 4.37 exchanging the random weights and inputs
-with this one (not written yet).
+Conformance to the authors' code (``tokzoo repro pyramiddrop --kind conformance --official
+PATH``): ``pdrop_forward``/``pdrop_rank_drop`` (``llava/model/modeling_llama_pdrop.py`` at
+6444f30) are methods of a transformers 4.37 ``LlamaModel`` copy that does not import under
+transformers 5 (``No module named 'transformers.modeling_attn_mask_utils'``). The claims run
+the official ``LlavaLlamaForCausalLM_PDrop`` in a second Python interpreter
+(``zoo.repro.harness.conformance_llm_tf4``: weights and input embeddings go through files;
+the driver imports the checkout's modules, it installs nothing). Setting that interpreter
+up, in words: a virtual environment outside the repository with the same torch as tokzoo's
+(2.14.1 here; the repository pins 2.1.2), ``transformers==4.37.2`` and ``tokenizers==0.15.1``
+(the repository's pins), ``safetensors``, and ``pillow`` and ``einops`` (imported by the
+LLaVA modules); its ``python`` goes into ``TOKZOO_OFFICIAL_PYTHON_COOPERX521_PYRAMIDDROP`` (or
+``TOKZOO_OFFICIAL_PYTHON``). Without it the claims say ``needs official python``.
+
+Precision: in float64 and float32 tokzoo keeps the same tokens at all three stages and gives
+bit-identical outputs (SDPA on both sides; the scores are computed apart from the layers:
+the official code with a float32 softmax of float64/float32 logits, tokzoo in float32). In bfloat16 the official ranking rounds the attention probabilities to
+bfloat16 before averaging heads and instructions (``softmax(..., dtype=float32).to(bfloat16)``)
+and takes top-k of bfloat16 values, where many tie; tokzoo ranks float32 probabilities: the
+bfloat16 record says how many kept tokens differ.
 """
 
 from __future__ import annotations
 
-from zoo.flops import drop_schedule, fastv_schedule, flops_reduction, full_schedule, kept_tokens, pyramid_schedule, \
+from zoo.flops import fastv_schedule, flops_reduction, full_schedule, kept_tokens, pyramid_schedule, \
     stack_flops
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
 from zoo.repro.analytic import decoder, reproducing_range, schedule_measurement
+from zoo.repro.conformance import Official, conformance_claim
 from zoo.repro.loader import load_config
 
 ABSTRACT = Source("arXiv:2410.17247v2", "Abstract ('55% inference FLOPs acceleration of LLaVA-NeXT')",
@@ -180,6 +193,28 @@ CLAIMS = [
             source=README, measure=kept_after(s), method="pyramiddrop", params=PARAMS) for s in (1, 2, 3)],
     *[_cell(*row[:7], lam=row[7], cid=row[8]) for row in CELLS],
 ]
+
+PDROP_CODE = Official("Cooperx521/PyramidDrop", "6444f30")
+PDROP_BF16 = ("the official pdrop_rank_drop rounds the attention probabilities to bfloat16 (softmax(..., "
+              "dtype=float32).to(bfloat16)), averages heads and the query row in bfloat16 and takes top-k of bfloat16 "
+              "values, where many tie; tokzoo ranks float32 probabilities computed from the layer's bf16 queries and "
+              "keys, so partly other tokens are kept (the record's tokens_kept_by_tokzoo_only_per_reduction)")
+CLAIMS += [conformance_claim(
+    f"conformance-llava15-pdrop-8-16-24-lam0.5-{dtype}", method="pyramiddrop", params=PARAMS, official=PDROP_CODE,
+    path="llava/model/modeling_llama_pdrop.py", where="LlamaModel.pdrop_forward and pdrop_rank_drop, driven by "
+    "llava/model/language_model/llava_llama_pdrop.py LlavaLlamaForCausalLM_PDrop.forward (layer_list [8, 16, 24], "
+    "image_token_ratio_list [1.0, 0.5, 0.25, 0.125])",
+    compare="zoo.repro.harness.conformance_llm_tf4:pyramiddrop", dtype=dtype,
+    description=f"tokzoo's PyramidDrop vs the official pdrop_forward on the same random LLaVA-1.5 layout ({dtype}), "
+                "the official code in a transformers-4.37 interpreter",
+    setting={"model": "LLaVA-1.5 layout: CLIP ViT-L/14-336 depth (576 patches), narrow; 32-layer Llama, 64 wide; "
+                      "random weights", "layer_list": LAYERS, "lambda": 0.5,
+             "compared": "kept token indices at the three stages, tokens per layer, lm_head input and output "
+                         "(method off and on)",
+             "official environment": "transformers 4.37.2, second interpreter "
+                                     "(TOKZOO_OFFICIAL_PYTHON_COOPERX521_PYRAMIDDROP)"},
+    known_deviation=PDROP_BF16 if dtype == "bfloat16" else "")
+    for dtype in ("float64", "float32", "bfloat16")]
 
 SPEC = PaperSpec(paper_id="pyramiddrop",
                  title="PyramidDrop: Accelerating Your Large Vision-Language Models via Pyramid Visual Redundancy Reduction",
