@@ -39,12 +39,13 @@ CLAIMS = [
         id="equal-to-official-package", kind="conformance",
         description="Largest latent difference between tokzoo's CA-ToMe and the authors' package after 4 steps",
         reported=0.0, unit="max |difference|", tolerance=1e-6, direction="lower",
-        setting={"model": "tiny StableDiffusionPipeline (random weights, float32), CFG, DDIM 4 steps",
+        setting={"harness": "zoo.bench.diffusion_claims:ca_tome_conformance", "model": "tiny StableDiffusionPipeline (random weights, float32), CFG, DDIM 4 steps",
                  "threshold": 0.3, "cache_steps": [0, 2],
                  "official": "ca_tome.apply_CA_ToMe(pipe, [0, 2], 0.3) then pipe.call(...)",
                  "metric": "max |tokzoo - official| of the final latents"},
         source=CODE, measure=ca_tome_conformance(0.3, [0, 2]), method="ca-tome",
         params={"threshold": 0.3, "cache_steps": (0, 2)},
+        needs=("cpu", "package:ca-tome"),
     ),
 ]
 

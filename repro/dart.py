@@ -43,7 +43,8 @@ CLAIMS = [
                    "pivots": "4 visual + 4 text", "metric": "100 * (1 - kept visual tokens / 576)"},
           source=ABSTRACT, measure=pruned_share, method="dart", params=PARAMS,
           known_deviation=("the port's per-pivot count int(n (1 - r) / pivots) truncates 7.99 to 7: 4 + 8 x 7 = 60 "
-                           "visual tokens kept (89.58% pruned), not the nominal 64 (88.9%)")),
+                           "visual tokens kept (89.58% pruned), not the nominal 64 (88.9%)"),
+          needs=("cpu", "package:torch", "package:transformers")),
 ]
 
 SPEC = PaperSpec(paper_id="dart", title='Stop Looking for "Important Tokens" in Multimodal Language Models: '

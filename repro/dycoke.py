@@ -53,7 +53,7 @@ def ttm_fraction(k: float) -> float:
 
 
 def _details(k: float) -> dict:
-    from zoo.papers.dycoke import ttm_token_count
+    from zoo.papers.video_budgets import ttm_token_count
 
     exact = ttm_token_count(FRAMES, PER_FRAME, round(1 - k, 12))
     return {"implementation_ttm_tokens_32x196": exact, "window_arithmetic_tokens": FRAMES * PER_FRAME * ttm_fraction(k),

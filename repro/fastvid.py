@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from zoo.flops import flops_ratio, full_schedule
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
-from zoo.repro.analytic import decoder, reproducing_range
+from zoo.repro.analytic import decoder, implementation_check, reproducing_range
 
 README = Source("github.com/LunarShen/FastVID README.md@a40a109", "first paragraph (LLaVA-OneVision-7B headline)",
                 "https://github.com/LunarShen/FastVID/blob/a40a109cb8df20e8c2c17c6850f8269717369990/README.md")
@@ -45,17 +45,17 @@ def _implementation_count() -> int:
 
 
 def _pruned(ctx) -> Measurement:
-    from zoo.papers.fastvid import budget
+    from zoo.papers.video_budgets import fastvid_budget as budget
 
     salient, context = budget(PER_FRAME, 0.10, 0.4)
     kept = FRAMES * (salient + context)
     return Measurement(100 * (1 - kept / (FRAMES * PER_FRAME)), params=PARAMS,
                        details={"kept_tokens_budget": kept, "salient_per_frame": salient, "context_per_frame": context,
-                                "implementation_kept_on_random_video": _implementation_count()})
+                                "implementation_kept_on_random_video": implementation_check(_implementation_count)})
 
 
 def _flops(ctx) -> Measurement:
-    from zoo.papers.fastvid import budget
+    from zoo.papers.video_budgets import fastvid_budget as budget
 
     cfg = decoder(CONFIG)
     kept = FRAMES * sum(budget(PER_FRAME, 0.10, 0.4))

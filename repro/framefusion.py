@@ -61,7 +61,8 @@ CLAIMS = [
           reported=70, unit="%", tolerance=printed(0),
           setting={"model": "LLaVA-OneVision layout, 28 decoder layers (narrow, random weights)", "cost": 0.3,
                    "metric": "1 - token cost (mean over layers of the visual tokens processed / visual tokens in)"},
-          source=README, measure=_reduction, method="framefusion", params=PARAMS),
+          source=README, measure=_reduction, method="framefusion", params=PARAMS,
+          needs=("cpu", "package:torch", "package:transformers")),
 ]
 
 SPEC = PaperSpec(paper_id="framefusion",

@@ -53,14 +53,15 @@ CLAIMS = [
         id="equal-to-official-code", kind="conformance",
         description="Largest output difference between tokzoo's SiTo and the authors' code",
         reported=0.0, unit="max |difference|", tolerance=1e-6, direction="lower",
-        setting={"model": "tiny SD 1.x-layout UNet, random weights, float32, batch 2",
+        setting={"harness": "zoo.bench.diffusion_official:sito_conformance", "model": "tiny SD 1.x-layout UNet, random weights, float32, batch 2",
                  "options": "prune_ratio 0.5 / 0.7 with max_downsample 2 / 0.3 with noise_alpha 0.5, sim_beta 0.5",
                  "similarity dtype": "float16 (the official code's)", "noise": "torch.manual_seed(3) before each run",
-                 "official": f"{REPO}@{COMMIT[:7]} from TOKZOO_OFFICIAL_SITO", "metric": "max |tokzoo - official|"},
+                 "official": f"{REPO}@{COMMIT[:7]} from --official PATH", "metric": "max |tokzoo - official|"},
         source=ALGO,
         measure=sito_conformance([dict(prune_ratio=0.5), dict(prune_ratio=0.7, max_downsample=2),
                                   dict(prune_ratio=0.3, noise_alpha=0.5, sim_beta=0.5)]),
         method="sito", params={"prune_ratio": 0.5},
+        needs=("cpu", f"official:EvelynZhang-epiclab/SiTo@{COMMIT}"),
     ),
 ]
 

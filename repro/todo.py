@@ -54,15 +54,16 @@ CLAIMS += [
         id="equal-to-official-code", kind="conformance",
         description="Largest output difference between tokzoo's ToDo and the authors' code",
         reported=0.0, unit="max |difference|", tolerance=1e-6, direction="lower",
-        setting={"model": "tiny SD 1.x-layout UNet (widths 320, 640, 960), random weights, float32, batch 2",
+        setting={"harness": "zoo.bench.diffusion_official:todo_conformance", "model": "tiny SD 1.x-layout UNet (widths 320, 640, 960), random weights, float32, batch 2",
                  "options": "defaults (factor 2, nearest-exact) / level-2 factor 2 / late-step similarity merge of "
                             "the keys/values (random and fixed destinations)",
-                 "official": f"{REPO}@{COMMIT[:7]} from TOKZOO_OFFICIAL_TODO", "metric": "max |tokzoo - official|"},
+                 "official": f"{REPO}@{COMMIT[:7]} from --official PATH", "metric": "max |tokzoo - official|"},
         source=CODE,
         measure=todo_conformance([dict(), dict(downsample_factor=2, downsample_factor_level_2=2),
                                   dict(timestep_threshold_switch=0.9), dict(timestep_threshold_switch=0.9,
                                                                              use_rand=False)]),
         method="todo", params={"downsample_factor": 2},
+        needs=("cpu", f"official:ethansmith2000/ImprovedTokenMerge@{COMMIT}"),
     ),
     Claim(
         id="speedup-1024px-f2", kind="throughput",

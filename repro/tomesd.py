@@ -74,6 +74,7 @@ CLAIMS = [
         setting={"sx": 2, "sy": 2, "grid": "64x64 (SD 1.5 at 512 px)",
                  "metric": "merged tokens / tokens for ratio 0.999 (r is capped at the sources)"},
         source=DOCSTRING, measure=largest_merge_fraction(2, 2), method="tomesd", params={"ratio": 0.999},
+        needs=("cpu", "package:torch"),
     ),
     Claim(
         id="patched-blocks-max-downsample-1", kind="analytic",
@@ -99,7 +100,7 @@ CLAIMS = [
         id="equal-to-official-package", kind="conformance",
         description="Largest output difference between tokzoo's ToMeSD and the official tomesd package",
         reported=0.0, unit="max |difference|", tolerance=1e-6, direction="lower",
-        setting={"model": "tiny SD 1.x-layout UNet, random weights, float32, CFG batch 2",
+        setting={"harness": "zoo.bench.diffusion_claims:tomesd_conformance", "model": "tiny SD 1.x-layout UNet, random weights, float32, CFG batch 2",
                  "options": "ratio 0.5 / 0.3 with max_downsample 2 / 0.6 with sx=3 sy=2 / 0.4 with cross-attention "
                             "and MLP merging and max_downsample 4 / fixed destinations",
                  "generator": "tokzoo seed=7; official: torch.manual_seed(7) before the forward (it forks the "
@@ -110,6 +111,7 @@ CLAIMS = [
                                     dict(ratio=0.4, merge_crossattn=True, merge_mlp=True, max_downsample=4),
                                     dict(ratio=0.5, use_rand=False)]),
         method="tomesd", params={"ratio": 0.5},
+        needs=("cpu", "package:tomesd"),
     ),
 ]
 

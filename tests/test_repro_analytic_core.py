@@ -51,6 +51,11 @@ def test_every_analytic_claim_runs_without_heavy_libraries():
     assert res.returncode == 0, res.stderr[-3000:]
     rows = json.loads(res.stdout.strip().splitlines()[-1])
     assert len(rows) >= 60, len(rows)
-    bad = [r for r in rows if not (r["status"] == "reproduced" or (r["status"] == "deviates" and r["known"]))]
+    # a claim measured on the zoo's implementation says which package it needs and is skipped for it here
+    on_impl = [r for r in rows if any(n.startswith("package:") for n in r["needs"])]
+    assert all(r["status"] == "skipped" and r["reason"].startswith("needs package") for r in on_impl), on_impl
+    assert len(on_impl) <= len(rows) // 10, [r["claim"] for r in on_impl]
+    bad = [r for r in rows if r not in on_impl
+           and not (r["status"] == "reproduced" or (r["status"] == "deviates" and r["known"]))]
     assert not bad, bad
     assert {r["paper"] for r in rows} >= {"fastv", "pyramiddrop", "evit", "ppt", "visionzip", "fastervlm", "sparsevlm"}

@@ -33,11 +33,23 @@ ENV = {"sito": "TOKZOO_OFFICIAL_SITO", "todo": "TOKZOO_OFFICIAL_TODO"}
 REPOS = {"sito": "github.com/EvelynZhang-epiclab/SiTo@708dddb", "todo": "github.com/ethansmith2000/ImprovedTokenMerge@81928e4"}
 
 
-def checkout(method: str, path: str | None = None) -> Path:
-    root = path or os.environ.get(ENV[method])
+def checkout(method: str, path: str | None = None, ctx: Any = None) -> Path:
+    """The authors' checkout: ``path``, else the one the repro run was given for the claim's
+    ``official:`` need (``--official`` or ``TOKZOO_OFFICIAL_<OWNER>_<REPO>``), else ``ENV[method]``."""
+    root = path or _from_run(ctx) or os.environ.get(ENV[method])
     if not root or not Path(root).is_dir():
         raise Unavailable(f"a checkout of {REPOS[method]} ({ENV[method]}=PATH)")
     return Path(root)
+
+
+def _from_run(ctx: Any) -> str | None:
+    if ctx is None:
+        return None
+    from zoo.repro.conformance import Official, official_path
+    from zoo.repro.spec import OFFICIAL_NEED
+
+    needs = [n for n in getattr(ctx.claim, "needs", ()) if OFFICIAL_NEED.match(n)]
+    return official_path(Official.parse(needs[0]), ctx.options.official) if needs else None
 
 
 def _load(name: str, path: Path, package: str | None = None, extra: dict[str, Any] | None = None):
@@ -72,11 +84,11 @@ def _cuda_zeros_on_cpu():
         torch.zeros = real
 
 
-def load_sito(path: str | None = None):
+def load_sito(path: str | None = None, ctx: Any = None):
     """The official SiTo package (``apply_patch``) from a checkout, as a package named ``official_sito``."""
     import torch.nn.functional as F
 
-    root = checkout("sito", path)
+    root = checkout("sito", path, ctx)
     pkg = types.ModuleType("official_sito")
     pkg.__path__ = [str(root)]
     sys.modules["official_sito"] = pkg
@@ -86,9 +98,9 @@ def load_sito(path: str | None = None):
     return _load("official_sito.patch", root / "patch.py", "official_sito")
 
 
-def load_todo(path: str | None = None):
+def load_todo(path: str | None = None, ctx: Any = None):
     """The official ToDo code (``patch_attention_proc``) from a checkout."""
-    root = checkout("todo", path)
+    root = checkout("todo", path, ctx)
     if "xformers" not in sys.modules and importlib.util.find_spec("xformers") is None:
         from importlib.machinery import ModuleSpec
 
@@ -114,7 +126,7 @@ def sito_conformance(params_list: list[dict[str, Any]], path: str | None = None)
         from zoo.bench.diffusion_claims import tiny_inputs
         from zoo.bench.diffusion_tiny import tiny_sd_unet
 
-        official = load_sito(path)
+        official = load_sito(path, ctx)
         net = tiny_sd_unet()
         sample, t, text = tiny_inputs()
         rows, worst = [], 0.0
@@ -153,7 +165,7 @@ def todo_conformance(params_list: list[dict[str, Any]], path: str | None = None)
         from zoo.bench.diffusion_claims import tiny_inputs
         from zoo.bench.diffusion_tiny import tiny_sd_unet
 
-        official = load_todo(path)
+        official = load_todo(path, ctx)
         net = tiny_sd_unet(channels=(320, 640, 960), groups=32, attention_head_dim=8)
         sample, t, text = tiny_inputs()
         rows, worst = [], 0.0

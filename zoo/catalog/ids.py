@@ -38,6 +38,9 @@ PINNED_IDS: dict[str, str] = {
     "2502.11494": "dart",
     "2503.02175": "divprune",
     "2409.17422": "gemfilter",
+    "2405.16148": "pitome",
+    "2306.16009": "a-tome",
+    "2001.08950": "power-bert",
 }
 
 MAX_ID_LENGTH = 40

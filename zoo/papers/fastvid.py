@@ -50,6 +50,7 @@ import torch
 
 from zoo.core.density import peak_scores
 from zoo.core.temporal import VideoTokens, frame_similarity_to_next, segment_sizes_from_cuts
+from zoo.papers.video_budgets import fastvid_budget as budget  # noqa: F401 (public here too)
 
 
 def dyseg(global_features: torch.Tensor, c: int = 8, tau: float = 0.9) -> list[int]:
@@ -62,13 +63,6 @@ def dyseg(global_features: torch.Tensor, c: int = 8, tau: float = 0.9) -> list[i
     cuts = torch.topk(sim, n_top, largest=False).indices.tolist() if n_top else []
     cuts += torch.nonzero(sim < tau).reshape(-1).tolist()
     return segment_sizes_from_cuts(cuts, t)
-
-
-def budget(n_tokens: int, keep_ratio: float, d: float) -> tuple[int, int]:
-    """``(salient, context)`` tokens per frame: ``R = int(N * r)``, ``s = R - int(R * d)``, ``R - s``."""
-    retain = int(n_tokens * keep_ratio)
-    salient = retain - int(retain * d)
-    return salient, retain - salient
 
 
 def anchor_context_counts(sizes: list[int], context: int, p: int) -> list[int]:

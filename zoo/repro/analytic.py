@@ -5,7 +5,7 @@ Everything here is exact arithmetic on public config numbers (no weights, no tor
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from zoo.flops import DecoderConfig, TokenSchedule, flops_ratio, full_schedule, stack_flops
 from zoo.repro import loader
@@ -149,3 +149,13 @@ def vit_operating_point(config_name: str, method_id: str, target_reduction: floa
     if best is None:
         raise ValueError("vit_operating_point: no candidate r given")
     return best
+
+
+def implementation_check(fn: Callable[[], Any]) -> Any:
+    """``fn()`` (a cross-check on the zoo's implementation, which needs torch) or, with the core
+    install alone, a note that it was not run; the analytic value never depends on it."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "not run: needs torch (the analytic value does not depend on it)"
+    return fn()

@@ -164,13 +164,20 @@ def resolve_package(distribution: str) -> Reference:
 
 
 def package_installed(distribution: str) -> bool:
+    """Whether ``distribution`` is installed and its top-level module can be found (a package
+    whose import is blocked or broken here counts as missing)."""
+    import importlib.util
     from importlib import metadata
 
     try:
-        metadata.version(distribution)
+        dist = metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
         return False
-    return True
+    top = (dist.read_text("top_level.txt") or "").split() or [distribution.replace("-", "_")]
+    try:
+        return importlib.util.find_spec(top[0]) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def measurement(reference: Reference, dtype: str, *, differences: Mapping[str, float],

@@ -68,6 +68,7 @@ def missing_reason(method_id: str, needs: tuple[str, ...], adapter_name: str) ->
 
 def support_matrix() -> list[Support]:
     """Every registered method x every decoder model class: supported, or the reason why not."""
+    from zoo.families.decoders.base import SIGNALS
     from zoo.interface import method_class
     from zoo.papers import REGISTRY
 
@@ -76,6 +77,8 @@ def support_matrix() -> list[Support]:
         cls = method_class(method_id)
         families = tuple(cls.families)
         needs = tuple(getattr(cls, "needs", ()) or ())
+        if not set(needs) <= set(SIGNALS):  # another runtime's signals (encoders, diffusion): not a decoder method
+            needs = ()
         for name in DECODER_ADAPTERS:
             adapter = _adapter(name)
             ok = name in families
