@@ -15,7 +15,9 @@ real images with the real CLIP weights: the fidelity claim above, not arithmetic
 
 Conformance: tokzoo's PruMerge and PruMerge+ against the official ``clip_encoder.py``
 (42Shawn/LLaVA-PruMerge at 097c041) on the same random LLaVA-1.5 layout, float64
-(``--kind conformance --official PATH``); both records deviate, for the causes they state.
+(``--kind conformance --official PATH``). Both were recorded as deviating before the issue-14 fixes
+(float32 scores, a float32 outlier fraction); after them (scores in the model's dtype, the Python-float
+fraction and grid step) both agree to ~5e-17.
 """
 
 from __future__ import annotations
@@ -66,12 +68,6 @@ CLAIMS = [
 ]
 
 PRUMERGE_CODE = Official("42Shawn/LLaVA-PruMerge", "097c041")
-FLOAT32_SCORES = ("tokzoo's PruMerge computes the [CLS] attention and the key similarities in float32 "
-                  "(zoo/papers/llava_prumerge.py: q.float(), k.float()); the official code uses the model's dtype, "
-                  "so float64 features differ at ~2e-8 (the kept tokens agree; reported to the coordinator)")
-PLUS_COUNT = ("PruMerge+ keeps a different number of tokens than the official token_prune_merge_advanced_plus on "
-              "this input (tokzoo 10, official 9): tokzoo truncates a float32 IQR outlier fraction, so its grid step "
-              "comes out one too small (issue 14; the decoder helper's fix is pending): rerun after it lands")
 CLAIMS += [conformance_claim(
     f"conformance-llava15-{'plus' if plus else 'prumerge'}-float64", method="llava-prumerge",
     params={"plus": True} if plus else {}, official=PRUMERGE_CODE, path="llava/model/multimodal_encoder/clip_encoder.py",
@@ -82,7 +78,7 @@ CLAIMS += [conformance_claim(
                 "layout (float64)",
     setting={"model": "LLaVA-1.5 layout (CLIP ViT-L/14-336 depth, 576 patches), narrow, random weights",
              "mode": "adaptive (keep_ratio=None)", "compared": "image features into the projector, rows matched"},
-    known_deviation=PLUS_COUNT if plus else FLOAT32_SCORES) for plus in (False, True)]
+    ) for plus in (False, True)]
 
 SPEC = PaperSpec(paper_id="llava-prumerge", title="LLaVA-PruMerge: Adaptive Token Reduction for Efficient Large Multimodal Models",
                  arxiv="2403.15388", method="llava-prumerge", claims=CLAIMS, notes=__doc__)
