@@ -46,6 +46,17 @@ def family_of(model: str) -> str | None:
     return CONFIGS[model][0] if model in CONFIGS else None
 
 
+def model_class(cls_name: str):
+    """The transformers class named ``cls_name`` (WhisperEncoder is not exported at the top level)."""
+    import transformers
+
+    if cls_name == "WhisperEncoder":
+        from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+        return WhisperEncoder
+    return getattr(transformers, cls_name)
+
+
 def build(model: str, *, batch_size: int, seq_len: int | None, img_size: int | None, dtype: str, device: str,
           seed: int = 0) -> tuple[Any, dict[str, Any], int | None]:
     """The model (random weights, eval, ``dtype``) and one batch of inputs; returns the text length used."""
@@ -53,7 +64,7 @@ def build(model: str, *, batch_size: int, seq_len: int | None, img_size: int | N
     import transformers
 
     family, cls_name, kw, _, _ = CONFIGS[model]
-    cls = getattr(transformers, cls_name)
+    cls = model_class(cls_name)
     config_cls = {"BertModel": transformers.BertConfig, "ASTModel": transformers.ASTConfig,
                   "WhisperEncoder": transformers.WhisperConfig, "ViTModel": transformers.ViTConfig,
                   "CLIPVisionModel": transformers.CLIPVisionConfig,
