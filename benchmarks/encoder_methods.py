@@ -42,11 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from zoo.bench.common import bench_command, write_json_atomic
+    from zoo.bench.encoder import CONFIGS as MODELS
     from zoo.bench.encoder import bench
+    from zoo.families.encoders.support import support
 
     for model in args.models:
         for method in args.methods:
             params, why = CONFIGS[method]
+            cell = support(method, MODELS[model][0])
+            if cell.status == "no":
+                print(f"{model:12s} {method:10s} not run: {cell.reason}", flush=True)
+                continue
             for dtype in args.dtype:
                 command = bench_command(method, params, model=model, batch_size=args.batch_size, dtype=dtype,
                                         threads=args.threads, warmup=args.warmup, repeats=args.repeats)
