@@ -47,7 +47,13 @@ def test_arithmetic_alone_is_never_plainly_reproduced():
     spec = PaperSpec("toy", "Toy", "", [claim("a1", "analytic")])
     assert derive_status(spec, [rec("a1", "analytic", "reproduced")]) == "analytic only"
     both = PaperSpec("toy", "Toy", "", [claim("a1", "analytic"), claim("s1", "latency")])
-    assert derive_status(both, [rec("a1", "analytic", "reproduced"), rec("s1", "latency", "reproduced")]) == "reproduced"
+    assert derive_status(both, [rec("a1", "analytic", "reproduced"), rec("s1", "latency", "reproduced")]) == (
+        "reproduced, no accuracy claim")
+    conf = PaperSpec("toy", "Toy", "", [claim("a1", "analytic"), claim("c1", "conformance")])
+    assert derive_status(conf, [rec("a1", "analytic", "reproduced"), rec("c1", "conformance", "reproduced")]) == (
+        "reproduced, no accuracy claim")
+    full = PaperSpec("toy", "Toy", "", [claim("a1", "analytic"), claim("q1", "accuracy")])
+    assert derive_status(full, [rec("a1", "analytic", "reproduced"), rec("q1", "accuracy", "reproduced")]) == "reproduced"
 
 
 def test_inconclusive_speed_is_not_a_deviation():

@@ -74,6 +74,8 @@ REPRO_STATUS: dict[str, str] = {
     "not run": "No claim has been measured.",
     "analytic only": "Every claim is analytic (FLOPs, token counts) and matches; no speed, conformance or "
                      "accuracy claim exists to check the method itself.",
+    "reproduced, no accuracy claim": "Every claim matches (arithmetic, speed or agreement with the authors' code), "
+                                     "but the paper has no accuracy claim: its results were not checked.",
 }
 
 CLAIM_KIND: dict[str, str] = {

@@ -20,7 +20,7 @@ import typer
 from zoo.vocab import CLAIM_KIND, CLAIM_KIND_GROUP
 
 _STATUS_STYLE = {"reproduced": "green", "deviates": "red", "failed": "red", "skipped": "yellow",
-                 "inconclusive": "magenta", "partial": "cyan", "not run": "dim", "analytic only": "cyan"}
+                 "inconclusive": "magenta", "partial": "cyan", "not run": "dim", "analytic only": "cyan", "reproduced, no accuracy claim": "cyan"}
 _SPEED_KINDS = set(CLAIM_KIND_GROUP["speed"])
 
 

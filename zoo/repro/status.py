@@ -135,8 +135,9 @@ def derive_status(spec: PaperSpec, records: Iterable[Record]) -> str:
 
     ``deviates`` if any claim deviates; else ``failed`` if any errored; ``not run`` when nothing
     was measured (inconclusive speed runs count as not measured); ``analytic only`` when every
-    claim is analytic and all match; ``reproduced`` when every claim of every kind is
-    reproduced and at least one is not analytic; ``partial`` otherwise. Always show
+    claim is analytic and all match; ``reproduced, no accuracy claim`` when all match, some are
+    not analytic and none is an accuracy claim; ``reproduced`` when every claim of every kind,
+    accuracy included, is reproduced; ``partial`` otherwise. Always show
     :func:`status_line` next to it.
     """
     kinds = kind_statuses(spec, list(records))
@@ -150,7 +151,9 @@ def derive_status(spec: PaperSpec, records: Iterable[Record]) -> str:
     if n_ok == 0:
         return "not run"
     if all(k.reproduced == k.total for k in kinds.values()):
-        return "analytic only" if set(kinds) == {"analytic"} else "reproduced"
+        if set(kinds) == {"analytic"}:
+            return "analytic only"
+        return "reproduced" if "accuracy" in kinds else "reproduced, no accuracy claim"
     return "partial"
 
 
