@@ -3,8 +3,8 @@ and each method page's "Runs on" section.
 
 The matrix comes from ``site/data/methods.json`` (``support_matrix``: the cells of
 :func:`zoo.support.support_records`: method, adapter, runtime, model_classes, serves, status,
-reason). Every string is data: ids and class names go through :func:`code_span`, prose through
-:func:`md_text`, so nothing in the file can become markup.
+reason). Every string is data: ids and class names go through this module's :func:`code_span`, prose
+through :func:`md_text`, so nothing in the file can become markup.
 """
 
 from __future__ import annotations
@@ -13,13 +13,19 @@ from typing import Any
 
 from zoo.site.data import SiteData
 from zoo.site.escape import md_text
-from zoo.site.markdown import code_span, rel, table, wide
+from zoo.site.markdown import rel, table, wide
 
 PAGE = "support/index.md"
 STATUS_WORDS = {"yes": "yes", "depends": "depends", "no": "no"}
 RUNTIME_TITLES = {"encoder": "Encoders", "decoder": "Decoder LMs", "diffusion": "Diffusion"}
 LEGEND = ("**yes**: runs on every model the adapter serves; **depends**: runs on the models that offer "
           "what the reason names; **no**: does not run (the reason says why).")
+
+
+def code_span(text: Any) -> str:
+    """Inline code showing ``text`` literally: Python-Markdown still parses links and emphasis inside
+    an inline ``<code>`` element, so the text is escaped as Markdown (entities and backslashes)."""
+    return f"<code>{md_text(text)}</code>"
 
 
 def cells(data: SiteData) -> list[dict[str, Any]]:
