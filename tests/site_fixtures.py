@@ -193,7 +193,26 @@ def hostile_root(tmp: Path) -> Path:
     bench["command"] = hostile("bench-command")
     bench["flops"] = {**bench["flops"], "convention": hostile("bench-convention")}
     (root / "benchmarks" / "results" / "vit-tome-hostile.json").write_text(json.dumps(bench), encoding="utf-8")
+    _hostile_support_matrix(root / "site" / "data" / "methods.json")
     return root
+
+
+def _hostile_support_matrix(path: Path) -> None:
+    """Hostile strings in the stored support matrix: tome's timm-vit cell (reason, served classes)
+    and one extra cell whose method, adapter and runtime names are hostile too."""
+    import json
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    matrix = doc.get("support_matrix") or []
+    for cell in matrix:
+        if cell.get("method") == "tome" and cell.get("adapter") == "timm-vit":
+            cell.update(status="depends", reason=hostile("support-reason"), serves=hostile("support-serves"),
+                        model_classes=[hostile("support-class")])
+    matrix.append({"method": hostile("support-method"), "adapter": hostile("support-adapter"),
+                   "runtime": hostile("support-runtime"), "model_classes": [hostile("support-class2")],
+                   "serves": hostile("support-serves2"), "status": "depends", "reason": hostile("support-reason2")})
+    doc["support_matrix"] = matrix
+    path.write_text(json.dumps(doc), encoding="utf-8")
 
 
 _BUILDS: dict[str, Any] = {}

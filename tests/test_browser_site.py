@@ -118,6 +118,26 @@ def test_hostile_short_name_is_text_in_title_heading_and_navigation(browser, sit
         ctx.close()
 
 
+def test_support_matrix_page_and_runs_on_show_hostile_cells_as_text(browser, site):
+    from site_fixtures import hostile
+
+    base, _ = site
+    ctx, pg, log = _context(browser, base)
+    try:
+        pg.goto(f"{base}/support/")
+        text = pg.text_content("article")
+        for tag in ("support-reason", "support-method", "support-runtime", "support-reason2", "support-serves2"):
+            assert hostile(tag) in text, tag
+        heads = pg.eval_on_selector_all("article table th", "els => els.map(e => e.textContent.trim())")
+        assert {"timm-vit", "llava", "qwen2.5-vl", "diffusers-unet"} <= set(heads)
+        pg.goto(f"{base}/methods/tome/")
+        runs_on = pg.text_content("article")
+        assert "Runs on" in runs_on and hostile("support-reason") in runs_on and hostile("support-class") in runs_on
+        assert log["dialogs"] == [] and log["errors"] == []
+    finally:
+        ctx.close()
+
+
 def test_docstring_lists_stay_lists_titles_do_not_repeat_names_badges_keep_their_size(browser, site):
     base, _ = site
     ctx, pg, log = _context(browser, base)

@@ -145,3 +145,27 @@ def test_contributing_repo_links_become_paths():
     assert "the catalog (`catalog.yaml`)" in out
     assert "[docs](https://x.org)" in out and "[top](#top)" in out
     assert "[a](b)" in out  # code blocks untouched
+
+
+def test_support_page_and_runs_on_render_every_cell_string_literally():
+    from zoo.site.data import SiteData
+    from zoo.site.pages_support import runs_on_section, support_page
+
+    evil = HOSTILE[0] + " " + HOSTILE[1] + " " + HOSTILE[4]
+    cells = [
+        {"method": "tome", "adapter": "timm-vit", "runtime": "encoder", "model_classes": [evil],
+         "serves": evil, "status": "depends", "reason": evil},
+        {"method": "tome", "adapter": "a|b", "runtime": "encoder", "model_classes": [],
+         "serves": "x", "status": "no", "reason": HOSTILE[2]},
+        {"method": evil, "adapter": evil, "runtime": evil, "model_classes": [], "serves": evil,
+         "status": "depends", "reason": evil},
+        {"method": "broken"},  # malformed cells are left out
+    ]
+    data = SiteData(papers=[], support_matrix=cells)
+    for md in (support_page(data), runs_on_section("tome", data, "methods/tome.md")):
+        out = _render(md)
+        assert "script" not in out.tags and "img" not in out.tags
+        assert "[link](javascript:alert(1))" in out.text  # a Markdown link in the data stays text
+        assert HOSTILE[0] in out.text and HOSTILE[2] in out.text
+    assert "broken" not in support_page(data)
+    assert runs_on_section("tome", SiteData(papers=[], support_matrix=None), "methods/tome.md") == ""

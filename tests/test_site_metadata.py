@@ -88,3 +88,15 @@ def test_site_builds_without_the_model_libraries(tmp_path):
     assert "method metadata read from site/data/methods.json" in notes
     for method_id in committed["methods"]:
         assert (tmp_path / "out" / "html" / "methods" / method_id / "index.html").is_file(), method_id
+
+
+def test_metadata_carries_the_uniform_support_matrix():
+    from zoo.families import ADAPTERS
+    from zoo.papers import REGISTRY
+    from zoo.site import metadata
+
+    doc = metadata.load(ROOT)
+    cells = doc["support_matrix"]
+    assert {(c["method"], c["adapter"]) for c in cells} == {(m, a) for m in REGISTRY for a in ADAPTERS}
+    assert len(cells) == len(REGISTRY) * len(ADAPTERS)
+    assert metadata.SUPPORT_MATRIX_PROVIDER == ("zoo.support", "support_records")

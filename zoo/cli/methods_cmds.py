@@ -158,26 +158,89 @@ def render_methods_table(rows: list[dict[str, Any]], width: int) -> str:
 
 
 def methods_cmd(
+    method: Optional[str] = typer.Argument(None, help="A method id: its row and the adapters it runs on "
+                                           "(with the reason where it does not)."),
     family: Optional[str] = typer.Option(None, "--family", help="Only methods for this model family: an adapter "
-                                         "(timm-vit, llava, ...) or a catalog family term (vit, vlm, video-llm, ...)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (typed parameter defaults) instead of a table."),
+                                         "(timm-vit, llava, ...) or a catalog family term (vit, vlm, video-llm, ...); "
+                                         "with --support also a runtime (encoder, decoder, diffusion)."),
+    support: bool = typer.Option(False, "--support", help="Show the method x model support matrix (yes/depends/no "
+                                 "per adapter, grouped by runtime; reasons with a method id or --json)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (typed parameter defaults; support cells with "
+                                 "their reasons) instead of a table."),
 ) -> None:
     """List the registered methods: id, paper, families, placement and parameters with defaults."""
     import shutil
 
     from zoo.interface import methods
 
+    if method is not None:
+        _require_method(method)
     try:
         infos = methods()
     except ImportError as exc:
         typer.echo(f"error: listing methods needs the method dependencies ({exc}); install tokzoo[vit]", err=True)
         raise typer.Exit(1)
+    width = shutil.get_terminal_size((100, 24)).columns
+    if support or method is not None:
+        _support_cmd(method, family, support, as_json, infos, width)
+        return
     rows = filter_by_family(method_rows(infos), family)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    width = shutil.get_terminal_size((100, 24)).columns
     typer.echo(render_methods_table(rows, width), nl=False)
+
+
+def _require_method(method_id: str) -> None:
+    """Exit 2 naming the registered ids when ``method_id`` is not one."""
+    from zoo.papers import REGISTRY
+
+    if method_id not in REGISTRY:
+        typer.echo(f"error: unknown method {method_id[:40]!r}; registered: {', '.join(REGISTRY)}", err=True)
+        raise typer.Exit(2)
+
+
+def _support_cmd(method: Optional[str], family: Optional[str], support_only: bool, as_json: bool,
+                 infos: list[Any], width: int) -> None:
+    """The support views of ``tokzoo methods`` (see :mod:`zoo.cli.support_view`)."""
+    from zoo.cli import support_view
+    from zoo.families import ADAPTERS
+    from zoo.support import adapters_by_runtime, support_matrix
+
+    runtimes = adapters_by_runtime()
+    term = family.strip() if family is not None else None
+    if method is not None:
+        if term is not None:
+            raise typer.BadParameter("--family filters the method list; with a method id every adapter is shown",
+                                     param_hint="--family")
+        cells = support_matrix([method])
+        if as_json:
+            data: Any = [c.as_dict() for c in cells]
+            if not support_only:
+                data = {**method_rows([i for i in infos if i.id == method])[0], "support": data}
+            typer.echo(json.dumps(data, indent=2))
+            return
+        if not support_only:
+            rows = method_rows([i for i in infos if i.id == method])
+            typer.echo(render_methods_table(rows, width), nl=False)
+        typer.echo(support_view.render_method(method, cells, width), nl=False)
+        return
+    if term is not None and term in runtimes:
+        cells = support_matrix(adapters=list(runtimes[term]))
+    elif term is not None and term in ADAPTERS:
+        cells = support_matrix(adapters=[term])
+    else:
+        try:
+            ids = [r["id"] for r in filter_by_family(method_rows(infos), term)]
+        except typer.BadParameter as exc:
+            raise typer.BadParameter(f"{exc.message}; runtimes: {', '.join(runtimes)}", param_hint="--family")
+        cells = support_matrix(ids)
+    if as_json:
+        typer.echo(json.dumps([c.as_dict() for c in cells], indent=2))
+    elif term is not None and term in ADAPTERS:
+        typer.echo(support_view.render_adapter(term, cells, width), nl=False)
+    else:
+        typer.echo(support_view.render_grid(cells, width), nl=False)
 
 
 def bench_cmd(

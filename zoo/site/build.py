@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from zoo.site import pages_catalog, pages_claims, pages_compare, pages_method, pages_reference, pages_stats
+from zoo.site import (pages_catalog, pages_claims, pages_compare, pages_method, pages_reference, pages_stats,
+                      pages_support)
 from zoo.site.data import SiteData, load_benchmarks, load_methods, paper_dicts
 from zoo.site.escape import html_text
 from zoo.site.markdown import display_name
@@ -140,7 +141,8 @@ def render_pages(data: SiteData, root: Path) -> tuple[dict[str, str], list[Any]]
             method_compare.setdefault(mid, {})[pages_compare.family_label(family)] = pages_compare.page_path(family)
 
     files["methods/index.md"] = pages_method.methods_index(data, compare_nav)
-    method_nav: list[Any] = ["methods/index.md"]
+    files[pages_support.PAGE] = pages_support.support_page(data)
+    method_nav: list[Any] = ["methods/index.md", {"Support matrix": pages_support.PAGE}]
     for method in sorted(data.methods.values(), key=lambda m: m.id):
         paper = data.paper_for_method(method.id)
         files[f"methods/{method.id}.md"] = pages_method.method_page(method, data, method_compare.get(method.id))

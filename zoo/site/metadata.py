@@ -32,13 +32,9 @@ from typing import Any, Callable
 SCHEMA = 1
 DATA_FILE = Path("site") / "data" / "methods.json"
 
-#: candidate providers of the method x model support matrix (a later addition to the zoo);
-#: the first that exists is called without arguments and its JSON-able result is stored
-SUPPORT_MATRIX_PROVIDERS = (
-    ("zoo.interface", "support_matrix"),
-    ("zoo.families", "support_matrix"),
-    ("zoo", "support_matrix"),
-)
+#: the method x model support matrix stored in the file: ``zoo.support.support_records`` (one cell per
+#: registered method x adapter: runtime, model classes, status yes/depends/no, reason)
+SUPPORT_MATRIX_PROVIDER = ("zoo.support", "support_records")
 
 
 @dataclass(frozen=True)
@@ -227,19 +223,13 @@ def method_schedules(method_id: str, families: list[str], runners: dict[str, Cal
     return out
 
 
-def support_matrix() -> Any:
-    """The method x model support matrix from the first provider that exists (None if none)."""
+def support_matrix() -> list[dict[str, Any]]:
+    """The uniform method x model support matrix (:func:`zoo.support.support_records`), JSON-ready."""
     import importlib
 
-    for module_name, attr in SUPPORT_MATRIX_PROVIDERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        provider = getattr(module, attr, None)
-        if callable(provider):
-            return json.loads(json.dumps(provider(), default=str))
-    return None
+    module_name, attr = SUPPORT_MATRIX_PROVIDER
+    provider = getattr(importlib.import_module(module_name), attr)
+    return json.loads(json.dumps(provider(), default=str))
 
 
 def generate() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """One page per implemented method: paper (authors, venue, code, project, license), how to
-apply it, parameters (type, default, description) and the paper's notation, the support
-matrix when the zoo provides one, token schedules / FLOPs, benchmarks, and the repro table
+apply it, parameters (type, default, description) and the paper's notation, where it runs
+(its row of the support matrix: every adapter, and why not where it does not), token schedules / FLOPs, benchmarks, and the repro table
 with status per kind.
 """
 
@@ -189,24 +189,10 @@ def paper_facts(paper: dict[str, Any]) -> list[list[str]]:
 
 
 def support_section(method_id: str, data: SiteData) -> str:
-    """The method x model support matrix row of this method, when the zoo provides one."""
-    matrix = data.support_matrix
-    rows: list[list[str]] = []
-    if isinstance(matrix, dict):
-        mine = matrix.get(method_id)
-        if isinstance(mine, dict):
-            rows = [[md_text(model), md_text(value if not isinstance(value, dict) else
-                                             value.get("status") or value.get("reason") or value)]
-                    for model, value in mine.items()]
-    elif isinstance(matrix, list):
-        for row in matrix:
-            if isinstance(row, dict) and row.get("method") == method_id:
-                rest = {k: v for k, v in row.items() if k != "method"}
-                model = rest.pop("model", rest.pop("adapter", ""))
-                rows.append([md_text(model), md_text("; ".join(f"{k}: {v}" for k, v in rest.items()))])
-    if not rows:
-        return ""
-    return "## Supported models\n\n" + table(["Model", "Support"], rows)
+    """The "Runs on" section: this method's row of the support matrix (:mod:`zoo.site.pages_support`)."""
+    from zoo.site.pages_support import runs_on_section
+
+    return runs_on_section(method_id, data, f"methods/{method_id}.md")
 
 
 def method_page(method: MethodDoc, data: SiteData, compare_pages: dict[str, str] | None = None) -> str:

@@ -144,16 +144,25 @@ class _ScoredPruning(DenoiserReducer):
 class DiffusersUNetAdapter(DiffusersAdapter):
     name = "diffusers-unet"
     kinds = ("unet",)
+    #: the diffusers classes served (shown in the support matrix, :mod:`zoo.support`)
+    model_classes: ClassVar[tuple[str, ...]] = ("UNet2DConditionModel",)
+    serves = "diffusers UNet2DConditionModel (SD 1.x/2.x, SDXL layouts), as a model or a pipeline's unet"
 
 
 class DiffusersDiTAdapter(DiffusersAdapter):
     name = "diffusers-dit"
     kinds = ("dit", "flux")
+    model_classes: ClassVar[tuple[str, ...]] = ("Transformer2DModel", "DiTTransformer2DModel",
+                                                "PixArtTransformer2DModel")
+    serves = ("diffusers Transformer2DModel with patches, DiTTransformer2DModel, PixArtTransformer2DModel "
+              "(FluxTransformer2DModel is recognised and refused)")
 
 
 class DiffusersMMDiTAdapter(DiffusersAdapter):
     name = "diffusers-mmdit"
     kinds = ("mmdit",)
+    model_classes: ClassVar[tuple[str, ...]] = ("SD3Transformer2DModel",)
+    serves = "diffusers SD3Transformer2DModel (image tokens of the joint blocks)"
 
 
 #: the three adapter names (``zoo.families.ADAPTERS`` keys)
