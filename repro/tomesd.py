@@ -129,7 +129,7 @@ for r, fid, seconds, gb in ROWS[1:]:
                  "measured": "one denoising step (UNet forward, CFG batch 2, 512 px), bf16, SDPA math backend "
                              "(the attention matrix materialised like the original SD attention the README ran; "
                              "with a fused kernel on a CPU the step is compute-bound and ToMeSD's FLOPs saving at "
-                             "ratio 0.5 caps the speedup near 1.1x, see benchmarks/results/diffusion-*.json)",
+                             "ratio 0.5 caps the speedup near 1.1x: the sd15-unet bench records under benchmarks/results)",
                  "metric": "time ratio original / ToMeSD (the README's 'x faster', from its two columns)"},
         source=README, measure=step_speedup("tomesd", params, 512, attention="math"), method="tomesd", params=params,
         on_demand=True,

@@ -54,10 +54,13 @@ class ReferenceSetup:
     x_label: str
     budgets: tuple[tuple[tuple[str, Any], ...], ...]
     x_values: tuple[float, ...]
+    video_frames: int = 0  # > 0: the prompt holds one video of this many frames (LLaVA-OneVision)
 
 
 _VIT_RATIOS = (0.8, 0.6, 0.4, 0.2)
 _VLM_TOKENS = (288, 192, 128, 64)
+_VIDEO_RATIOS = (0.5, 0.3, 0.2, 0.1)
+_VIDEO_FRAMES = 8  # 8 x 196 tokens keeps the 28-layer build quick; the frame count is in the label
 
 REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
     ReferenceSetup(
@@ -73,6 +76,16 @@ REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
         x_label="image-token budget (keep_tokens; keep_ratio = tokens / 576 where keep_tokens is not a parameter)",
         budgets=tuple((("keep_tokens", k), ("keep_ratio", k / 576)) for k in _VLM_TOKENS),
         x_values=_VLM_TOKENS,
+    ),
+    ReferenceSetup(
+        adapter="llava-onevision", config="llava-onevision-7b", kind="decoder", stage="llm",
+        label=(f"LLaVA-OneVision-7B layout, one video of {_VIDEO_FRAMES} frames x 196 tokens + its newline "
+               "(36 system + 40 question tokens, 28 layers)"),
+        x_label="budget: keep_ratio of the video tokens (FrameFusion: its token cost; frame subsampling: frames kept)",
+        budgets=tuple((("keep_ratio", r), ("cost", r), ("n_frames", max(1, round(r * _VIDEO_FRAMES))))
+                      for r in _VIDEO_RATIOS),
+        x_values=_VIDEO_RATIOS,
+        video_frames=_VIDEO_FRAMES,
     ),
 )
 REFERENCE_PROMPT = {"n_system": 36, "n_question": 40}
@@ -151,6 +164,11 @@ def _runner(setup: ReferenceSetup) -> Callable[[str, dict], dict]:
         inputs = {"x": torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))}
         def call():
             return model(inputs["x"])
+    elif setup.video_frames:
+        model, inputs = _random_onevision_video(setup)
+
+        def call():
+            return model(**inputs, use_cache=False)
     else:
         from zoo.repro.harness.vlm import random_llava, synthetic_prompt
 
@@ -172,6 +190,36 @@ def _runner(setup: ReferenceSetup) -> Callable[[str, dict], dict]:
     return run
 
 
+def _random_onevision_video(setup: ReferenceSetup) -> tuple[Any, dict[str, Any]]:
+    """A narrow random LLaVA-OneVision with the reference's depths and vision geometry (384 px,
+    14 px patches: 27 x 27 per frame, pooled to 14 x 14 = 196) and one video prompt
+    ``system (BOS included) + <frames x 196 + newline> + question``, as the image setup counts."""
+    import torch
+    import transformers as tf
+
+    from zoo.repro import loader
+
+    ref = loader.load_config(setup.config)
+    v, t = ref["vision_config"], ref["text_config"]
+    vision = tf.SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                   image_size=v["image_size"], patch_size=v["patch_size"])
+    text = tf.Qwen2Config(vocab_size=128, hidden_size=64, intermediate_size=128,
+                          num_hidden_layers=t["num_hidden_layers"], num_attention_heads=4, num_key_value_heads=2,
+                          max_position_embeddings=8192)
+    video_id = 6
+    torch.manual_seed(0)
+    model = tf.LlavaOnevisionForConditionalGeneration(tf.LlavaOnevisionConfig(
+        vision_config=vision, text_config=text, image_token_index=5, video_token_index=video_id,
+        vision_feature_layer=-1, vision_feature_select_strategy="full")).eval()
+    n_video = setup.video_frames * ref["video_tokens_per_frame"] + 1
+    g = torch.Generator().manual_seed(0)
+    n_sys, n_q = REFERENCE_PROMPT["n_system"], REFERENCE_PROMPT["n_question"]
+    ids = torch.randint(10, 128, (1, n_sys + n_video + n_q), generator=g)
+    ids[0, n_sys:n_sys + n_video] = video_id
+    video = torch.randn(1, setup.video_frames, 3, v["image_size"], v["image_size"], generator=g)
+    return model, {"input_ids": ids, "pixel_values_videos": video}
+
+
 def _shape(setup: ReferenceSetup) -> dict[str, Any]:
     """The reference model's shape as zoo.flops needs it (from ``repro/configs``)."""
     from zoo.repro import analytic
@@ -181,7 +229,17 @@ def _shape(setup: ReferenceSetup) -> dict[str, Any]:
         shape["patch_size"] = list(shape["patch_size"])
         return shape
     cfg = dataclasses.asdict(analytic.decoder(setup.config))
+    if setup.video_frames:
+        per_frame = loader_config(setup.config)["video_tokens_per_frame"]
+        n_visual = setup.video_frames * per_frame + 1  # OneVision ends a video with one newline token
+        return {"decoder": cfg, "n_image": n_visual, **REFERENCE_PROMPT}
     return {"decoder": cfg, "n_image": analytic.image_tokens(setup.config), **REFERENCE_PROMPT}
+
+
+def loader_config(name: str) -> dict[str, Any]:
+    from zoo.repro import loader
+
+    return loader.load_config(name)
 
 
 def _error(exc: BaseException) -> str:
