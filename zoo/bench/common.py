@@ -24,6 +24,27 @@ RECORD_KIND = "tokzoo-bench"
 RECORD_SCHEMA = 1
 
 
+def say(progress: Callable[[str], None] | None, message: str) -> None:
+    """Tell ``progress`` (a callable taking one line, e.g. the CLI's stderr printer) what starts now."""
+    if progress is not None:
+        progress(message)
+
+
+def machine_load() -> tuple[float | None, int]:
+    """(1-minute load average or ``None`` where the OS has none, logical CPUs)."""
+    try:
+        load: float | None = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        load = None
+    return load, os.cpu_count() or 1
+
+
+def is_busy(load: float | None, cpus: int) -> bool:
+    """True when the 1-minute load average is above the CPU count: other work competes for every
+    core and timings are noisy (records say so: ``hardware.busy_machine``)."""
+    return load is not None and load > cpus
+
+
 def time_call(fn: Callable[[], Any], sync: Callable[[], None] | None = None) -> float:
     """Wall-clock seconds of one call (``sync`` e.g. ``torch.cuda.synchronize`` before reading the clock)."""
     if sync:
@@ -37,9 +58,11 @@ def time_call(fn: Callable[[], Any], sync: Callable[[], None] | None = None) -> 
 
 def interleaved(baseline: Callable[[], Any], method: Callable[[], Any], *, warmup: int, repeats: int,
                 enter: Callable[[], Any] | None = None, leave: Callable[[], Any] | None = None,
-                sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
+                sync: Callable[[], None] | None = None,
+                progress: Callable[[str], None] | None = None) -> dict[str, list[float]]:
     """Time ``baseline`` and ``method`` alternately. ``enter``/``leave`` switch the method on and off
-    (e.g. apply and remove a patch) outside the timed region."""
+    (e.g. apply and remove a patch) outside the timed region; ``progress`` hears "warmup i/n" and
+    "pair i/n" before each step."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0 (got repeats={repeats}, warmup={warmup})")
 
@@ -52,11 +75,13 @@ def interleaved(baseline: Callable[[], Any], method: Callable[[], Any], *, warmu
             if leave:
                 leave()
 
-    for _ in range(warmup):
+    for i in range(warmup):
+        say(progress, f"warmup {i + 1}/{warmup}")
         time_call(baseline, sync)
         run_method()
     base, meth = [], []
     for i in range(repeats):
+        say(progress, f"pair {i + 1}/{repeats}")
         if i % 2 == 0:
             base.append(time_call(baseline, sync))
             meth.append(run_method())
@@ -106,8 +131,10 @@ def hardware(threads: int | None = None, device: str = "cpu", accelerator: str |
         info["accelerator"] = accelerator
     try:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
+    except (AttributeError, OSError):
         pass
+    else:
+        info["busy_machine"] = is_busy(info["load_average"][0], os.cpu_count() or 1)
     return info
 
 

@@ -25,7 +25,7 @@ import statistics
 import time
 from typing import Any, Callable
 
-from zoo.bench.common import bench_record, hardware, versions
+from zoo.bench.common import bench_record, hardware, say, versions
 
 DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
           "fp16": "float16", "float16": "float16"}
@@ -138,8 +138,10 @@ def _version(pkg: str) -> str:
         return "?"
 
 
-def rotated_timing(sides, call: Callable[[], Any], *, warmup: int, repeats: int) -> dict[str, dict[str, list[float]]]:
-    """Wall and CPU seconds of ``call`` per side; the side order rotates every repeat."""
+def rotated_timing(sides, call: Callable[[], Any], *, warmup: int, repeats: int,
+                   progress: Callable[[str], None] | None = None) -> dict[str, dict[str, list[float]]]:
+    """Wall and CPU seconds of ``call`` per side; the side order rotates every repeat (``progress``
+    hears "warmup i/n" and "round i/n": one call of every side)."""
     out = {name: {"wall": [], "cpu": []} for name, _, _ in sides}
 
     def one(enter, leave):
@@ -153,10 +155,12 @@ def rotated_timing(sides, call: Callable[[], Any], *, warmup: int, repeats: int)
             if leave:
                 leave()
 
-    for _ in range(warmup):
+    for j in range(warmup):
+        say(progress, f"warmup {j + 1}/{warmup}")
         for _, enter, leave in sides:
             one(enter, leave)
     for i in range(repeats):
+        say(progress, f"round {i + 1}/{repeats} ({len(sides)} sides)")
         k = i % len(sides)
         for name, enter, leave in sides[k:] + sides[:k]:
             wall, cpu = one(enter, leave)
@@ -175,8 +179,9 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
           img_size: int | None = None, dtype: str = "bf16", threads: int | None = None, warmup: int = 1,
           repeats: int = 5, device: str = "cpu", seed: int = 0, command: str | None = None,
           official: bool = True, memory: bool = True, math_memory: bool | None = None, flops: bool = True,
-          unet: Any = None) -> dict[str, Any]:
-    """Measure ``method_id`` on one denoising step of ``model`` (see the module doc); a tokzoo-bench record."""
+          unet: Any = None, progress=None) -> dict[str, Any]:
+    """Measure ``method_id`` on one denoising step of ``model`` (see the module doc); a tokzoo-bench record.
+    ``progress`` (one-line callable) hears each step."""
     import torch
 
     import zoo
@@ -188,6 +193,8 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
         torch.set_num_threads(threads)
     img_size = img_size or 512
     cfg = unet_config(model) if unet is None else {"vae_scale_factor": 8, "text_tokens": 77}
+    if unet is None:
+        say(progress, f"building {model} (random weights, {dtype}, {device})")
     net = unet if unet is not None else build_unet(model, dtype=dtype, device=device, seed=seed)
     sample, t, text = step_inputs(net, img_size=img_size, batch_size=batch_size,
                                   vae_scale_factor=cfg.get("vae_scale_factor", 8),
@@ -198,12 +205,13 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
             net(sample, t, encoder_hidden_states=text, return_dict=False)
 
     sides, official_note = _sides(method_id, params, net, official)
+    say(progress, "recorded step (token schedule)")
     with torch.inference_mode():
         with zoo.apply(net, method_id, **params) as h:
             net(sample, t, encoder_hidden_states=text, return_dict=False)  # one recorded step
             table = [dict(row) for row in h.adapter.runtime.table]
             method_params = h.methods[0].params()
-    samples = rotated_timing(sides, call, warmup=warmup, repeats=repeats)
+    samples = rotated_timing(sides, call, warmup=warmup, repeats=repeats, progress=progress)
     summary = {name: _summary(s, batch_size) for name, s in samples.items()}
     base_s, ours_s = summary["baseline"]["median_s"], summary["tokzoo"]["median_s"]
     timing = {
@@ -228,6 +236,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
             "cpu_tokzoo_vs_official": off["cpu_median_s"] / summary["tokzoo"]["cpu_median_s"],
         })
     if flops:
+        say(progress, "FLOPs (FlopCounterMode)")
         flop = {}
         for name, enter, leave in sides:
             if enter:
@@ -245,6 +254,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
                           **({"official_gflops": flop["official"] / 1e9} if "official" in flop else {})}
     if memory and str(device) == "cpu":
         math_memory = img_size <= 512 if math_memory is None else math_memory
+        say(progress, "peak memory")
         extra["memory"] = _memory(sides, call, peak_tensor_bytes, math_memory)
     setting = {"model": model, "weights": "random (exact architecture, fast normal init)" if unet is None
                else "given module", "batch_size": batch_size, "img_size": img_size,

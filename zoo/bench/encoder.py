@@ -16,7 +16,7 @@ import statistics
 import time
 from typing import Any
 
-from zoo.bench.common import bench_record, hardware, interleaved, summarize, versions
+from zoo.bench.common import bench_record, hardware, interleaved, say, summarize, versions
 
 #: model name -> (adapter family, transformers class, config keyword arguments, default batch, what it is)
 CONFIGS: dict[str, tuple[str, str, dict[str, Any], int, str]] = {
@@ -98,8 +98,9 @@ def build(model: str, *, batch_size: int, seq_len: int | None, img_size: int | N
 def bench(method_id: str, params: dict[str, Any], *, model: str = "bert-base", batch_size: int | None = None,
           img_size: int | None = None, seq_len: int | None = None, dtype: str = "bf16", threads: int | None = None,
           warmup: int = 3, repeats: int = 10, device: str = "cpu", seed: int = 0, command: str | None = None,
-          **_: Any) -> dict[str, Any]:
-    """Measure ``method_id`` with ``params`` on the benchmark encoder ``model`` (see :data:`CONFIGS`)."""
+          progress=None, **_: Any) -> dict[str, Any]:
+    """Measure ``method_id`` with ``params`` on the benchmark encoder ``model`` (see :data:`CONFIGS`);
+    ``progress`` (one-line callable) hears each step."""
     import torch
 
     import zoo
@@ -114,6 +115,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "bert-base", b
         torch.set_num_threads(threads)
     family, _, _, default_batch, what = CONFIGS[model]
     batch = batch_size or default_batch
+    say(progress, f"building {model} (random weights, {dtype}, {device})")
     net, inputs, length = build(model, batch_size=batch, seq_len=seq_len, img_size=img_size, dtype=dtype,
                                 device=device, seed=seed)
     sync = torch.cuda.synchronize if str(device).startswith("cuda") else None
@@ -135,6 +137,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "bert-base", b
         return call
 
     with torch.inference_mode():
+        say(progress, "recorded forward (token schedule)")
         enter()
         net(**inputs)  # one recorded forward for the schedule
         h = handle["h"]
@@ -142,7 +145,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "bert-base", b
         method_params = h.methods[0].params()
         leave()
         samples = interleaved(timed("baseline"), timed("method"), warmup=warmup, repeats=repeats,
-                              enter=enter, leave=leave, sync=sync)
+                              enter=enter, leave=leave, sync=sync, progress=progress)
     stage = adapter.stage
     n_in = run.input_tokens[stage]
     shape = EncoderShape.from_adapter(adapter, n_in)

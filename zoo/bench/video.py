@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.bench.common import bench_record, hardware, summarize, versions
+from zoo.bench.common import bench_record, hardware, say, summarize, versions
 from zoo.bench.vlm import DTYPES, interleaved_clocks, peak_tensor_bytes
 
 #: LLaVA-OneVision-7B's vision layout (SigLIP so400m: 384 px, 14 px patches), narrow and shallow
@@ -99,8 +99,9 @@ def prompt(model: Any, *, frames: int, n_system: int, n_question: int, device: s
 def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG, batch_size: int = 1,
           img_size: int | None = None, dtype: str = "bf16", threads: int | None = None, warmup: int = 1,
           repeats: int = 5, device: str = "cpu", seed: int = 0, command: str | None = None, frames: int = 32,
-          n_system: int = 14, n_question: int = 40, memory: bool = True) -> dict[str, Any]:
-    """Measure ``method_id`` with ``params`` on a LLaVA-OneVision video configuration against the unreduced model."""
+          n_system: int = 14, n_question: int = 40, memory: bool = True, progress=None) -> dict[str, Any]:
+    """Measure ``method_id`` with ``params`` on a LLaVA-OneVision video configuration against the unreduced model;
+    ``progress`` (one-line callable) hears each step."""
     import torch
 
     import zoo
@@ -113,6 +114,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
     if threads is not None:
         torch.set_num_threads(threads)
     name = model if isinstance(model, str) else type(model).__name__
+    say(progress, f"building {name} (random weights, {dtype}, {device})")
     net = build_model(model, dtype=dtype, device=device) if isinstance(model, str) else model
     inputs = prompt(net, frames=frames, n_system=n_system, n_question=n_question, device=device, seed=seed)
     text_inputs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
@@ -132,6 +134,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         state.pop("h").remove()
 
     with torch.inference_mode():
+        say(progress, "video features and the recorded forward (token schedule)")
         base_feats = features()
         enter()
         net(**text_inputs, mm_encoder_outputs=state["f"], logits_to_keep=1)  # the recorded forward
@@ -146,9 +149,10 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
             return net(**text_inputs, mm_encoder_outputs=state["f"], logits_to_keep=1, use_cache=True)
 
         samples = interleaved_clocks(baseline, method, warmup=warmup, repeats=repeats, enter=enter, leave=leave,
-                                     sync=sync)
+                                     sync=sync, progress=progress, label="LLM prefill: ")
         mem = None
         if memory and str(device) == "cpu":
+            say(progress, "peak memory")
             base_mem = peak_tensor_bytes(baseline)
             enter()
             try:

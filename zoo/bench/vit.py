@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.bench.common import bench_record, hardware, interleaved, summarize, versions
+from zoo.bench.common import bench_record, hardware, interleaved, say, summarize, versions
 
 DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
           "fp16": "float16", "float16": "float16"}
@@ -33,8 +33,9 @@ def build_model(model: Any, *, img_size: int | None = None, dtype: str = "fp32",
 def bench(method_id: str, params: dict[str, Any], *, model: Any = "vit_base_patch16_224", batch_size: int = 16,
           img_size: int | None = None, dtype: str = "bf16", threads: int | None = None, warmup: int = 3,
           repeats: int = 10, device: str = "cpu", seed: int = 0, command: str | None = None,
-          model_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Measure ``method_id`` with ``params`` on ``model`` against the unreduced model (see module doc)."""
+          model_kwargs: dict[str, Any] | None = None, progress=None) -> dict[str, Any]:
+    """Measure ``method_id`` with ``params`` on ``model`` against the unreduced model (see module doc);
+    ``progress`` (one-line callable) hears each step."""
     import torch
 
     import zoo
@@ -45,6 +46,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = "vit_base_patc
     if threads is not None:
         torch.set_num_threads(threads)
     name = model if isinstance(model, str) else type(model).__name__
+    say(progress, f"building {name} (random weights, {dtype}, {device})")
     net = build_model(model, img_size=img_size, dtype=dtype, device=device, **(model_kwargs or {}))
     size = net.patch_embed.img_size
     gen = torch.Generator().manual_seed(seed)
@@ -60,13 +62,14 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = "vit_base_patc
         handle.pop("h").remove()
 
     with torch.inference_mode():
+        say(progress, "recorded forward (token schedule)")
         enter()
         net(x)  # one recorded forward for the schedule
         run = handle["h"].run
         method_params = handle["h"].methods[0].params()
         leave()
         samples = interleaved(lambda: net(x), lambda: net(x), warmup=warmup, repeats=repeats, enter=enter,
-                              leave=leave, sync=sync)
+                              leave=leave, sync=sync, progress=progress)
 
     cost = run_cost(net, run)
     shape = ViTShape.from_timm(net, num_patches=run.input_tokens["vit"] - net.num_prefix_tokens)

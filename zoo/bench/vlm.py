@@ -40,7 +40,7 @@ from typing import Any
 
 import time
 
-from zoo.bench.common import bench_record, hardware, summarize, versions
+from zoo.bench.common import bench_record, hardware, say, summarize, versions
 
 DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
           "fp16": "float16", "float16": "float16"}
@@ -237,9 +237,11 @@ def _timed(fn, sync) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def interleaved_clocks(baseline, method, *, warmup: int, repeats: int, enter, leave, sync=None):
+def interleaved_clocks(baseline, method, *, warmup: int, repeats: int, enter, leave, sync=None, progress=None,
+                       label: str = ""):
     """``zoo.bench.common.interleaved``'s protocol (warm-up, alternating order every pair), timing
-    every call with the wall clock and the process CPU time: ``{"wall": {...}, "cpu": {...}}``."""
+    every call with the wall clock and the process CPU time: ``{"wall": {...}, "cpu": {...}}``.
+    ``progress`` hears "<label>warmup i/n" and "<label>pair i/n"."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0 (got repeats={repeats}, warmup={warmup})")
 
@@ -250,11 +252,13 @@ def interleaved_clocks(baseline, method, *, warmup: int, repeats: int, enter, le
         finally:
             leave()
 
-    for _ in range(warmup):
+    for i in range(warmup):
+        say(progress, f"{label}warmup {i + 1}/{warmup}")
         _timed(baseline, sync)
         run_method()
     base, meth = [], []
     for i in range(repeats):
+        say(progress, f"{label}pair {i + 1}/{repeats}")
         if i % 2 == 0:
             base.append(_timed(baseline, sync))
             meth.append(run_method())
@@ -282,8 +286,9 @@ def peak_tensor_bytes(fn) -> int:
 def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG, batch_size: int = 1,
           img_size: int | None = None, dtype: str = "bf16", threads: int | None = None, warmup: int = 2,
           repeats: int = 7, device: str = "cpu", seed: int = 0, command: str | None = None, n_system: int = 35,
-          n_question: int = 29, full_prefill: bool = True, memory: bool = True) -> dict[str, Any]:
-    """Measure ``method_id`` with ``params`` on a decoder configuration against the unreduced model."""
+          n_question: int = 29, full_prefill: bool = True, memory: bool = True, progress=None) -> dict[str, Any]:
+    """Measure ``method_id`` with ``params`` on a decoder configuration against the unreduced model;
+    ``progress`` (one-line callable) hears each step."""
     import os
 
     import torch
@@ -300,6 +305,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         torch.set_num_threads(threads)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     name = model if isinstance(model, str) else type(model).__name__
+    say(progress, f"building {name} (random weights, {dtype}, {device})")
     net = build_model(model, dtype=dtype, device=device) if isinstance(model, str) else model
     if isinstance(model, str):
         full_prefill = full_prefill and CONFIGS[model].get("full_prefill", True)
@@ -319,6 +325,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         return {"image": net.model.get_image_features(**feat_kwargs, return_dict=True)}
 
     with torch.inference_mode():
+        say(progress, "image features and the recorded forward (token schedule)")
         base_feats = features()
         enter()
         vision_side = any(m.placement == "vision-encoder" for m in handle["h"].methods)
@@ -332,15 +339,18 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
             return lambda: net(**text_inputs, mm_encoder_outputs=feats, logits_to_keep=1, use_cache=True)
 
         llm_samples = interleaved_clocks(llm(base_feats), llm(method_feats), warmup=warmup, repeats=repeats,
-                                         enter=enter, leave=leave, sync=sync)
+                                         enter=enter, leave=leave, sync=sync, progress=progress,
+                                         label="LLM prefill: ")
         full = None
         if full_prefill:
             def whole():
                 return net(**inputs, logits_to_keep=1, use_cache=True)
 
             full = interleaved_clocks(whole, whole, warmup=1, repeats=max(3, repeats // 2), enter=enter,
-                                      leave=leave, sync=sync)
+                                      leave=leave, sync=sync, progress=progress, label="whole prefill: ")
         mem = None
+        if memory:
+            say(progress, "peak memory")
         if memory and str(device) == "cpu":
             base_mem = peak_tensor_bytes(llm(base_feats))
             enter()

@@ -268,32 +268,51 @@ def bench_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full JSON record."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Also write the JSON record to this file."),
 ) -> None:
-    """Throughput of a method against the unreduced model (same process, interleaved), plus FLOPs."""
-    from zoo.bench import bench_function, family_for
-    from zoo.bench.common import bench_command, write_json_atomic
-    from zoo.interface import method_class
+    """Throughput of a method against the unreduced model (same process, interleaved), plus FLOPs.
+
+    Progress and warnings go to stderr (stdout holds only the result, or the JSON with --json)."""
+    import time
+
+    from zoo.bench import bench_function
+    from zoo.bench.common import bench_command, is_busy, machine_load, write_json_atomic
+    from zoo.bench.validate import BenchArgumentError, check_bench_args
 
     params = _parse_params(param)
     if r is not None:
         params["r"] = r
     if keep_ratio is not None:
         params["keep_ratio"] = keep_ratio
-    from zoo.bench import model_family
-
-    try:
-        cls = method_class(method)
-        cls(**params)  # validate before building a model
-        fam = family_for(tuple(cls.families), family or model_family(model))
-    except (KeyError, TypeError, ValueError) as exc:
-        typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
+    try:  # every argument is checked before a model is built
+        fam = check_bench_args(method, params, model=model, family=family, img_size=img_size, seq_len=seq_len,
+                               batch_size=batch_size, dtype=dtype, device=device, output=output)
+    except BenchArgumentError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        typer.echo(f"[bench {time.perf_counter() - started:6.1f} s] {message}", err=True)
+
+    load_start, cpus = machine_load()
+    if is_busy(load_start, cpus):
+        typer.echo(f"warning: machine busy: load average {load_start:.1f} on {cpus} CPUs; the timings will be noisy "
+                   "and the record is marked so (hardware.busy_machine)", err=True)
     fn = bench_function(fam)
     given = {k: v for k, v in (("model", model), ("batch_size", batch_size), ("seq_len", seq_len)) if v is not None}
     command = bench_command(method, params, model=model, family=family, batch_size=batch_size,
                             img_size=img_size, seq_len=seq_len, dtype=dtype, threads=threads, warmup=warmup,
                             repeats=repeats, device=device)
     record = fn(method, params, **given, img_size=img_size, dtype=dtype,
-                threads=threads, warmup=warmup, repeats=repeats, device=device, command=command)
+                threads=threads, warmup=warmup, repeats=repeats, device=device, command=command, progress=progress)
+    hw = record.setdefault("hardware", {})
+    hw["load_average_start"] = load_start
+    busy = is_busy(load_start, cpus) or bool(hw.get("busy_machine"))
+    hw["busy_machine"] = busy
+    progress("done")
+    if busy:
+        end = (hw.get("load_average") or [None])[0]
+        typer.echo(f"warning: machine busy during the run (load average {load_start} -> {end} on {cpus} CPUs): "
+                   "the timings are noisy; the record says busy_machine: true", err=True)
     if output:
         write_json_atomic(output, record)
     if as_json:
@@ -302,7 +321,8 @@ def bench_cmd(
     s, b, m = record["setting"], record["baseline"], record["reduced"]
     typer.echo(f"{method} {record['params']} on {s['model']} ({record.get('family', fam)}), batch {s['batch_size']}, "
                f"{s['dtype']}, "
-               f"{s['threads']} threads, {s['device']}; median of {s['repeats']} interleaved pairs")
+               f"{s['threads']} threads, {s['device']}; median of {s['repeats']} interleaved pairs"
+               + ("; machine busy: noisy" if busy else ""))
     typer.echo(f"  baseline  {b['throughput']:9.2f} items/s")
     typer.echo(f"  {method:9s} {m['throughput']:9.2f} items/s")
     typer.echo(f"  measured speedup {record['speedup']:.2f}x (median of pair ratios {record['speedup_pairs_median']:.2f}x)")

@@ -230,11 +230,23 @@ class _Runner:
             if warning:
                 say(f"[yellow]warning:[/yellow] {claim.id}: {warning}")
 
+    #: seconds between two progress lines of one claim in plain (non-terminal) output
+    PROGRESS_EVERY = 2.0
+
     def _run_plain(self, spec) -> list:
         started: dict[str, float] = {}
+        current = {"claim": "", "last": 0.0}
+
+        def progress(message: str) -> None:  # the first message of a claim, then at most one line every 2 s
+            now = time.perf_counter()
+            if current["last"] and now - current["last"] < self.PROGRESS_EVERY:
+                return
+            current["last"] = now
+            self.err.print(f"  {spec.paper_id}/{current['claim']}: {message}", highlight=False, markup=False)
 
         def on_claim(claim, record):
             if record is None:
+                current["claim"], current["last"] = claim.id, 0.0
                 started[claim.id] = time.perf_counter()
                 self._before(claim, self.err.print)
                 if claim.kind != "analytic":
@@ -246,7 +258,7 @@ class _Runner:
                 self.err.print(f"[{self.done}/{self.total}] {spec.paper_id}/{claim.id}: {record.status} "
                                f"({took:.1f} s)", highlight=False)
 
-        return self.zr.run_paper(spec, self.options, on_claim=on_claim, progress=None,
+        return self.zr.run_paper(spec, self.options, on_claim=on_claim, progress=progress,
                                  on_problem=lambda m: self.err.print(f"[red]error:[/red] {m}", highlight=False))
 
     def _run_live(self, spec) -> list:
