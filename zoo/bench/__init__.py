@@ -22,6 +22,7 @@ BENCHES: dict[str, str] = {
     "llava-next-video": "zoo.bench.vlm:bench",
     "qwen2-vl": "zoo.bench.vlm:bench",
     "qwen2.5-vl": "zoo.bench.vlm:bench",
+    "text-lm": "zoo.bench.vlm:bench",
     "hf-bert": "zoo.bench.encoder:bench",
     "hf-ast": "zoo.bench.encoder:bench",
     "hf-whisper-encoder": "zoo.bench.encoder:bench",

@@ -1,9 +1,13 @@
 """Decoder prefill benchmark: a tokzoo method against the same randomly initialised model unreduced.
 
 Every decoder model tokzoo supports can be benchmarked: a configuration (:data:`CONFIGS`)
-names its ``kind`` (``llava``: LLaVA-1.5 layout; ``qwen2.5-vl``: Qwen2.5-VL with its
-native-resolution vision tower and M-RoPE; ``llava-onevision``: SigLIP + anyres tiles) and
-the shapes; the record's ``family`` is the adapter that served the model.
+names its ``kind`` (``llava``: LLaVA-1.5 layout; ``llava-next``: LLaVA-v1.6, CLIP tiles +
+anyres grid with row newlines; ``llava-next-video``: the same image path of
+LLaVA-NeXT-Video, benchmarked with an image prompt; ``qwen2-vl`` / ``qwen2.5-vl``: the
+native-resolution vision towers and M-RoPE; ``llava-onevision``: SigLIP + anyres tiles;
+``text-lm``: a text-only Llama-style LM whose prompt holds ``context_tokens`` text tokens
+where the image would be) and the shapes; the record's ``family`` is the adapter that
+served the model.
 
 What is timed (baseline and method alternate in one process, medians reported, see
 :mod:`zoo.bench.common`):
@@ -121,6 +125,51 @@ CONFIGS.update({
         "pinpoints": [[384, 384], [384, 768], [768, 384], [768, 768]],
     },
 })
+#: LLaVA-v1.6 (llava-hf/llava-v1.6-vicuna-7b-hf): CLIP ViT-L/14-336 tiles, the five anyres pinpoints
+LLAVA_NEXT_PINPOINTS = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]
+#: a 160M-class Llama-style LM (the llava-1.5-160m shape)
+LLAMA_160M_LM = dict(num_hidden_layers=12, hidden_size=768, intermediate_size=2048, num_attention_heads=12,
+                     num_key_value_heads=12, vocab_size=32064)
+#: Qwen2-VL-7B's vision tower (Qwen/Qwen2-VL-7B-Instruct config.json): 32 blocks, embed 1280, 16 heads, MLP ratio 4,
+#: QuickGELU, full attention in every block (no windows), 2x2 patch merger; ``hidden_size`` (the merger's output) is
+#: set to the LM width
+QWEN2_VL_7B_VISION = dict(depth=32, embed_dim=1280, mlp_ratio=4, num_heads=16, in_channels=3, patch_size=14,
+                          spatial_merge_size=2, temporal_patch_size=2, hidden_act="quick_gelu")
+#: a Llama-style text LM for prompt-token methods: 16 layers, d=768, SwiGLU m=2048, 12 heads, 4 KV heads
+LLAMA_TEXT_LM = dict(num_hidden_layers=16, hidden_size=768, intermediate_size=2048, num_attention_heads=12,
+                     num_key_value_heads=4, vocab_size=32064)
+
+CONFIGS.update({
+    "llava-next-160m": {
+        "kind": "llava-next",
+        "description": "LLaVA-NeXT (v1.6) layout: CLIP ViT-L/14-336 tiles, anyres pinpoints 336x672 .. 672x672, one "
+                       "672x672 image (base tile 576 + 48x48 grid + 48 newlines = 2928 image tokens) + the 160M-class "
+                       "Llama-style LM of llava-1.5-160m (12 layers, d=768, m=2048, 12 heads)",
+        "vision": CLIP_L_336, "text": LLAMA_160M_LM, "image_size": (672, 672), "pinpoints": LLAVA_NEXT_PINPOINTS,
+        "full_prefill": False,
+    },
+    "llava-next-video-160m": {
+        "kind": "llava-next-video",
+        "description": "LLaVA-NeXT-Video-7B layout (CLIP ViT-L/14-336, anyres pinpoints, 2x2 video pooling) with an "
+                       "image prompt: one 672x672 image (576 + 48x48 + 48 newlines = 2928 image tokens, as LLaVA-NeXT) "
+                       "+ the 160M-class Llama-style LM (12 layers, d=768, m=2048, 12 heads)",
+        "vision": CLIP_L_336, "text": LLAMA_160M_LM, "image_size": (672, 672), "pinpoints": LLAVA_NEXT_PINPOINTS,
+        "full_prefill": False,
+    },
+    "qwen2-vl-7b-vision": {
+        "kind": "qwen2-vl",
+        "description": "Qwen2-VL-7B vision layout (32-block ViT, embed 1280, full attention in every block, 2x2 "
+                       "merger) on a 896x896 image (64x64 patches -> 1024 visual tokens) + the scaled-down Qwen2.5 LM "
+                       "of qwen2.5-vl-7b-vision (8 layers, d=1536, m=8960, 12 heads, 2 KV heads, M-RoPE)",
+        "vision": QWEN2_VL_7B_VISION, "text": QWEN25_SMALL_LM, "grid": (1, 64, 64), "full_prefill": False,
+    },
+    "llama-text-0.1b": {
+        "kind": "text-lm",
+        "description": "text-only Llama-style LM (16 layers, d=768, SwiGLU m=2048, 12 heads, 4 KV heads) on a "
+                       "2000-token prompt (BOS + system + 1935-token context + question)",
+        "text": LLAMA_TEXT_LM, "context_tokens": 1935,
+    },
+})
 DEFAULT_CONFIG = "llava-1.5-0.4b-narrow-vision"
 IMAGE_TOKEN_ID = 32000
 VIDEO_TOKEN_ID = 32001
@@ -156,6 +205,24 @@ def _model_config(name: str):
         return tf.LlavaOnevisionForConditionalGeneration, tf.LlavaOnevisionConfig(
             vision_config=vision, text_config=text, image_token_index=IMAGE_TOKEN_ID, video_token_index=VIDEO_TOKEN_ID,
             image_grid_pinpoints=spec["pinpoints"], vision_feature_layer=-1, vision_feature_select_strategy="full")
+    if kind in ("llava-next", "llava-next-video"):
+        vision = tf.CLIPVisionConfig(**spec["vision"])
+        text = tf.LlamaConfig(max_position_embeddings=4096, hidden_act="silu", **spec["text"])
+        common = dict(vision_config=vision, text_config=text, image_token_index=IMAGE_TOKEN_ID,
+                      image_grid_pinpoints=spec["pinpoints"], vision_feature_layer=-2,
+                      vision_feature_select_strategy="default")
+        if kind == "llava-next":
+            return tf.LlavaNextForConditionalGeneration, tf.LlavaNextConfig(**common)
+        return tf.LlavaNextVideoForConditionalGeneration, tf.LlavaNextVideoConfig(
+            **common, video_token_index=VIDEO_TOKEN_ID, spatial_pool_mode="average", spatial_pool_stride=2)
+    if kind == "qwen2-vl":
+        text = dict(max_position_embeddings=32768, hidden_act="silu", **spec["text"])
+        vision = dict(spec["vision"], hidden_size=text["hidden_size"])
+        return tf.Qwen2VLForConditionalGeneration, tf.Qwen2VLConfig(
+            text_config=text, vision_config=vision, image_token_id=IMAGE_TOKEN_ID, video_token_id=VIDEO_TOKEN_ID,
+            vision_start_token_id=VISION_START_ID, vision_end_token_id=VISION_END_ID)
+    if kind == "text-lm":
+        return tf.LlamaForCausalLM, tf.LlamaConfig(max_position_embeddings=4096, hidden_act="silu", **spec["text"])
     raise ValueError(f"unknown model kind {kind!r} in bench config {name!r}")
 
 
@@ -181,15 +248,17 @@ def prompt(model: Any, *, batch_size: int, n_system: int, n_question: int, devic
            name: str | None = None):
     """``BOS + n_system text + <image tokens> + n_question text`` per row, random ids and pixels.
 
-    Returns ``(inputs, feature_kwargs)``: the forward's inputs and the arguments of the
-    model's ``get_image_features`` (the pixels and what their layout needs)."""
+    Text-only configurations (``kind="text-lm"``) put ``context_tokens`` random text tokens
+    where the image would be. Returns ``(inputs, feature_kwargs)``: the forward's inputs and
+    the arguments of the model's ``get_image_features`` (the pixels and what their layout
+    needs; empty for text-only models)."""
     import torch
 
     cfg = model.config
     kind = config_kind(name) if name in CONFIGS else "llava"
     g = torch.Generator().manual_seed(seed)
     dtype = next(model.parameters()).dtype
-    if kind == "qwen2.5-vl":
+    if kind in ("qwen2.5-vl", "qwen2-vl"):
         t, h, w = CONFIGS[name]["grid"]
         vc = cfg.vision_config
         n_img = t * h * w // vc.spatial_merge_size ** 2
@@ -198,33 +267,56 @@ def prompt(model: Any, *, batch_size: int, n_system: int, n_question: int, devic
         image = [VISION_START_ID] + [IMAGE_TOKEN_ID] * n_img + [VISION_END_ID]
         feat = {"pixel_values": pixels.to(device=device, dtype=dtype),
                 "image_grid_thw": torch.tensor([[t, h, w]] * batch_size, device=device)}
-    elif kind == "llava-onevision":
-        from transformers.models.llava_onevision.modeling_llava_onevision import image_size_to_num_patches
+    elif kind in ("llava-onevision", "llava-next", "llava-next-video"):
+        from transformers.models.llava_next.modeling_llava_next import image_size_to_num_patches
 
         from zoo.families.decoders.anyres import anyres_layout
 
         size = CONFIGS[name]["image_size"]
         tile = cfg.vision_config.image_size
         tiles = image_size_to_num_patches(list(size), cfg.image_grid_pinpoints, tile)
-        n_img = anyres_layout(size, cfg, max_tiles=9).length
+        # OneVision shrinks grids over anyres_max_9 tiles; LLaVA-NeXT keeps the whole unpadded grid
+        n_img = anyres_layout(size, cfg, max_tiles=9 if kind == "llava-onevision" else None).length
         image = [IMAGE_TOKEN_ID] * n_img
         pixels = torch.randn(batch_size, tiles, 3, tile, tile, generator=g)
         feat = {"pixel_values": pixels.to(device=device, dtype=dtype),
                 "image_sizes": torch.tensor([list(size)] * batch_size, device=device)}
+    elif kind == "text-lm":
+        n_context = CONFIGS[name]["context_tokens"]
+        image = torch.randint(100, 30000, (batch_size, n_context), generator=g).tolist()
+        feat = {}
     else:
         image = [IMAGE_TOKEN_ID] * cfg.image_seq_length
         size = cfg.vision_config.image_size
         pixels = torch.randn(batch_size, 3, size, size, generator=g)
         feat = {"pixel_values": pixels.to(device=device, dtype=dtype)}
     rows = []
-    for _ in range(batch_size):
+    for b in range(batch_size):
+        middle = image[b] if kind == "text-lm" else image
         text = torch.randint(100, 30000, (n_system + n_question,), generator=g)
-        rows.append(torch.cat([torch.tensor([1]), text[:n_system], torch.tensor(image), text[n_system:]]))
+        rows.append(torch.cat([torch.tensor([1]), text[:n_system], torch.tensor(middle), text[n_system:]]))
     ids = torch.stack(rows).to(device)
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), **feat}
-    if kind == "qwen2.5-vl":
+    if kind in ("qwen2.5-vl", "qwen2-vl"):
         inputs["mm_token_type_ids"] = (ids == IMAGE_TOKEN_ID).int()
     return inputs, feat
+
+
+def lookahead_runs(events) -> list[tuple[int, int]]:
+    """``(layers, tokens)`` of every look-ahead pass in a run's ``events["llm"]``.
+
+    A ``"lookahead"`` event (block = the last layer run, ``n_before`` tokens) precedes the
+    reduction it fed; that reduction's block ``b`` (``-1``: before layer 0) says where the
+    pass started, so it ran ``block - b`` layers."""
+    out = []
+    for i, event in enumerate(events):
+        if event.kind != "lookahead":
+            continue
+        fed = next((e for e in events[i + 1:] if e.kind != "lookahead"), None)
+        if fed is None:
+            raise ValueError(f"a look-ahead event without the reduction it fed: {events}")
+        out.append((event.block - fed.block, event.n_before))
+    return out
 
 
 def _timed(fn, sync) -> tuple[float, float]:
@@ -322,7 +414,12 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         handle.pop("h").remove()
 
     def features():
+        if not feat_kwargs:  # a text-only LM: nothing to encode
+            return None
         return {"image": net.model.get_image_features(**feat_kwargs, return_dict=True)}
+
+    def media(feats) -> dict:
+        return {} if feats is None else {"mm_encoder_outputs": feats}
 
     with torch.inference_mode():
         say(progress, "image features and the recorded forward (token schedule)")
@@ -330,13 +427,13 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         enter()
         vision_side = any(m.placement == "vision-encoder" for m in handle["h"].methods)
         method_feats = features() if vision_side else base_feats  # llm-side methods see the same features
-        net(**text_inputs, mm_encoder_outputs=method_feats, logits_to_keep=1)  # recorded forward
+        net(**text_inputs, **media(method_feats), logits_to_keep=1)  # recorded forward
         run = handle["h"].run
         method_params = handle["h"].methods[0].params()
         leave()
 
         def llm(feats):
-            return lambda: net(**text_inputs, mm_encoder_outputs=feats, logits_to_keep=1, use_cache=True)
+            return lambda: net(**text_inputs, **media(feats), logits_to_keep=1, use_cache=True)
 
         llm_samples = interleaved_clocks(llm(base_feats), llm(method_feats), warmup=warmup, repeats=repeats,
                                          enter=enter, leave=leave, sync=sync, progress=progress,
@@ -381,13 +478,24 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
 
     cfg = flops.DecoderConfig.from_pretrained_config(net.config)
     n_in = run.input_tokens["llm"]
-    n_img_in = int((inputs["input_ids"][0] == net.config.image_token_id).sum())
+    image_token = getattr(net.config, "image_token_id", None)
+    n_img_in = 0 if image_token is None else int((inputs["input_ids"][0] == image_token).sum())
     method_sched = run.schedule("llm")
-    n_text = inputs["input_ids"].shape[1] - n_img_in
-    base_sched = [inputs["input_ids"].shape[1]] * cfg.num_layers
-    image_sched = flops.TokenSchedule(tuple(max(0, n - n_text) for n in method_sched), (n_text,) * cfg.num_layers)
-    base_image = flops.full_schedule(cfg.num_layers, n_img_in, n_text)
-    theory = {conv: flops.theoretical_speedup(image_sched, base_image, cfg, conv) for conv in ("tokzoo", "fastv")}
+    n_prompt = inputs["input_ids"].shape[1]
+    base_sched = [n_prompt] * cfg.num_layers
+    if feat_kwargs:  # a VLM: image tokens are reduced, the text tokens stay
+        n_text = n_prompt - n_img_in
+        image_sched = flops.TokenSchedule(tuple(max(0, n - n_text) for n in method_sched), (n_text,) * cfg.num_layers)
+        base_image = flops.full_schedule(cfg.num_layers, n_img_in, n_text)
+    else:  # a text-only LM: every prompt token is reducible (counted as the schedule's reducible part)
+        n_text = n_prompt
+        image_sched = flops.TokenSchedule(tuple(method_sched), (0,) * cfg.num_layers)
+        base_image = flops.full_schedule(cfg.num_layers, n_prompt, 0)
+    # layers a selector ran ahead on the unreduced prompt (GemFilter's filter pass) cost extra, outside the schedule
+    ahead = lookahead_runs(run.events.get("llm", []))
+    extra_cost = {conv: sum(layers * flops.layer_flops(n, cfg, conv) for layers, n in ahead) for conv in ("tokzoo", "fastv")}
+    theory = {conv: flops.stack_flops(base_image, cfg, conv)
+              / (flops.stack_flops(image_sched, cfg, conv) + extra_cost[conv]) for conv in ("tokzoo", "fastv")}
     timing = summarize(llm_samples["wall"], batch_size)
     cpu = summarize(llm_samples["cpu"], batch_size)
     extra: dict[str, Any] = {
@@ -396,9 +504,11 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
                    "vision": run.tokens.get("vision")},
         "flops": {
             "convention": "tokzoo: SwiGLU- and GQA-aware cost of the decoder stack per prompt (GMACs = "
-                          "FLOPs / 2; LM head excluded); theoretical_speedup_fastv_eq5: FastV's Eq. 5",
+                          "FLOPs / 2; LM head excluded; look-ahead layers run on the unreduced prompt, as "
+                          "GemFilter's filter pass, counted in method_gmacs); theoretical_speedup_fastv_eq5: FastV's Eq. 5",
             "baseline_gmacs": flops.stack_flops(base_image, cfg, "tokzoo") / 2e9,
-            "method_gmacs": flops.stack_flops(image_sched, cfg, "tokzoo") / 2e9,
+            "method_gmacs": (flops.stack_flops(image_sched, cfg, "tokzoo") + extra_cost["tokzoo"]) / 2e9,
+            "lookahead": [{"layers": layers, "tokens": n} for layers, n in ahead],
             "theoretical_speedup": theory["tokzoo"],
             "theoretical_speedup_fastv_eq5": theory["fastv"],
             "measured_over_theoretical": timing["speedup"] / theory["tokzoo"],
@@ -414,9 +524,10 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
     setting = {"model": name, "config": CONFIGS.get(name, {}).get("description", "given module"),
                "load_average": {"before": load_before, "after": load_after, "logical_cpus": os.cpu_count()},
                "weights": "random (latency does not depend on weight values)", "batch_size": batch_size,
-               "prompt": {"system": n_system, "image": n_img_in, "question": n_question, "text_total": n_text},
+               "prompt": {"system": n_system, "image": n_img_in, "question": n_question, "text_total": n_text,
+                          **({} if feat_kwargs else {"context": CONFIGS.get(name, {}).get("context_tokens")})},
                "dtype": DTYPES[dtype], "threads": torch.get_num_threads(), "device": str(device),
-               "attn_implementation": net.config.text_config._attn_implementation,
+               "attn_implementation": getattr(net.config, "text_config", net.config)._attn_implementation,
                "warmup": warmup, "repeats": repeats}
     accel = torch.cuda.get_device_name() if str(device).startswith("cuda") else None
     return bench_record(family=detect(net).name, method=method_id, params=method_params, setting=setting, timing=timing,
