@@ -143,3 +143,15 @@ def test_busy_machine_is_warned_and_marked_in_the_record(monkeypatch, tmp_path):
     assert "machine busy: noisy" in res.stdout
     record = json.loads(out.read_text())
     assert record["hardware"]["busy_machine"] is True and record["hardware"]["load_average_start"] == 9.5
+
+
+def test_every_decoder_bench_config_implies_its_own_adapter():
+    """A --model of any zoo.bench.vlm configuration selects the adapter of its kind (the new
+    LLaVA-NeXT/Qwen2-VL/text configurations were read as LLaVA-1.5)."""
+    from zoo.bench import vlm
+    from zoo.bench.validate import implied_family
+    from zoo.families import ADAPTERS
+
+    for name in vlm.CONFIGS:
+        fam = implied_family(name)
+        assert fam == vlm.config_kind(name) and fam in ADAPTERS, name

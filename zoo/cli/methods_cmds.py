@@ -247,7 +247,8 @@ def bench_cmd(
     method: str = typer.Argument(..., help="Method id (see `tokzoo methods`)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name (timm name for timm-vit, default "
                                         "vit_base_patch16_224; a zoo.bench.vlm.CONFIGS name for decoder models, "
-                                        "e.g. llava-1.5-160m, qwen2.5-vl-7b-vision, llava-onevision-0.5b; an encoder "
+                                        "e.g. llava-1.5-160m, llava-next-160m, qwen2-vl-7b-vision, qwen2.5-vl-7b-vision, "
+                                        "llava-onevision-0.5b, llama-text-0.1b; an encoder "
                                         "of zoo.bench.encoder.CONFIGS: bert-base, minilm-l6, ast, whisper-base, "
                                         "vit-base-hf, clip-vit-b16, siglip-b16; "
                                         "sd15-unet for the diffusion methods)."),
