@@ -4,6 +4,7 @@ schedules, comparison-page grouping, benchmark token columns, build options."""
 from __future__ import annotations
 
 import subprocess
+import json
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,20 @@ def test_plot_text_from_data_is_literal_and_both_schemes_are_written():
     assert paths == ["assets/plots/p-light.svg", "assets/plots/p-dark.svg"]
     assert "#212121" in light and "#212121" not in dark and "#e0e0e0" in dark
     assert plots.themed("q", lambda theme: None) == ({}, [])
+
+
+def test_real_weight_fidelity_record_is_shown_escaped():
+    """The MiniLM fidelity record (kind tokzoo-fidelity) is a table on the method and compare
+    pages; its strings are escaped like every other record's."""
+    from zoo.site.fidelity_view import fidelity_markdown
+
+    rec = {"kind": "tokzoo-fidelity", "model": "<script>alert(1)</script>", "dataset": "d", "_file": "f.json",
+           "rows": [{"label": "tome *x*", "method": "tome", "budget_keep_ratio": 0.5, "cosine_mean": 0.9,
+                     "cosine_min": 0.5, "spearman_vs_unreduced": 0.8, "top1_same_as_unreduced": 0.75,
+                     "recall_at_1": 1.0, "macs_ratio": 0.7, "tokens_left": 0.5},
+                    {"label": "other", "method": "evit"}]}
+    text = fidelity_markdown([rec, {"kind": "tokzoo-bench"}], ["tome"])
+    assert "<script>" not in text and "0\\.900" in text and "other" not in text
+    assert fidelity_markdown([rec], ["ppt"]) == ""
+    shipped = json.loads((ROOT / "benchmarks" / "results" / "minilm-fidelity.json").read_text(encoding="utf-8"))
+    assert "| tome | 0\\.50 | 0\\.922 |" in fidelity_markdown([shipped], ["tome"])

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from zoo import vocab
-from zoo.site import bench_view, plots, status, theory
+from zoo.site import bench_view, fidelity_view, plots, status, theory
 from zoo.site.data import ClaimRow, SiteData
 from zoo.site.escape import md_link, md_text, safe_url
 from zoo.site.markdown import badge, code_span, display_name, rel, table, venue_text, wide
@@ -311,6 +311,9 @@ def compare_page(data: SiteData, family: str, ids: list[str], files: dict[str, s
         parts.append("No paper of this family reports both an accuracy and a FLOPs number for the same setting "
                      "in its repro script yet; nothing is plotted rather than mixing sources.\n")
     parts += ["## Measured by tokzoo: speed\n", measured_section(page, data, family, ids, files)]
+    fidelity = fidelity_view.fidelity_markdown(data.benchmarks, ids)
+    if fidelity:
+        parts += ["## Measured by tokzoo: quality on real weights\n", fidelity]
     return "\n".join(parts)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo import vocab
-from zoo.site import bench_view, repro_view, status, theory
+from zoo.site import bench_view, fidelity_view, repro_view, status, theory
 from zoo.site.data import MethodDoc, SiteData
 from zoo.site.docstring import docstring_md, fence, inline_md  # noqa: F401  (re-exported for callers)
 from zoo.site.escape import md_link, md_text, safe_url
@@ -245,6 +245,10 @@ def method_page(method: MethodDoc, data: SiteData, compare_pages: dict[str, str]
 
     parts.append("## Benchmarks\n")
     parts.append(bench_view.benchmark_markdown(method.id, data.benchmarks))
+    fidelity = fidelity_view.fidelity_markdown(data.benchmarks, [method.id])
+    if fidelity:
+        parts.append("### Quality on real weights\n")
+        parts.append(fidelity)
 
     parts.append("## Reproduction {#reproduction}\n")
     parts.append(repro_section(page, paper.get("id") if paper else None, data))
