@@ -69,15 +69,14 @@ What the comparison shows (records in ``repro/results/sparsevlm``):
   4e-9), so this noise decides the cluster centres: of three seeds, one gives other clusters
   (merged tokens differ by 0.05). The compared official run therefore has the noise set to
   zero; the runs with the noise drawn are in the record's details. tokzoo has no noise.
-- float64: kept tokens are the same at the three layers; the merged tokens differ by up to
-  1.6e-7 because tokzoo averages a cluster as ``sum / count`` and the official code as
-  ``sum / (count + 1e-6)`` (checked: with ``+ 1e-6`` tokzoo's DPC-KNN merge equals the official
-  noise-free one to 6e-17 on the recorded inputs). The claim's tolerance is 1e-5, not 1e-10:
-  with the method off the official decoder (its own attention math in ``utils.py``) and
-  transformers' Llama already differ by 2.4e-7 at the lm_head input, since transformers'
-  RMSNorm rounds to float32 in both and turns 1e-16 differences into float32 ulps. A check of
-  its own requires the first reduction's merged tokens (computed from layer outputs that agree
-  to 6e-17) to agree to 1e-12; it fails by the ``1e-6`` above.
+- float64: kept tokens are the same at the three layers. The merged tokens used to differ by up
+  to 1.6e-7 (tokzoo averaged a cluster as ``sum / count``, the official code as
+  ``sum / (count + 1e-6)``); since the issue-14 fix tokzoo uses the official divisor and the
+  first reduction's merged tokens agree within the record's own 1e-12 check. The claim's
+  tolerance is 1e-5, not 1e-10: with the method off the official decoder (its own attention
+  math in ``utils.py``) and transformers' Llama already differ by 2.4e-7 at the lm_head input,
+  since transformers' RMSNorm rounds to float32 in both and turns 1e-16 differences into
+  float32 ulps; the re-recorded run measures that same 2.4e-7.
 - float32: within 2e-6 (tolerance 1e-4), same kept tokens.
 - the official log line of each of its runs reads ``Equal Tokens: 192`` (the records'
   ``official_log``), the bookkeeping of the analytic ``equal-tokens-192`` claim.
@@ -165,10 +164,6 @@ CLAIMS = [
 
 SPARSEVLM_CODE = Official("Gumpest/SparseVLMs", "26a5f48")
 SPARSEVLM_DEVIATION = {
-    "float64": "tokzoo averages a recycled cluster as sum / count, the official cluster_and_merge as "
-               "sum / (count + 1e-6): the merged tokens differ by ~1e-7 (with + 1e-6, tokzoo's merge equals the "
-               "official noise-free one to 6e-17 on the recorded inputs); the check on the first reduction's merged "
-               "tokens (1e-12) fails by that",
     "bfloat16": "the official decoder computes attention in bfloat16 with its own math (utils.scaled_dot_product_"
                 "attention, softmax in bfloat16), and its scores come from it; tokzoo's layers use SDPA and tokzoo "
                 "scores in float32: many kept tokens differ (tokens_kept_by_tokzoo_only_per_reduction)",
