@@ -73,12 +73,8 @@ from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer
 from zoo.interface import Method, _fail, check_choice, check_int, check_number
 from zoo.papers._diffusion import (DIFFUSION_FAMILIES, PLACEMENT, ForkedGenerator, check_bool, check_seed,
                                    check_signals, check_stride)
+from zoo.papers.dato_schedule import SEARCH_CACHE_STRATEGY, depth_at
 
-#: the cache strategy the official search scripts fix (search_ratio.py / search_new.py @e747cd1):
-#: entry k is the cache depth of step k + 2 (0: reuse all, 1: shallow branch, >= 2: full)
-SEARCH_CACHE_STRATEGY: tuple[int, ...] = (
-    0, 1, 1, 1, 1, 1, 11, 1, 1, 1, 1, 1, 1, 1, 0, 0, 11, 1, 1, 1, 0, 11, 1, 0, 1, 1, 1, 1, 1, 11,
-    0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 11, 1, 1, 1, 1, 1, 1, 1, 1, 1)
 BASE_SELECTIONS = ("dynamics", "random")
 NORM_DTYPES = ("float16", "input")
 
@@ -177,10 +173,7 @@ class DaTo(Method):
 
     def depth_at(self, step: int) -> int:
         """The cache depth of step ``step`` (1-based): 2 (full) at step 1 and past the schedule."""
-        s = self.cache_strategy
-        if s is None or step < 2 or step - 2 >= len(s):
-            return 2
-        return int(s[step - 2])
+        return depth_at(self.cache_strategy, step)
 
     def install(self, adapter, patch, run) -> None:
         adapter.install_reducer(patch, run, _DaToReducer(self))
