@@ -115,7 +115,7 @@ CLAIMS += [
         measure=dato_conformance([dict(), dict(base_selection="random", max_downsample=2),
                                   dict(noise_alpha=0.5, diff_gamma=1.0, align_cfg=False)]),
         method="dato", params={"prune_ratio": 0.4, "cache_strategy": None},
-        needs=("cpu", "package:torch", f"official:EvelynZhang-epiclab/DaTo@{COMMIT}"),
+        needs=("cpu", f"official:EvelynZhang-epiclab/DaTo@{COMMIT}"),
     ),
 ]
 for dataset, value in (("imagenet", 9), ("coco30k", 7)):
