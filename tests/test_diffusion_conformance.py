@@ -6,8 +6,8 @@
   whole pipeline.
 - CA-ToMe vs the authors' ``ca-tome`` package when it imports (it pins torch<2.2.2, so CI installs
   it with ``--no-deps``; see ``.ci/run``), through its own pipeline call.
-- SiTo and ToDo vs the authors' repositories when a checkout is given
-  (``TOKZOO_OFFICIAL_SITO`` / ``TOKZOO_OFFICIAL_TODO``; see ``zoo/bench/diffusion_official.py``).
+- SiTo, ToDo and DaTo vs the authors' repositories when a checkout is given (``TOKZOO_OFFICIAL_SITO`` /
+  ``TOKZOO_OFFICIAL_TODO`` / ``TOKZOO_OFFICIAL_DATO``; see ``zoo/bench/diffusion_official.py``).
 """
 
 from __future__ import annotations
@@ -163,9 +163,10 @@ def test_ca_tome_equals_official_package():
 
 
 # ---------------------------------------------------------------- SiTo / ToDo (authors' repositories, optional)
-@pytest.mark.parametrize("method", ["sito", "todo"])
+@pytest.mark.parametrize("method", ["sito", "todo", "dato"])
 def test_equals_the_authors_repository_checkout(method):
-    """Runs when TOKZOO_OFFICIAL_SITO / TOKZOO_OFFICIAL_TODO point at checkouts of the authors' repositories."""
+    """Runs when TOKZOO_OFFICIAL_SITO / TOKZOO_OFFICIAL_TODO / TOKZOO_OFFICIAL_DATO point at checkouts of the
+    authors' repositories."""
     import os
 
     from zoo.bench import diffusion_official as off
@@ -174,6 +175,9 @@ def test_equals_the_authors_repository_checkout(method):
         pytest.skip(f"{off.ENV[method]} not set (a checkout of {off.REPOS[method]})")
     if method == "sito":
         measure = off.sito_conformance([dict(prune_ratio=0.5), dict(prune_ratio=0.7, max_downsample=2)])
+    elif method == "dato":  # three steps: the third uses the temporal difference of the first two
+        measure = off.dato_conformance([dict(), dict(base_selection="random", max_downsample=2),
+                                        dict(noise_alpha=0.5, diff_gamma=1.0, align_cfg=False)])
     else:
         measure = off.todo_conformance([dict(), dict(downsample_factor_level_2=2),
                                         dict(timestep_threshold_switch=0.9)])

@@ -51,6 +51,9 @@ CASES = [
     ("sito", dict(prune_ratio=0.5, seed=0), pruned(0.5, 1)),
     ("sito", dict(keep_ratio=0.3, max_downsample=2, score_dtype="float32", noise_alpha=0.0), pruned(0.7, 2)),
     ("random", dict(layers=(0, 1), keep_ratio=0.5), "random"),
+    ("dato", dict(cache_strategy=None, seed=0), pruned(0.4, 1)),
+    ("dato", dict(cache_strategy=None, keep_ratio=0.5, base_selection="random", max_downsample=2, norm_dtype="input"),
+     pruned(0.5, 2)),
 ]
 NOOP = {
     "tomesd": dict(ratio=0.0),
@@ -58,6 +61,7 @@ NOOP = {
     "ca-tome": dict(threshold=1.0),
     "sito": dict(prune_ratio=0.0),
     "random": dict(layers=(0,), keep_ratio=1.0),
+    "dato": dict(prune_ratio=0.0, cache_strategy=None),
 }
 IDS = [f"{m}-{i}" for i, (m, _, _) in enumerate(CASES)]
 MODELS = ["sd15", "sd2", "sdxl", "dit", "pixart", "sd3"]
@@ -194,6 +198,8 @@ BATCH_CASES = [
     ("tomesd", dict(ratio=0.5, use_rand=False, max_downsample=2)),
     ("todo", dict(downsample_factor=2, downsample_factor_level_2=2)),
     ("sito", dict(prune_ratio=0.5, noise_alpha=0.0, score_dtype="float32")),
+    # DaTo's random base tokens: one choice for the batch, forked afresh from the global state at every call
+    ("dato", dict(prune_ratio=0.5, cache_strategy=None, base_selection="random", norm_dtype="input")),
 ]
 
 
@@ -243,6 +249,11 @@ def test_bad_parameters_name_the_argument():
         ("ca-tome", dict(cache_steps="often"), "cache_steps"),
         ("sito", dict(score_dtype="int8"), "score_dtype"),
         ("sito", dict(prune_ratio=-0.1), "prune_ratio"),
+        ("dato", dict(prune_ratio=(0.3, 1.0)), "prune_ratio"),
+        ("dato", dict(cache_strategy="often"), "cache_strategy"),
+        ("dato", dict(base_selection="similarity"), "base_selection"),
+        ("dato", dict(max_downsample=2), "max_downsample"),
+        ("dato", dict(norm_dtype="int8"), "norm_dtype"),
     ]:
         with pytest.raises(ValueError, match=match):
             zoo.method_class(method)(**params)
@@ -289,7 +300,8 @@ def test_attention_backends_agree(models):
     sdpa = copy.deepcopy(models["sd15"])
     sdpa.set_attn_processor(AttnProcessor2_0())
     x = inputs_for("sd15", eager)
-    for method, params in (("tomesd", dict(ratio=0.5, seed=0)), ("todo", {}), ("sito", dict(seed=0))):
+    for method, params in (("tomesd", dict(ratio=0.5, seed=0)), ("todo", {}), ("sito", dict(seed=0)),
+                           ("dato", dict(cache_strategy=None, seed=0))):
         outs = []
         for model in (eager, sdpa):
             with zoo.apply(model, method, **params):

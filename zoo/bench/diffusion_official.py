@@ -1,8 +1,9 @@
-"""Compare tokzoo with the authors' repositories of SiTo and ToDo, run from a local checkout.
+"""Compare tokzoo with the authors' repositories of SiTo, ToDo and DaTo, run from a local checkout.
 
 The project never ships their code: point ``TOKZOO_OFFICIAL_SITO`` at a checkout of
 github.com/EvelynZhang-epiclab/SiTo (tested @708dddb) and ``TOKZOO_OFFICIAL_TODO`` at one of
-github.com/ethansmith2000/ImprovedTokenMerge (tested @81928e4). Their files are loaded as they are,
+github.com/ethansmith2000/ImprovedTokenMerge (tested @81928e4), ``TOKZOO_OFFICIAL_DATO`` at one of
+github.com/EvelynZhang-epiclab/DaTo (tested @e747cd1; its ``sd1/scripts/datosd`` package). Their files are loaded as they are,
 with the smallest environment fixes needed to import them here, each stated:
 
 - SiTo ``sito.py`` allocates a module-level counter on ``device="cuda"`` (only used by commented-out
@@ -12,6 +13,9 @@ with the smallest environment fixes needed to import them here, each stated:
   xFormers is not installed (the torch SDPA path runs); it passes a LoRA ``scale`` argument to the
   projections unless diffusers' PEFT backend is on, which diffusers >= 0.30 layers no longer accept:
   its ``USE_PEFT_BACKEND`` is set to True (no ``scale`` argument), which is what recent diffusers does.
+- DaTo ``dato.py`` allocates the same CUDA counter (made on the CPU here); ``patch.py`` imports
+  ``make_ddim_timesteps`` from CompVis' ``ldm`` package without using it: when ``ldm`` does not import,
+  a stand-in module with that name (raising if called) is provided.
 
 Randomness is aligned as in the ToMeSD comparison: the official code draws from torch's global
 generator (SiTo's noise, ToDo's random destinations), tokzoo forks it at the same state.
@@ -29,8 +33,9 @@ from typing import Any
 
 from zoo.repro.spec import Measurement, Unavailable
 
-ENV = {"sito": "TOKZOO_OFFICIAL_SITO", "todo": "TOKZOO_OFFICIAL_TODO"}
-REPOS = {"sito": "github.com/EvelynZhang-epiclab/SiTo@708dddb", "todo": "github.com/ethansmith2000/ImprovedTokenMerge@81928e4"}
+ENV = {"sito": "TOKZOO_OFFICIAL_SITO", "todo": "TOKZOO_OFFICIAL_TODO", "dato": "TOKZOO_OFFICIAL_DATO"}
+REPOS = {"sito": "github.com/EvelynZhang-epiclab/SiTo@708dddb", "todo": "github.com/ethansmith2000/ImprovedTokenMerge@81928e4",
+         "dato": "github.com/EvelynZhang-epiclab/DaTo@e747cd1"}
 
 
 def checkout(method: str, path: str | None = None, ctx: Any = None) -> Path:
@@ -193,5 +198,94 @@ def todo_conformance(params_list: list[dict[str, Any]], path: str | None = None)
         return Measurement(worst, details={"official": REPOS["todo"], "runs": rows,
                                            "model": "tiny SD 1.x-layout UNet at widths 320, 640, 960, random "
                                                     "weights, float32, batch 2"})
+
+    return measure
+
+
+def load_dato(path: str | None = None, ctx: Any = None):
+    """The official DaTo package (``sd1/scripts/datosd``: ``apply_patch``, ``DeepCacheSDHelper``) from a
+    checkout of the repository (or of that folder), as a package named ``official_dato``."""
+    root = checkout("dato", path, ctx)
+    pkg_dir = root / "sd1" / "scripts" / "datosd" if (root / "sd1").is_dir() else root
+    try:
+        import ldm.modules.diffusionmodules.util  # noqa: F401
+    except ImportError:
+        def make_ddim_timesteps(*args, **kwargs):
+            raise NotImplementedError("tokzoo stand-in: CompVis ldm is not installed")
+
+        names = ["ldm", "ldm.modules", "ldm.modules.diffusionmodules", "ldm.modules.diffusionmodules.util"]
+        for name in names:
+            sys.modules[name] = types.ModuleType(name)
+        sys.modules[names[-1]].make_ddim_timesteps = make_ddim_timesteps
+    pkg = types.ModuleType("official_dato")
+    pkg.__path__ = [str(pkg_dir)]
+    sys.modules["official_dato"] = pkg
+    _load("official_dato.utils", pkg_dir / "utils.py", "official_dato")
+    with _cuda_zeros_on_cpu():
+        _load("official_dato.dato", pkg_dir / "dato.py", "official_dato")
+    return _load("official_dato.patch", pkg_dir / "patch.py", "official_dato")
+
+
+#: the official select_dato_method needs one of the 50 DDIM timesteps (its model_timesteps list)
+DATO_TIMES = (981.0, 961.0, 941.0, 921.0)
+
+
+def dato_conformance(params_list: list[dict[str, Any]], path: str | None = None, steps: int = 3):
+    """Max |tokzoo - official DaTo| of ``steps`` consecutive UNet calls on a tiny SD 1.x UNet (batch 2, CFG-like).
+
+    The official token pruning patches the diffusers blocks (its ``make_diffusers_dato_block``); its temporal
+    difference comes from its own UNet wrapper (``DeepCacheSDHelper.wrap_unet_forward``, given a view of the
+    UNet that returns the output tensor, as CompVis' UNet does). Its block cache is not compared: it wraps
+    CompVis' ``input_blocks``/``output_blocks``, which diffusers' UNet does not have (tokzoo's cache is
+    tested against a hook-based reference, ``tests/test_diffusion_dato.py``). The official code prunes
+    ``0.4`` of the tokens whatever it is given, so every run uses ``prune_ratio=0.4``; tokzoo runs with
+    ``cache_strategy=None`` and the official with its cache helper's difference only.
+    """
+
+    def measure(ctx) -> Measurement:
+        import copy
+        import random
+
+        import torch
+
+        import zoo
+        from zoo.bench.diffusion_claims import tiny_inputs
+        from zoo.bench.diffusion_tiny import tiny_sd_unet
+
+        official = load_dato(path, ctx)
+        net = tiny_sd_unet()
+        inputs = [tiny_inputs(seed=i + 1, t=DATO_TIMES[i]) for i in range(steps)]
+        rows, worst = [], 0.0
+        with torch.no_grad():
+            for params in params_list:
+                kw = dict(prune_ratio=0.4, cache_strategy=None, **params)
+                torch.manual_seed(3)
+                random.seed(5)
+                with zoo.apply(net, "dato", **kw):
+                    ours = [net(x, t, encoder_hidden_states=c).sample for x, t, c in inputs]
+                ref = copy.deepcopy(net)
+                official.apply_patch(
+                    ref, max_downsample_ratio=kw.get("max_downsample", 1),
+                    prune_selfattn_flag=kw.get("prune_selfattn", True), prune_crossattn_flag=kw.get("prune_crossattn", False),
+                    prune_mlp_flag=kw.get("prune_mlp", False), sx=kw.get("sx", 2), sy=kw.get("sy", 2),
+                    local_random=kw.get("base_selection", "dynamics") == "random", align_cfg=kw.get("align_cfg", True),
+                    noise_alpha=kw.get("noise_alpha", 0.1), diff_gema=kw.get("diff_gamma", 0.1))
+                view = types.SimpleNamespace(forward=lambda x, t, c, _m=ref: _m(x, t, encoder_hidden_states=c).sample)
+                helper = official.DeepCacheSDHelper(num_steps=50, pipe=view)
+                helper.reset_states()
+                helper.set_params()
+                helper.wrap_unet_forward()
+                official.my_cur_timestep, official.my_pre_output, official.my_output_diff = 0, None, None
+                torch.manual_seed(3)
+                random.seed(5)
+                theirs = [view.forward(x, t, c) for x, t, c in inputs]
+                official.remove_patch(ref)
+                diffs = [float((a - b).abs().max()) for a, b in zip(ours, theirs)]
+                worst = max([worst] + diffs)
+                rows.append({"params": params, "max_abs_diff_per_step": diffs,
+                             "bitwise_equal": all(torch.equal(a, b) for a, b in zip(ours, theirs))})
+        return Measurement(worst, details={"official": REPOS["dato"], "runs": rows, "steps": steps,
+                                           "timesteps": list(DATO_TIMES[:steps]),
+                                           "model": "tiny SD 1.x-layout UNet, random weights, float32, batch 2"})
 
     return measure

@@ -41,6 +41,7 @@ PINNED_IDS: dict[str, str] = {
     "2405.16148": "pitome",
     "2306.16009": "a-tome",
     "2001.08950": "power-bert",
+    "2501.00375": "dato",
 }
 
 MAX_ID_LENGTH = 40

@@ -11,7 +11,8 @@ All tokens of one feature map are ``[B, N, C]`` with ``N = h * w`` in raster ord
   (and optionally merges) tokens, ``restore(y)`` gives every original position the output of the
   token that stood for it (a single gather). Built by :func:`grid_bipartite_merge` (ToMeSD's
   merge: sources merged into their most similar destination by a mean) and by
-  :func:`prune_and_copy` (pruned tokens copy a kept token's output: SiTo, DaTo).
+  :func:`prune_and_copy` (pruned tokens copy a kept token's output: SiTo, DaTo; their redundancy
+  rule is :func:`redundancy_prune_plan`).
 - :func:`grid_resample`: downsample a ``[B, h*w, C]`` grid by an integer factor (ToDo).
 """
 
@@ -58,6 +59,16 @@ def window_destinations(h: int, w: int, sx: int, sy: int, choice: torch.Tensor |
     order = marks.unsqueeze(-1).argsort(dim=1).squeeze(-1)
     n_dst = hsy * wsx
     return order[:, :n_dst], order[:, n_dst:]
+
+
+def window_argmax(score: torch.Tensor, h: int, w: int, sx: int, sy: int) -> torch.Tensor:
+    """``score`` ``[B, h*w]`` -> ``[B, h // sy, w // sx]``: the index (``row * sx + col``) of the highest
+    score inside every complete ``sy x sx`` window (a :func:`window_destinations` choice)."""
+    bsz = score.shape[0]
+    hsy, wsx = h // sy, w // sx
+    windows = score.view(bsz, h, w)[:, : hsy * sy, : wsx * sx]
+    windows = windows.reshape(bsz, hsy, sy, wsx, sx).permute(0, 1, 3, 2, 4).reshape(bsz, hsy, wsx, -1)
+    return windows.max(dim=-1).indices
 
 
 @dataclass
@@ -176,6 +187,27 @@ def prune_and_copy(keep_pos: torch.Tensor, pruned_pos: torch.Tensor, copy_slot: 
     restore_idx.scatter_(1, keep_pos, torch.arange(keep_pos.shape[1], device=keep_pos.device).expand(bsz, -1))
     restore_idx.scatter_(1, pruned_pos, copy_slot)
     return GridPlan(keep=keep_pos, restore_idx=restore_idx, n=n, kind="prune")
+
+
+def redundancy_prune_plan(sim: torch.Tensor, base: torch.Tensor, rest: torch.Tensor, n_prune: int) -> GridPlan:
+    """SiTo's and DaTo's pruning: ``sim`` ``[B, N, N]`` token similarities, ``base`` ``[B, K]`` the base
+    tokens (one per window), ``rest`` ``[B, N - K]`` the others (:func:`window_destinations`).
+
+    Each non-base token's redundancy is its similarity to its most similar base token; the ``n_prune``
+    most redundant are pruned (capped at ``N - K``). Kept order: ``[unpruned non-base (most redundant
+    first), base]``; each pruned token copies, on restore, the output of its most similar *kept* token.
+    """
+    bsz, n, _ = sim.shape
+    with torch.no_grad():
+        to_base = sim.gather(1, rest.unsqueeze(-1).expand(-1, -1, n))
+        to_base = to_base.gather(2, base.unsqueeze(1).expand(-1, rest.shape[1], -1))  # [B, N - K, K]
+        order = (-to_base.max(dim=2).values).argsort(dim=-1)                 # most redundant first
+        pruned = rest.gather(1, order[:, :n_prune])
+        kept = torch.cat([rest.gather(1, order[:, n_prune:]), base], dim=1)  # [B, N - P]
+        to_kept = sim.gather(1, kept.unsqueeze(-1).expand(-1, -1, n))
+        to_kept = to_kept.gather(2, pruned.unsqueeze(1).expand(-1, kept.shape[1], -1))  # [B, N - P, P]
+        copy_slot = to_kept.max(dim=1).indices                               # [B, P]
+    return prune_and_copy(kept, pruned, copy_slot, n)
 
 
 def prune_and_zero(keep_pos: torch.Tensor, n: int) -> GridPlan:

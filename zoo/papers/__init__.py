@@ -43,4 +43,5 @@ REGISTRY: dict[str, str] = {
     "todo": "zoo.papers.todo:ToDo",
     "ca-tome": "zoo.papers.ca_tome:CAToMe",
     "sito": "zoo.papers.sito:SiTo",
+    "dato": "zoo.papers.dato:DaTo",
 }

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from zoo.core.grid import prune_and_copy, window_destinations
+from zoo.core.grid import redundancy_prune_plan, window_argmax, window_destinations
 from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer
 from zoo.interface import Method, _fail, check_choice, check_int, check_number
 from zoo.papers._diffusion import (DIFFUSION_FAMILIES, PLACEMENT, ForkedGenerator, check_bool, check_seed,
@@ -138,17 +138,6 @@ class _SiToReducer(DenoiserReducer):
             gen = self.generator.get(x.device)
             noise = torch.randn(bsz, n, dtype=dtype, device=gen.device, generator=gen).to(x.device)
             score = m.sim_beta * sim.sum(-1) + m.noise_alpha * noise              # [B, N]
-            hsy, wsx = h // m.sy, w // m.sx
-            windows = score.view(bsz, h, w)[:, : hsy * m.sy, : wsx * m.sx]
-            windows = windows.reshape(bsz, hsy, m.sy, wsx, m.sx).permute(0, 1, 3, 2, 4).reshape(bsz, hsy, wsx, -1)
-            choice = windows.max(dim=-1).indices                                 # [B, hsy, wsx]
+            choice = window_argmax(score, h, w, m.sx, m.sy)                    # [B, hsy, wsx]
             base, rest = window_destinations(h, w, m.sx, m.sy, choice, x.device)  # [B, K], [B, N - K]
-            to_base = sim.gather(1, rest.unsqueeze(-1).expand(-1, -1, n))
-            to_base = to_base.gather(2, base.unsqueeze(1).expand(-1, rest.shape[1], -1))  # [B, N - K, K]
-            order = (-to_base.max(dim=2).values).argsort(dim=-1)                 # most redundant first
-            pruned = rest.gather(1, order[:, :n_prune])
-            kept = torch.cat([rest.gather(1, order[:, n_prune:]), base], dim=1)  # [B, N - P]
-            to_kept = sim.gather(1, kept.unsqueeze(-1).expand(-1, -1, n))
-            to_kept = to_kept.gather(2, pruned.unsqueeze(1).expand(-1, kept.shape[1], -1))  # [B, N - P, P]
-            copy_slot = to_kept.max(dim=1).indices                               # [B, P]
-        return prune_and_copy(kept, pruned, copy_slot, n)
+        return redundancy_prune_plan(sim, base, rest, n_prune)

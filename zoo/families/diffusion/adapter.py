@@ -80,6 +80,22 @@ class DiffusersAdapter(FamilyAdapter):
     # -- primitives ---------------------------------------------------------------------------------
     def install_reducer(self, patch: Any, run: Any, reducer: DenoiserReducer) -> None:
         """Run ``reducer`` in every transformer block call (see :mod:`zoo.families.diffusion.runtime`)."""
+        self._ensure_runtime(patch, run).add(reducer)
+
+    def install_feature_cache(self, patch: Any, run: Any, level: Callable[[int], int]) -> Any:
+        """Reuse UNet block outputs across denoising steps at the depth ``level(step)`` says
+        (:class:`zoo.families.diffusion.cache.UNetFeatureCache`); UNets only. Returns the cache."""
+        from zoo.families.diffusion.cache import UNetFeatureCache
+
+        if self.kind != "unet":
+            raise TypeError(f"{self.name}: the feature cache reuses a UNet's down/mid/up block outputs; "
+                            f"{type(self.denoiser).__name__} has none")
+        runtime = self._ensure_runtime(patch, run)
+        cache = UNetFeatureCache(self.denoiser, level)
+        runtime.set_cache(cache)
+        return cache
+
+    def _ensure_runtime(self, patch: Any, run: Any) -> DenoiserRuntime:
         if self._runtime is None:
             if run.record_sources:
                 raise ValueError(f"{self.name}: record_sources is not available (every reduction is undone after "
@@ -88,7 +104,7 @@ class DiffusersAdapter(FamilyAdapter):
             self._take_over(patch)
             self._runtime = DenoiserRuntime(self, run)
             self._runtime.install(patch)
-        self._runtime.add(reducer)
+        return self._runtime
 
     def install_token_pruning(self, patch: Any, run: Any, *, layer: int, keep_ratio: float | None = None,
                               keep_tokens: int | None = None, scorer: Callable[[Any], Any]) -> None:

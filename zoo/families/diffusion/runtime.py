@@ -21,6 +21,15 @@ Because the attention *modules* are wrapped, not their processors, every attenti
 diffusers uses (SDPA by default, xFormers, the attention dispatcher) runs unchanged on the
 reduced tokens. Accelerate hooks (``_hf_hook``) are patched below (``_old_forward``), not over.
 
+Two cross-step pieces, installed only when a reducer asks for them (DaTo):
+
+- the ``output_difference`` signal: a forward hook on the denoiser keeps its last output and gives
+  the next call ``mean_c |out_s - out_{s-1}|`` on the first level's grid (``[B, H0 * W0]``; average-
+  pooled by the patch size of a DiT), reset at the first step of every run;
+- a feature cache (:class:`zoo.families.diffusion.cache.UNetFeatureCache`, UNets only): instance
+  wrappers on the UNet's down/mid/up blocks return the outputs of an earlier step instead of
+  recomputing them, at the steps and depth a schedule says (DeepCache's shallow branch).
+
 Record (``run``, stage ``"denoiser"``), for the last denoiser forward: ``run.input_tokens`` is
 the token count of the first level (``h * w`` of the latent, or of the patch grid);
 ``run.tokens["denoiser"][i]`` the tokens block ``i``'s self-attention queries ran on;
@@ -44,6 +53,8 @@ SIGNALS: dict[str, str] = {
     "grid": "the block's token grid (h, w): downsampling d = ceil(sqrt(N0 // N)), h = ceil(H0 / d), w = ceil(W0 / d)",
     "timestep": "the denoiser's timestep argument (first batch element, as a float)",
     "step": "denoising step (1-based): +1 when the timestep decreases, back to 1 when it increases (new run)",
+    "output_difference": "mean over channels of |denoiser output at the previous step - the one before| on the "
+                         "first level's grid [B, H0 * W0] (None until two steps of the run have run)",
 }
 
 #: where a token plan can act inside a block
@@ -61,7 +72,9 @@ class BlockContext:
     ``grid``: ``(h, w)`` by ToMeSD's rule (``None`` when it does not tile the ``n_tokens``);
     ``floor_grid``: ``(H0 // d, W0 // d)`` (ToDo's rule; ``None`` likewise); ``base``: ``(H0, W0)``,
     the first level's grid; ``downsample``: ``d``; ``step``: the denoising step (1-based);
-    ``generation``: how many runs (step 1 events) this application has seen, from 1.
+    ``generation``: how many runs (step 1 events) this application has seen, from 1;
+    ``output_difference``: ``[B, H0 * W0]`` (the ``output_difference`` signal) when a reducer asked for it
+    and two steps of this run have run, else ``None``.
     """
 
     index: int
@@ -76,6 +89,7 @@ class BlockContext:
     timestep: float | None
     step: int
     generation: int = 0
+    output_difference: Any = None
 
 
 @dataclass
@@ -142,6 +156,42 @@ class _Forward:
     kv_memo: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
 
+class _OutputDifference:
+    """The ``output_difference`` signal: the denoiser's last output and ``mean_c |out - last|``.
+
+    ``diff`` ``[B, H0 * W0]`` is what the blocks of the current call see: the difference of the two
+    previous calls of this run (``None`` at its first two steps, or when the batch/shape changed).
+    """
+
+    def __init__(self, patch_size: int) -> None:
+        self.patch_size = int(patch_size or 1)
+        self.last: Any = None
+        self.diff: Any = None
+        self.key: tuple[int, int] | None = None
+
+    def begin(self, generation: int, step: int) -> None:
+        if step == 1 or self.key is None or self.key[0] != generation:
+            self.last, self.diff = None, None
+        self.key = (generation, step)
+
+    def end(self, output: Any) -> None:
+        import torch.nn.functional as F
+
+        out = output[0] if isinstance(output, tuple) else getattr(output, "sample", output)
+        if getattr(out, "dim", lambda: 0)() != 4:
+            self.last, self.diff = None, None
+            return
+        out = out.detach()
+        if self.last is not None and self.last.shape == out.shape:
+            d = (out - self.last).abs()
+            if self.patch_size > 1:
+                d = F.avg_pool2d(d, self.patch_size)
+            self.diff = d.reshape(d.shape[0], d.shape[1], -1).mean(dim=1)   # [B, H0 * W0]
+        else:
+            self.diff = None
+        self.last = out
+
+
 class DenoiserRuntime:
     """Installs the hooks and wrappers described in the module doc; holds per-application state."""
 
@@ -158,6 +208,8 @@ class DenoiserRuntime:
         self._wrapped: set[str] = set()
         self._patch: Any = None
         self._sample_name, self._t_index = _first_param_and_timestep(adapter.denoiser)
+        self.cache: Any = None  # a UNetFeatureCache (set_cache)
+        self._outputs = None    # _OutputDifference, when a reducer needs the output_difference signal
 
     # -- installation -------------------------------------------------------------------------------
     def install(self, patch: Any) -> None:
@@ -175,7 +227,17 @@ class DenoiserRuntime:
             self._ensure(placement)
         if reducer.uses_kv:
             self._ensure("kv")
+        if "output_difference" in reducer.needs and self._outputs is None:
+            self._outputs = _OutputDifference(self.adapter.patch_size)
+            self._patch.add_hook(self.adapter.denoiser.register_forward_hook(self._post_forward))
         self.reducers.append(reducer)
+
+    def set_cache(self, cache: Any) -> None:
+        """Install a cross-step feature cache (one per application)."""
+        if self.cache is not None:
+            raise RuntimeError("a feature cache is already installed in this application")
+        cache.install(self._patch)
+        self.cache = cache
 
     def _ensure(self, placement: str) -> None:
         if placement in self._wrapped:
@@ -222,9 +284,16 @@ class DenoiserRuntime:
         st.timestep = _as_float(t)  # one host read per denoiser call (a device sync on GPUs)
         self._advance_step(st.timestep)
         self.state = st
+        if self._outputs is not None:
+            self._outputs.begin(self.generation, self.step)
+        if self.cache is not None:
+            self.cache.begin(self.generation, self.step, sample)
         self.forwards += 1
         self.table = []
         self.run.start(STAGE, st.base[0] * st.base[1] if st.base else 0)
+
+    def _post_forward(self, module: Any, args: tuple, output: Any) -> None:
+        self._outputs.end(output)
 
     def _advance_step(self, t: float | None) -> None:
         if t is None:
@@ -249,7 +318,8 @@ class DenoiserRuntime:
             floor_grid = (fh, fw) if fh * fw == n else None
         return BlockContext(index=info.index, name=info.name, kind=info.kind, n_tokens=n, batch=int(x.shape[0]),
                             downsample=ds, grid=grid, floor_grid=floor_grid, base=base,
-                            timestep=self.state.timestep, step=self.step, generation=self.generation)
+                            timestep=self.state.timestep, step=self.step, generation=self.generation,
+                            output_difference=self._outputs.diff if self._outputs is not None else None)
 
     # -- the wrappers -------------------------------------------------------------------------------
     def _block_forward(self, info: Any, orig: Callable) -> Callable:
