@@ -295,10 +295,14 @@ def compare_page(data: SiteData, family: str, ids: list[str], files: dict[str, s
     if budget:
         parts += ["## Theoretical speedup vs budget\n", budget]
     claims = claims_tables(page, data, ids)
+    parts.append("## Reported by the papers, measured by tokzoo\n")
     if claims:
-        parts += ["## Reported by the papers, measured by tokzoo\n",
-                  "Grouped by status kind and model. The parameters are in tokzoo's notation (each method page "
+        parts += ["Grouped by status kind and model. The parameters are in tokzoo's notation (each method page "
                   "maps the paper's notation onto them).\n", claims]
+    else:
+        parts.append('<p class="tz-no-claims">No paper of this family has a sourced number in its repro script '
+                     "yet (each script says why: " + ", ".join(code_span(f"repro/{m}.py") for m in papers)
+                     + "); nothing is shown rather than an unsourced number.</p>\n")
     points = reported_accuracy_flops(data, ids)
     made, paths = plots.themed(f"accuracy-flops-{family}", lambda t: plots.accuracy_vs_flops(
         points, t, title="Reported accuracy vs reported FLOPs"))
