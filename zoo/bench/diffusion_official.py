@@ -138,7 +138,7 @@ def sito_conformance(params_list: list[dict[str, Any]], path: str | None = None)
         with torch.no_grad():
             for params in params_list:
                 torch.manual_seed(3)
-                with zoo.apply(net, "sito", **params):
+                with zoo.apply(net, "sito", **{"score_dtype": "float16", **params}):  # the official graph dtype
                     ours = net(sample, t, encoder_hidden_states=text).sample
                 ref = copy.deepcopy(net)
                 official.apply_patch(ref, prune_ratio=params.get("prune_ratio", 0.5),
