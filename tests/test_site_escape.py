@@ -169,3 +169,15 @@ def test_support_page_and_runs_on_render_every_cell_string_literally():
         assert HOSTILE[0] in out.text and HOSTILE[2] in out.text
     assert "broken" not in support_page(data)
     assert runs_on_section("tome", SiteData(papers=[], support_matrix=None), "methods/tome.md") == ""
+
+
+def test_code_span_text_makes_no_link_image_or_emphasis():
+    """Python-Markdown parses inline patterns inside an inline <code> element: a hostile string
+    shown as code became a live javascript: link."""
+    import markdown
+
+    from zoo.site.markdown import code_span
+
+    out = markdown.markdown("x " + code_span("[x](javascript:alert(1)) ![i](http://e/x.png) *e* <b>"))
+    assert "<a " not in out and "<img" not in out and "<em>" not in out and "<b>" not in out
+    assert "javascript:alert(1)" in out  # shown as text

@@ -82,7 +82,6 @@ def _entry(label: str, label_width: int, status: str, text: str, width: int) -> 
 
 def _entries(cells: list[Any], label_of, width: int, extra=lambda c: "") -> list[str]:
     """One entry per cell; cells that do not run for one and the same reason share one entry."""
-    from zoo.support import SHORT
 
     shared: dict[str, list[Any]] = {}
     for c in cells:

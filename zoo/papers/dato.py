@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from zoo.core.grid import redundancy_prune_plan, window_argmax, window_destinations
 from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer

@@ -6,7 +6,6 @@ paths (``methods/fastv.md``); links between pages are made relative with :func:`
 
 from __future__ import annotations
 
-import html
 import posixpath
 from typing import Any, Iterable, Sequence
 
@@ -85,9 +84,10 @@ def badge(page: str, kind: str, value: str, link: str | None = None, *, tone: st
 
 
 def code_span(text: object) -> str:
-    """Inline code that shows ``text`` literally (an HTML-escaped ``<code>`` element; ``|`` as an
-    entity so it cannot split a Markdown table cell)."""
-    return f"<code>{html.escape(str(text), quote=False).replace('|', '&#124;')}</code>"
+    """Inline code that shows ``text`` literally. Python-Markdown still parses links, images and
+    emphasis inside an inline ``<code>`` element (``[x](javascript:...)`` became a live link), so
+    the text is escaped as Markdown (entities and backslashes), ``|`` included."""
+    return f"<code>{md_text(text)}</code>"
 
 
 def display_name(paper: dict[str, Any]) -> str:
