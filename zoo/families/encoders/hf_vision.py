@@ -18,7 +18,7 @@ image modelling heads need every patch back and are not served.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from zoo.families.encoders.hf_common import CLIPStyle, ViTStyle, hf_class, isinstance_any, square_or_config_grid
 
@@ -63,16 +63,15 @@ class HFViTAdapter(ViTStyle):
         return square_or_config_grid(n_tokens, self.tower.config)
 
 
-class HFCLIPVisionAdapter(CLIPStyle):
-    name = "hf-clip-vision"
-    stage = "vit"
-    SIGNALS = {"class_token": True, "grid": True, "padding": False}
-    serves = "transformers CLIPVisionModel(WithProjection), CLIPModel's vision tower"
-    layer_classes = (("clip.modeling_clip", "CLIPEncoderLayer"),)
+class _DualEncoderVisionTower(CLIPStyle):
+    """A vision tower model class (``tower_class``), alone or as the ``vision_model`` of its
+    dual-encoder model (CLIPModel, SiglipModel); the layers are ``tower.encoder.layers``."""
 
-    @staticmethod
-    def _tower(model: Any) -> Any:
-        tower_cls = hf_class("clip.modeling_clip", "CLIPVisionModel")
+    tower_class: ClassVar[tuple[str, str]]
+
+    @classmethod
+    def _tower(cls, model: Any) -> Any:
+        tower_cls = hf_class(*cls.tower_class)
         if tower_cls is None:
             return None
         if isinstance(model, tower_cls):
@@ -87,6 +86,18 @@ class HFCLIPVisionAdapter(CLIPStyle):
     def find_blocks(self, model: Any) -> list[Any]:
         self.tower = self._tower(model)
         return list(self.tower.encoder.layers)
+
+    def grid_for(self, n_tokens: int) -> tuple[int, int] | None:
+        return square_or_config_grid(n_tokens, self.tower.config)
+
+
+class HFCLIPVisionAdapter(_DualEncoderVisionTower):
+    name = "hf-clip-vision"
+    stage = "vit"
+    SIGNALS = {"class_token": True, "grid": True, "padding": False}
+    serves = "transformers CLIPVisionModel(WithProjection), CLIPModel's vision tower"
+    layer_classes = (("clip.modeling_clip", "CLIPEncoderLayer"),)
+    tower_class = ("clip.modeling_clip", "CLIPVisionModel")
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -96,34 +107,11 @@ class HFCLIPVisionAdapter(CLIPStyle):
     def has_class_token(self) -> bool:
         return True
 
-    def grid_for(self, n_tokens: int) -> tuple[int, int] | None:
-        return square_or_config_grid(n_tokens, self.tower.config)
 
-
-class HFSiglipVisionAdapter(CLIPStyle):
+class HFSiglipVisionAdapter(_DualEncoderVisionTower):
     name = "hf-siglip-vision"
     stage = "vit"
     SIGNALS = {"class_token": False, "grid": True, "padding": False}
     serves = "transformers SiglipVisionModel, SiglipModel's vision tower"
     layer_classes = (("siglip.modeling_siglip", "SiglipEncoderLayer"),)
-
-    @staticmethod
-    def _tower(model: Any) -> Any:
-        tower_cls = hf_class("siglip.modeling_siglip", "SiglipVisionModel")
-        if tower_cls is None:
-            return None
-        if isinstance(model, tower_cls):
-            return model
-        inner = getattr(model, "vision_model", None)
-        return inner if isinstance(inner, tower_cls) else None
-
-    @classmethod
-    def matches(cls, model: Any) -> bool:
-        return cls._tower(model) is not None
-
-    def find_blocks(self, model: Any) -> list[Any]:
-        self.tower = self._tower(model)
-        return list(self.tower.encoder.layers)
-
-    def grid_for(self, n_tokens: int) -> tuple[int, int] | None:
-        return square_or_config_grid(n_tokens, self.tower.config)
+    tower_class = ("siglip.modeling_siglip", "SiglipVisionModel")
