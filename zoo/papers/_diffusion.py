@@ -69,3 +69,9 @@ def check_signals(method: Method, adapter: Any, needs: frozenset[str]) -> None:
     require = getattr(adapter, "require_signals", None)
     if require is not None:
         require(method.id, needs)
+
+
+def placements(self_attn: bool, cross_attn: bool, mlp: bool) -> frozenset[str]:
+    """The places of a transformer block a method acts at (``self_attn``, ``cross_attn``, ``mlp``),
+    from its three on/off options (ToMeSD's ``merge_*``, SiTo's and DaTo's ``prune_*``)."""
+    return frozenset(p for p, on in (("self_attn", self_attn), ("cross_attn", cross_attn), ("mlp", mlp)) if on)

@@ -38,7 +38,7 @@ from zoo.core.grid import grid_bipartite_scores, merge_plan_from_scores, thresho
 from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer
 from zoo.interface import Method, _fail, check_int, check_number
 from zoo.papers._diffusion import (DIFFUSION_FAMILIES, PLACEMENT, ForkedGenerator, check_bool, check_seed,
-                                   check_signals, check_stride)
+                                   check_signals, check_stride, placements)
 
 CONFIG_3 = (0, 8, 11, 13, 20, 25, 30, 35, 45, 46, 47, 48, 49)
 
@@ -97,9 +97,7 @@ class _CAToMeReducer(DenoiserReducer):
 
     def __init__(self, method: CAToMe) -> None:
         self.m = method
-        self.placements = frozenset(p for p, on in (("self_attn", method.merge_attn),
-                                                    ("cross_attn", method.merge_crossattn),
-                                                    ("mlp", method.merge_mlp)) if on)
+        self.placements = placements(method.merge_attn, method.merge_crossattn, method.merge_mlp)
         self.generator = ForkedGenerator(method.seed)
         self.cache: dict[int, tuple[tuple[int, int], Any]] = {}  # block -> ((n, batch), plan)
         self.recomputed = 0  # matchings computed (not reused) by this application

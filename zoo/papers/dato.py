@@ -72,7 +72,7 @@ from zoo.core.grid import redundancy_prune_plan, window_argmax, window_destinati
 from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer
 from zoo.interface import Method, _fail, check_choice, check_int, check_number
 from zoo.papers._diffusion import (DIFFUSION_FAMILIES, PLACEMENT, ForkedGenerator, check_bool, check_seed,
-                                   check_signals, check_stride)
+                                   check_signals, check_stride, placements)
 from zoo.papers.dato_schedule import SEARCH_CACHE_STRATEGY, depth_at
 
 BASE_SELECTIONS = ("dynamics", "random")
@@ -201,9 +201,7 @@ class _DaToReducer(DenoiserReducer):
 
     def __init__(self, method: DaTo) -> None:
         self.m = method
-        self.placements = frozenset(p for p, on in (("self_attn", method.prune_selfattn),
-                                                    ("cross_attn", method.prune_crossattn),
-                                                    ("mlp", method.prune_mlp)) if on)
+        self.placements = placements(method.prune_selfattn, method.prune_crossattn, method.prune_mlp)
         self.noise = ForkedGenerator(method.seed)
         self.signs = _ForkedRandom(method.seed)
 

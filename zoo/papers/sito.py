@@ -39,7 +39,7 @@ from zoo.core.grid import redundancy_prune_plan, window_argmax, window_destinati
 from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer
 from zoo.interface import Method, _fail, check_choice, check_int, check_number
 from zoo.papers._diffusion import (DIFFUSION_FAMILIES, PLACEMENT, ForkedGenerator, check_bool, check_seed,
-                                   check_signals, check_stride)
+                                   check_signals, check_stride, placements)
 
 SCORE_DTYPES = ("auto", "float16", "bfloat16", "float32", "input")
 
@@ -112,9 +112,7 @@ class _SiToReducer(DenoiserReducer):
 
     def __init__(self, method: SiTo) -> None:
         self.m = method
-        self.placements = frozenset(p for p, on in (("self_attn", method.prune_selfattn),
-                                                    ("cross_attn", method.prune_crossattn),
-                                                    ("mlp", method.prune_mlp)) if on)
+        self.placements = placements(method.prune_selfattn, method.prune_crossattn, method.prune_mlp)
         self.generator = ForkedGenerator(method.seed)
 
     def act(self, ctx, x):

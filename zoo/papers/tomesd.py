@@ -37,7 +37,7 @@ from zoo.core.grid import grid_bipartite_merge, window_destinations
 from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer
 from zoo.interface import Method, _fail, check_int, check_number
 from zoo.papers._diffusion import (DIFFUSION_FAMILIES, PLACEMENT, ForkedGenerator, check_bool, check_seed,
-                                   check_signals, check_stride)
+                                   check_signals, check_stride, placements)
 
 
 @dataclass
@@ -100,9 +100,7 @@ class _ToMeSDReducer(DenoiserReducer):
 
     def __init__(self, method: ToMeSD) -> None:
         self.m = method
-        self.placements = frozenset(p for p, on in (("self_attn", method.merge_attn),
-                                                    ("cross_attn", method.merge_crossattn),
-                                                    ("mlp", method.merge_mlp)) if on)
+        self.placements = placements(method.merge_attn, method.merge_crossattn, method.merge_mlp)
         self.generator = ForkedGenerator(method.seed)
 
     def act(self, ctx, x):
