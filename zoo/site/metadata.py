@@ -222,7 +222,7 @@ def _random_onevision_video(setup: ReferenceSetup) -> tuple[Any, dict[str, Any]]
 
 def _shape(setup: ReferenceSetup) -> dict[str, Any]:
     """The reference model's shape as zoo.flops needs it (from ``repro/configs``)."""
-    from zoo.repro import analytic
+    from zoo.repro import analytic, loader
 
     if setup.kind == "vit":
         shape = dataclasses.asdict(analytic.vit_shape(setup.config))
@@ -230,16 +230,10 @@ def _shape(setup: ReferenceSetup) -> dict[str, Any]:
         return shape
     cfg = dataclasses.asdict(analytic.decoder(setup.config))
     if setup.video_frames:
-        per_frame = loader_config(setup.config)["video_tokens_per_frame"]
+        per_frame = loader.load_config(setup.config)["video_tokens_per_frame"]
         n_visual = setup.video_frames * per_frame + 1  # OneVision ends a video with one newline token
         return {"decoder": cfg, "n_image": n_visual, **REFERENCE_PROMPT}
     return {"decoder": cfg, "n_image": analytic.image_tokens(setup.config), **REFERENCE_PROMPT}
-
-
-def loader_config(name: str) -> dict[str, Any]:
-    from zoo.repro import loader
-
-    return loader.load_config(name)
 
 
 def _error(exc: BaseException) -> str:
