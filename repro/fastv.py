@@ -19,10 +19,29 @@ table (the three 13B rows, as ratios to the vanilla row). FastV's FLOPs as *othe
 them (PyramidDrop's Tables 1, 3 and 5: 2.01 and 10.6 TFLOPs) are claims of
 ``repro/pyramiddrop.py``, under PyramidDrop's convention.
 
-Not encoded: the FLOPs cells of the paper's own tables (Table 1 and the K/R ablation). No
-stored copy of arXiv:2403.06764 beyond its first page was readable here (the arXiv HTML
-copy is only reachable from its beginning; no extraction of its tables was found); add them
-with their version when a copy is at hand: ``zoo.flops`` convention ``"fastv"`` computes them.
+Figure cells. The FLOPs reduction ratios of the paper's two FLOPs figures, which the README
+shows at d165972 (the same image files since 6921aed and 5683256): ``figs/fastv_tradeoff.png``
+(the paper's Figure 1, x axis "Theoretical FLOPs Reduction Ratio") and the right panel of
+``figs/ablation_ocrvqa.png`` (the README: "the ablation study on K and R values, as shown in
+figure-7 in the paper"). A figure prints no digits: each value was read from the image as the
+centre of its marker in pixels (the figure's own tick or grid positions give the scale; about
+0.001 per pixel, a marker is about 20 pixels wide), so the tolerance is half a percentage point.
+
+- Figure 1 has nine points per LLaVA-1.5 model besides the baseline. FastV's count with 36
+  non-image tokens puts the nine 13B points at K ∈ {2, 3, 5} × R ∈ {50%, 75%, 90%} within 0.2
+  points each, so that grid is taken as the figure's settings (the README does not label the
+  points; the paper's Table 1 lists the settings, but no readable copy of it was found). The 7B
+  points sit at whole percentages (0.40, 0.43, 0.45, 0.60, ...): they are drawn from numbers
+  rounded to 1%, and are claimed at that precision. One more 7B point (at 0.48, average 69.0)
+  matches no K ∈ 1..5, R ∈ {25%, 50%, 75%, 87.5%, 90%} setting and is not claimed.
+- Figure 7 (right panel: K ∈ {1, 2, 5, 10, 15, 20} × R ∈ {87.5%, 75%, 50%, 25%}): the 24 ratios
+  are reproduced on the 40-layer Vicuna-13B shape (576 + 36 tokens), not on the 32 layers of the
+  7B model the README's OCR-VQA script loads (K = 20 there gives 0.31, the figure 0.41): the
+  claims use the 13B shape; each record also gives the 7B value.
+
+Still not encoded: the printed FLOPs column of the paper's Table 1 (absolute FLOPs per setting).
+The stored copies of arXiv:2403.06764 (arXiv HTML, ar5iv, arxiv-vanity, scribd, the CSDN
+translation) are searchable from their beginning only, and no extraction of the table was found.
 
 Conformance to the authors' code (``tokzoo repro fastv --kind conformance --official PATH``):
 FastV's inplace pruning lives inside the ``LlamaModel.forward`` of the transformers 4.31 fork
@@ -151,6 +170,73 @@ CLAIMS = [
         for r, kept in ((0.875, 72), (0.75, 144), (0.5, 288), (0.25, 432))
     ],
 ]
+
+FIG1 = Source("github.com/pkunlp-icler/FastV figs/fastv_tradeoff.png@d165972 (README figure; the paper's Figure 1)",
+              "x axis 'Theoretical FLOPs Reduction Ratio', marker centres read from the image",
+              "https://github.com/pkunlp-icler/FastV/blob/d1659729b5bf1be225e99ee15783deeea80f63b1/figs/fastv_tradeoff.png")
+FIG7 = Source("github.com/pkunlp-icler/FastV figs/ablation_ocrvqa.png@d165972 (README: 'figure-7 in the paper')",
+              "right panel 'FLOPs Reduction Ratio' per K and R, marker centres read from the image",
+              "https://github.com/pkunlp-icler/FastV/blob/d1659729b5bf1be225e99ee15783deeea80f63b1/figs/ablation_ocrvqa.png")
+PLOT = ("read from a figure (no printed digits): marker centre in pixels against the figure's ticks/grid, about "
+        "0.001 per pixel; tolerance half a percentage point")
+#: Figure 1: FLOPs reduction (%) per (K, R) as read; 7B points lie on whole percentages
+FIG1_POINTS = {
+    "llava-1.5-13b": {(5, 0.5): 41.8, (3, 0.5): 43.9, (2, 0.5): 45.3, (5, 0.75): 62.2, (3, 0.75): 65.8,
+                      (2, 0.75): 67.6, (5, 0.9): 74.4, (3, 0.9): 78.7, (2, 0.9): 80.8},
+    "llava-1.5-7b": {(5, 0.5): 40, (3, 0.5): 43, (2, 0.5): 45, (5, 0.75): 60, (3, 0.75): 65, (2, 0.75): 67,
+                     (5, 0.9): 72, (3, 0.9): 77, (2, 0.9): 80},
+}
+#: Figure 7 (right panel): FLOPs reduction (%) per K for R = 87.5%, 75%, 50%, 25%, as read
+FIG7_POINTS = {1: (81.1, 69.5, 46.8, 23.3), 2: (78.8, 67.7, 45.4, 22.7), 5: (72.8, 62.4, 41.8, 20.8),
+               10: (62.4, 53.5, 35.7, 17.9), 15: (51.9, 44.5, 29.8, 14.9), 20: (41.5, 35.6, 23.7, 11.8)}
+FIG7_R = (0.875, 0.75, 0.5, 0.25)
+
+
+def _r_tag(r: float) -> str:
+    return str(r * 100).rstrip("0").rstrip(".").replace(".", "")
+
+
+def _figure7(k: int, r: float):
+    base = _flops("llava-1.5-13b", k, r, "reduction")
+
+    def measure(ctx) -> Measurement:
+        m = base(ctx)
+        cfg = decoder("llava-1.5-7b")
+        ratio = flops_ratio(fastv_schedule(cfg.num_layers, 576, SYSTEM_TOKENS, k=k, r=r),
+                            full_schedule(cfg.num_layers, 576, SYSTEM_TOKENS), cfg, "fastv")
+        m.details["reduction_on_7b_shape_pct"] = 100 * (1 - ratio)
+        return m
+
+    return measure
+
+
+for _model, _points in FIG1_POINTS.items():
+    _size = _model.rsplit("-", 1)[1]
+    for (_k, _r), _value in _points.items():
+        CLAIMS.append(Claim(
+            id=f"fig1-flops-reduction-{_size}-k{_k}-r{_r_tag(_r)}", kind="analytic",
+            description=f"Theoretical FLOPs reduction of LLaVA-1.5-{_size.upper()} with FastV K={_k} R={_r:.0%} (Figure 1)",
+            reported=_value, unit="%", tolerance=printed(0),
+            setting={"model": f"LLaVA-1.5-{_size.upper()}", "K": _k, "R": f"{_r:.0%}",
+                     "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens",
+                     "metric": "1 - FLOPs(FastV)/FLOPs(baseline), FastV Eq. 5 convention", "reading": PLOT,
+                     "settings note": "the point's (K, R) is inferred: K in {2,3,5} x R in {50%,75%,90%}, matched by order",
+                     **({"precision note": "the 7B points lie on whole percentages (plotted from rounded numbers)"}
+                        if _size == "7b" else {})},
+            source=FIG1, measure=_flops(_model, _k, _r, "reduction"), method="fastv",
+            params={"k": _k, "keep_ratio": round(1 - _r, 10)}))
+
+for _k, _values in FIG7_POINTS.items():
+    for _r, _value in zip(FIG7_R, _values):
+        CLAIMS.append(Claim(
+            id=f"fig7-flops-reduction-k{_k}-r{_r_tag(_r)}", kind="analytic",
+            description=f"FLOPs reduction of FastV K={_k} R={_r:.1%} in the K/R ablation (Figure 7, right panel)",
+            reported=_value, unit="%", tolerance=printed(0),
+            setting={"model": "LLaVA-1.5-13B shape (40 layers); the README's OCR-VQA script loads the 7B model, whose "
+                              "32 layers do not give these ratios (record: reduction_on_7b_shape_pct)",
+                     "K": _k, "R": f"{_r:.1%}", "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens",
+                     "metric": "1 - FLOPs(FastV)/FLOPs(baseline), FastV Eq. 5 convention", "reading": PLOT},
+            source=FIG7, measure=_figure7(_k, _r), method="fastv", params={"k": _k, "keep_ratio": round(1 - _r, 10)}))
 
 LATENCY = Source(README, "section 'Latency Experiment Reproduction', aokvqa results table (A100 80G)", README_URL)
 LMMS = Source(README, "section 'Support LMMs-Eval', table 'LLaVA-1.5-7B'", README_URL)
