@@ -21,8 +21,17 @@ Counting, as found by reproducing the table (LLaVA-OV-7B rows; 32 frames x 196 t
   identifiable from the table (0 to about 32 decoded tokens under tokzoo's ``"dycoke"`` reading
   fit equally well): tokzoo's ``dycoke`` convention (prefill + KV-cached decoding, see
   ``zoo.flops.llm``) stays tokzoo's reading, unverified against the supplement's equations, which
-  were not available offline. The 0.5B and 72B rows need configs tokzoo does not ship; not
-  claimed.
+  were not available offline. The 0.5B and 72B blocks
+  (configs ``repro/configs/llava-onevision-0.5b.json`` / ``-72b.json``, the public Qwen2-0.5B and
+  Qwen2-72B shapes) are claimed with the same reading (76 non-visual tokens, as one prompt gives
+  every model size the same text tokens): the retained ratios reproduce, most TFLOPs cells do not.
+  0.5B: the full-token 3.4 T is below what 6,272 visual tokens alone cost the 24-layer shape
+  (3.49 T); 72B: two cells need 88-89 other tokens and the third 59-60, so no single count fits.
+  Each such cell deviates with its reason; the K = 0.5 rows of 0.5B and 72B (FLOPs or ratio)
+  reproduce.
+- The baseline rows: PruMerge's (55% retained) as 55% of the visual tokens in every layer, in all
+  three blocks (3 of 6 cells reproduce). FastV's rows are not claimed: the table does not give its
+  layer K, and "35% retained" after layer 2 or 3 gives 15.0-16.0 T on 7B, not the printed 17.9.
 
 Speed (1.5x) and memory (1.4x) claims of the abstract and the accuracy columns need a GPU,
 the LLaVA-OV weights and the benchmarks; they are declared and skipped here.
@@ -67,25 +76,33 @@ def _retained(k: float):
     return measure
 
 
-def _tflops(k: float | None, as_ratio: bool = False):
+def _tflops(k: float | None, as_ratio: bool = False, config: str = CONFIG, share: float | None = None):
+    """Prefill TFLOPs (or the ratio to full tokens) with DyCoke's TTM at ``K = k`` (None: no reduction);
+    ``share`` instead keeps that share of the video tokens in every layer (the table's PruMerge rows)."""
     def measure(ctx) -> Measurement:
-        cfg = decoder(CONFIG)
+        cfg = decoder(config)
         n_video = FRAMES * PER_FRAME
 
         def value(n_other: int) -> float:
-            n = n_video if k is None else round(n_video * ttm_fraction(k))
+            if share is not None:
+                n = round(n_video * share)
+            else:
+                n = n_video if k is None else round(n_video * ttm_fraction(k))
             method = stack_flops(full_schedule(cfg.num_layers, n, n_other), cfg, "fastv")
             if as_ratio:
                 return 100 * method / stack_flops(full_schedule(cfg.num_layers, n_video, n_other), cfg, "fastv")
             return method / 1e12
 
         claim = ctx.claim
-        m = Measurement(value(OTHER), params={} if k is None else {"keep_ratio": round(1 - k, 12), "layer": 3})
+        m = Measurement(value(OTHER), params={} if k is None or share is not None else
+                        {"keep_ratio": round(1 - k, 12), "layer": 3})
         m.details.update({"convention": "fastv (Eq. 5, prefill)", "non_visual_tokens": OTHER, "visual_tokens_in": n_video,
                           "non_visual_tokens_reproducing": reproducing_range(
                               lambda n: abs(value(n) - claim.reported) <= claim.tolerance, range(0, 513))})
-        if k is not None:
+        if k is not None and share is None:
             m.details.update(_details(k))
+        if share is not None:
+            m.details["visual_tokens_every_layer"] = round(n_video * share)
         return m
     return measure
 
@@ -116,6 +133,85 @@ for k, retained, tflops, ratio in ((0.3, 23.25, 30.8, 75), (0.5, 18.75, 24.1, 59
               setting={**setting, "metric": "FLOPs(DyCoke) / FLOPs(full), FastV Eq. 5 prefill, 76 non-visual tokens"},
               source=TABLE, measure=_tflops(k, as_ratio=True), method="dycoke", params=params,
               known_deviation="" if k == 0.7 else RATIO_DEVIATION),
+    ]
+
+#: the other two blocks of the table: {model: (config, full TFLOPs, {K: (retained %, TFLOPs, ratio %)})}
+OTHER_BLOCKS = {
+    "0.5b": ("llava-onevision-0.5b", 3.4, {0.3: (23.25, 2.4, 70), 0.5: (18.75, 1.8, 53), 0.7: (14.25, 1.2, 35)}),
+    "72b": ("llava-onevision-72b", 436.1, {0.5: (18.75, 262.5, 60), 0.7: (14.25, 195.1, 44)}),
+}
+#: PruMerge rows (55% retained in every layer): {model: (config, TFLOPs, ratio %)}
+PRUMERGE_ROWS = {"0.5b": ("llava-onevision-0.5b", 1.5, 44), "7b": (CONFIG, 21.1, 51), "72b": ("llava-onevision-72b", 229.8, 53)}
+DEVIATIONS = {
+    "flops-0.5b-full-tokens": "3.4 T needs fewer FLOPs than 6,272 visual tokens alone give the 24-layer Qwen2-0.5B shape "
+                              "under FastV's Eq. 5 (3.49 T with no other token, 3.55 T with the 7B rows' 76): no token "
+                              "count reproduces it; truncating instead of rounding would (0-15 other tokens), but the "
+                              "0.5B K=0.5 row then needs 28 or more",
+    "flops-0.5b-k03": "with the 76 non-visual tokens of the 7B rows: 2.46 T (printed 2.4); 0-59 other tokens reproduce it",
+    "flops-0.5b-k07": "with the 76 non-visual tokens of the 7B rows: 1.28 T (printed 1.2); 0-28 other tokens reproduce it",
+    "flops-ratio-0.5b-k03": "the ratio column is not the ratio of the TFLOPs cells (2.4/3.4 = 71%); under FastV's Eq. 5 with 76 "
+                            "other tokens the ratio is 69.3%, 70% needs 121-398 other tokens",
+    "flops-ratio-0.5b-k05": "1.8/3.4 = 53% as printed, but under FastV's Eq. 5 the ratio is 51.6% with 76 other tokens; 53% "
+                            "needs 246-434",
+    "flops-ratio-0.5b-k07": "with 76 other tokens the ratio is 35.9% (printed 35%); it needs 0-14 other tokens, where the 0.5B "
+                            "K=0.3 and K=0.5 ratios do not match",
+    "flops-72b-full-tokens": "with the 76 non-visual tokens of the 7B rows: 435.2 T (printed 436.1); only 88 other tokens "
+                             "reproduce this cell and the K=0.5 row (88-89), while the K=0.7 row needs 59-60: no single "
+                             "count fits the 72B block (a different 72B token count or shape is likely)",
+    "flops-72b-k05": "with 76 other tokens: 261.6 T (printed 262.5); it needs 88-89, the K=0.7 row 59-60",
+    "flops-72b-k07": "with 76 other tokens: 196.2 T (printed 195.1); it needs 59-60, the full-token and K=0.5 rows 88-89",
+    "flops-ratio-72b-k07": "with 76 other tokens the ratio is 45.1% (printed 44%; 195.1/436.1 = 44.7%); no other-token count "
+                           "gives 44% under FastV's Eq. 5",
+    "flops-prumerge-7b": "55% of the visual tokens in every layer with 76 other tokens: 21.0 T (printed 21.1)",
+    "flops-prumerge-72b": "55% of the visual tokens in every layer with 76 other tokens: 228.7 T (printed 229.8)",
+    "flops-ratio-prumerge-0.5b": "55% of the visual tokens in every layer with 76 other tokens: 43.4% (printed 44%)",
+}
+
+
+def _block_claim(cid: str, description: str, reported: float, unit: str, decimals: int, setting: dict, where: str,
+                 measure, method: str = "", params: dict | None = None) -> Claim:
+    return Claim(id=cid, kind="analytic", description=description, reported=reported, unit=unit,
+                 tolerance=printed(decimals), setting=setting,
+                 source=Source(TABLE.ref, f"README results table, block {where}", TABLE.url), measure=measure,
+                 method=method, params=params or {}, known_deviation=DEVIATIONS.get(cid, ""))
+
+
+for size, (config, full, rows) in OTHER_BLOCKS.items():
+    label = f"LLaVA-OV-{size.upper()}"
+    shape = {"0.5b": "Qwen2-0.5B, 24 layers", "72b": "Qwen2-72B, 80 layers"}[size]
+    CLAIMS.append(_block_claim(
+        f"flops-{size}-full-tokens", f"Prefill TFLOPs of {label} on 32 frames, no reduction", full, "TFLOPs", 1,
+        {"model": f"{label} ({shape})", "video": "32 frames x 196 tokens",
+         "metric": "FastV Eq. 5 prefill FLOPs (multiply-adds), 76 non-visual tokens (the 7B rows' count)"},
+        f"'{label}', row 'Full Tokens'", _tflops(None, config=config)))
+    for k, (retained, tflops, ratio) in rows.items():
+        tag = f"k{str(k).replace('.', '')}"
+        params = {"keep_ratio": round(1 - k, 12), "decode_keep_ratio": round(1 - P, 12), "layer": 3}
+        setting = {"model": f"{label} ({shape})", "video": "32 frames x 196 tokens", "K": k, "L": 3, "P": P}
+        where = f"'{label}', row 'Ours (K={k}, L=3, P=0.7)'"
+        CLAIMS += [
+            _block_claim(f"retained-ratio-{size}-{tag}", f"Final retained ratio of the visual tokens with K={k}, P={P} "
+                         f"({label})", retained, "%", 2,
+                         {**setting, "metric": "TTM share (1 + 3(1-K))/4 times the decoding share 1-P"}, where,
+                         _retained(k), "dycoke", params),
+            _block_claim(f"flops-{size}-{tag}", f"Prefill TFLOPs of {label} with K={k}", tflops, "TFLOPs", 1,
+                         {**setting, "metric": "FastV Eq. 5 prefill FLOPs on the TTM tokens, 76 non-visual tokens"}, where,
+                         _tflops(k, config=config), "dycoke", params),
+            _block_claim(f"flops-ratio-{size}-{tag}", f"FLOPs ratio to full tokens with K={k} ({label})", ratio, "%", 0,
+                         {**setting, "metric": "FLOPs(DyCoke) / FLOPs(full), FastV Eq. 5 prefill, 76 non-visual tokens"},
+                         where, _tflops(k, as_ratio=True, config=config), "dycoke", params),
+        ]
+for size, (config, tflops, ratio) in PRUMERGE_ROWS.items():
+    label = f"LLaVA-OV-{size.upper()}"
+    setting = {"model": label, "video": "32 frames x 196 tokens", "baseline": "PruMerge, retained ratio 55% (table)",
+               "schedule": "round(0.55 x 6,272) = 3,450 visual tokens in every decoder layer, 76 non-visual tokens"}
+    CLAIMS += [
+        _block_claim(f"flops-prumerge-{size}", f"Prefill TFLOPs of {label} with the table's PruMerge baseline", tflops,
+                     "TFLOPs", 1, {**setting, "metric": "FastV Eq. 5 prefill FLOPs"}, f"'{label}', row 'PruMerge'",
+                     _tflops(None, config=config, share=0.55)),
+        _block_claim(f"flops-ratio-prumerge-{size}", f"FLOPs ratio of the table's PruMerge baseline ({label})", ratio, "%",
+                     0, {**setting, "metric": "FLOPs(PruMerge) / FLOPs(full), FastV Eq. 5 prefill"},
+                     f"'{label}', row 'PruMerge'", _tflops(None, as_ratio=True, config=config, share=0.55)),
     ]
 
 HUB = "llava-hf/llava-onevision-qwen2-7b-ov-hf"
