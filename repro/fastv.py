@@ -27,21 +27,47 @@ figure-7 in the paper"). A figure prints no digits: each value was read from the
 centre of its marker in pixels (the figure's own tick or grid positions give the scale; about
 0.001 per pixel, a marker is about 20 pixels wide), so the tolerance is half a percentage point.
 
-- Figure 1 has nine points per LLaVA-1.5 model besides the baseline. FastV's count with 36
-  non-image tokens puts the nine 13B points at K ∈ {2, 3, 5} × R ∈ {50%, 75%, 90%} within 0.2
-  points each, so that grid is taken as the figure's settings (the README does not label the
-  points; the paper's Table 1 lists the settings, but no readable copy of it was found). The 7B
-  points sit at whole percentages (0.40, 0.43, 0.45, 0.60, ...): they are drawn from numbers
-  rounded to 1%, and are claimed at that precision. One more 7B point (at 0.48, average 69.0)
-  matches no K ∈ 1..5, R ∈ {25%, 50%, 75%, 87.5%, 90%} setting and is not claimed.
+- Figure 1 has nine points per LLaVA-1.5 model besides the baseline: K ∈ {2, 3, 5} × R ∈ {50%,
+  75%, 90%} (the settings of Table 1, below; FastV's count with 36 non-image tokens puts each 13B
+  point within 0.2 points). The 7B points sit at whole percentages (0.40, 0.43, 0.45, 0.60, ...):
+  they are drawn from Table 1's ratios rounded to 1%, and are claimed at that precision. The tenth
+  7B point (0.48) is K = 0, R = 50%, which the zoo's FastV does not run (K >= 1): not claimed.
 - Figure 7 (right panel: K ∈ {1, 2, 5, 10, 15, 20} × R ∈ {87.5%, 75%, 50%, 25%}): the 24 ratios
-  are reproduced on the 40-layer Vicuna-13B shape (576 + 36 tokens), not on the 32 layers of the
-  7B model the README's OCR-VQA script loads (K = 20 there gives 0.31, the figure 0.41): the
-  claims use the 13B shape; each record also gives the 7B value.
+  are reproduced on the 40-layer Vicuna-13B shape (576 + 36 tokens), the model the v3 caption
+  names, not on the 32 layers of the 7B model the README's OCR-VQA script loads (K = 20 there
+  gives 0.31, the figure 0.41); each record also gives the 7B value.
 
-Still not encoded: the printed FLOPs column of the paper's Table 1 (absolute FLOPs per setting).
-The stored copies of arXiv:2403.06764 (arXiv HTML, ar5iv, arxiv-vanity, scribd, the CSDN
-translation) are searchable from their beginning only, and no extraction of the table was found.
+Table cells. Tables 1, 5 and 6 of arXiv:2403.06764v3 were read from a text extraction of the v3
+PDF (its header: "arXiv:2403.06764v3 [cs.CV] 2 Sep 2024") held in the library's GitHub file index
+(file id 60895033776; the index does not name its repository): ``TABLE_COPY``. Counting, as
+found by reproducing the cells:
+
+- Table 1's "Flops(B)" is Eq. 5 for *one* layer: the baselines 99.3 (7B) and 154.6 (13B) are
+  4nd² + 2n²d + 2ndm at n = 576 + 36 = 612 exactly; a FastV row is the mean over the T layers,
+  (K·f(n) + (T - K)·f(n̂)) / T, i.e. Eq. 5's numerator over T. The pruned count is
+  n̂ = n - R·576 without rounding: at R = 90% that is 57.6 image tokens (rounding to 58 misses
+  all three 13B R = 90% cells by 0.1). Eq. 5 is a polynomial in n, evaluated at a fractional n̂
+  from ``zoo.flops.layer_flops``'s exact integer counts (``_eq5``).
+- LLaVA-1.5-13B: that count reproduces all ten Table 1 FLOPs cells and, as their ratios, the
+  "Flops Ratio" column. LLaVA-1.5-7B: the ratio column reproduces (Eq. 5 ratio printed to 1%),
+  but the FLOPs column is the *printed* ratio times the printed 99.3 (55% x 99.3 = 54.6, while
+  Eq. 5 gives 54.8): every 7B FLOPs cell equals round(ratio) x 99.3, and no token count reproduces them
+  directly (at most 4 of 12 for any count of non-image tokens or layers); the claims measure that
+  arithmetic and keep the direct value in the details. K = 0 means pruning before the first
+  layer: 7B R = 50% and 75% reproduce; 7B K = 0, R = 90% (18.9 B, 19%) and 13B K = 0, R = 50%
+  (Table 5, 78.9 B) deviate (Eq. 5 gives 14.8 B / 15% and 80.9 B).
+- The QwenVL-Chat-7B block is not claimed: no Qwen-VL config ships here, and its baseline
+  (71.9 B) does not follow from 256 image tokens and a short prompt.
+- Table 6 (Video-LLaVA, Vicuna-7B, 2,048 video tokens: "a video costs 2048 tokens in Video-LLaVA"
+  in Section 5.3): Flops = 52.3% (K = 2) and 57.1% (K = 5) at R = 50% both reproduce with 66-70
+  non-visual tokens and with no other count (36 gives 51.6% / 56.5%); the claims use 68, a
+  count fitted to these two cells (the paper does not state it).
+- Table 4 (A40 latencies with K = 0) is not claimed: the zoo's FastV ranks tokens by the
+  attention of layer K - 1 and needs K >= 1.
+
+The Figure 1 settings are Table 1's: its nine 13B points are 1 - (Table 1 ratio) within 0.002,
+and the tenth 7B point (0.48) is Table 1's K = 0, R = 50% row (52%). Figure 7's caption (v3):
+"Experiments are conducted with LLaVA1.5-13B on OCR-VQA task", which the 40-layer fit found.
 
 Conformance to the authors' code (``tokzoo repro fastv --kind conformance --official PATH``):
 FastV's inplace pruning lives inside the ``LlamaModel.forward`` of the transformers 4.31 fork
@@ -74,7 +100,7 @@ many.
 
 from __future__ import annotations
 
-from zoo.flops import fastv_schedule, flops_ratio, full_schedule, kept_tokens
+from zoo.flops import fastv_schedule, flops_ratio, full_schedule, kept_tokens, layer_flops
 from zoo.repro import Claim, Measurement, PaperSpec, Source, printed
 from zoo.repro.analytic import decoder, image_tokens, reproducing_range, schedule_measurement
 from zoo.repro.conformance import Official, conformance_claim
@@ -220,7 +246,7 @@ for _model, _points in FIG1_POINTS.items():
             setting={"model": f"LLaVA-1.5-{_size.upper()}", "K": _k, "R": f"{_r:.0%}",
                      "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens",
                      "metric": "1 - FLOPs(FastV)/FLOPs(baseline), FastV Eq. 5 convention", "reading": PLOT,
-                     "settings note": "the point's (K, R) is inferred: K in {2,3,5} x R in {50%,75%,90%}, matched by order",
+                     "settings note": "K in {2,3,5} x R in {50%,75%,90%}: Table 1's settings (1 - its ratio column)",
                      **({"precision note": "the 7B points lie on whole percentages (plotted from rounded numbers)"}
                         if _size == "7b" else {})},
             source=FIG1, measure=_flops(_model, _k, _r, "reduction"), method="fastv",
@@ -232,11 +258,148 @@ for _k, _values in FIG7_POINTS.items():
             id=f"fig7-flops-reduction-k{_k}-r{_r_tag(_r)}", kind="analytic",
             description=f"FLOPs reduction of FastV K={_k} R={_r:.1%} in the K/R ablation (Figure 7, right panel)",
             reported=_value, unit="%", tolerance=printed(0),
-            setting={"model": "LLaVA-1.5-13B shape (40 layers); the README's OCR-VQA script loads the 7B model, whose "
-                              "32 layers do not give these ratios (record: reduction_on_7b_shape_pct)",
+            setting={"model": "LLaVA-1.5-13B (40 layers; v3 caption: 'conducted with LLaVA1.5-13B on OCR-VQA'); the "
+                              "README's OCR-VQA script loads the 7B model, whose 32 layers do not give these ratios "
+                              "(record: reduction_on_7b_shape_pct)",
                      "K": _k, "R": f"{_r:.1%}", "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens",
                      "metric": "1 - FLOPs(FastV)/FLOPs(baseline), FastV Eq. 5 convention", "reading": PLOT},
             source=FIG7, measure=_figure7(_k, _r), method="fastv", params={"k": _k, "keep_ratio": round(1 - _r, 10)}))
+
+TABLE_COPY = ("text extraction of the arXiv:2403.06764v3 PDF (header 'arXiv:2403.06764v3 [cs.CV] 2 Sep 2024') in the "
+              "library's GitHub file index, file id 60895033776 (repository not named by the index)")
+PAPER_V3 = "https://arxiv.org/abs/2403.06764v3"
+#: Table 1 (arXiv v3): {model: {(K, R) or None: (Flops(B), Flops Ratio %)}}
+TABLE1 = {
+    "llava-1.5-7b": {None: (99.3, 100), (2, 0.9): (19.9, 20), (2, 0.75): (32.8, 33), (2, 0.5): (54.6, 55),
+                     (3, 0.9): (22.8, 23), (3, 0.75): (34.8, 35), (3, 0.5): (56.6, 57), (5, 0.9): (27.8, 28),
+                     (5, 0.75): (39.7, 40), (5, 0.5): (59.6, 60), (0, 0.9): (18.9, 19), (0, 0.75): (28.8, 29),
+                     (0, 0.5): (51.6, 52)},
+    "llava-1.5-13b": {None: (154.6, 100), (2, 0.9): (29.7, 19), (2, 0.75): (50.2, 32), (2, 0.5): (84.6, 55),
+                      (3, 0.9): (33.0, 21), (3, 0.75): (52.9, 34), (3, 0.5): (86.4, 56), (5, 0.9): (39.6, 26),
+                      (5, 0.75): (58.4, 38), (5, 0.5): (90.1, 58)},
+}
+TABLE_DEVIATIONS = {
+    ("llava-1.5-7b", 0, 0.9): "K = 0, R = 90% under Eq. 5 with 576 + 36 tokens: ratio 14.9%, so 15% x 99.3 = 14.9 B "
+                              "(printed 19%, 18.9 B); the K = 0 rows at R = 75% and 50% reproduce, so no reading fits "
+                              "all three",
+    ("llava-1.5-13b", 0, 0.5): "K = 0, R = 50% under Eq. 5 with 576 + 36 tokens: 80.9 B per layer (printed 78.9 B, "
+                               "Table 5); it would need 280 kept image tokens instead of 288",
+}
+VIDEO_OTHER = 68  # fitted: Table 6's two cells reproduce with 66-70 non-visual tokens and no other count
+
+
+def _eq5(n: float, cfg) -> float:
+    """Eq. 5's per-layer count 4nd² + 2n²d + 2ndm at a possibly fractional ``n``: it is a·n + b·n², with a and
+    b taken from ``zoo.flops.layer_flops`` (convention "fastv") at n = 1 and 2."""
+    f1, f2 = layer_flops(1, cfg, "fastv"), layer_flops(2, cfg, "fastv")
+    b = (f2 - 2 * f1) / 2
+    return (f1 - b) * n + b * n * n
+
+
+def _table1_mean(cfg, k: int | None, r: float | None, n_image: int = 576, n_other: int = SYSTEM_TOKENS) -> float:
+    """Table 1's Flops: Eq. 5's numerator over T, (K f(n) + (T - K) f(n - R n_image)) / T (no rounding of n̂)."""
+    n = n_image + n_other
+    if k is None:
+        return _eq5(n, cfg)
+    t = cfg.num_layers
+    return (k * _eq5(n, cfg) + (t - k) * _eq5(n - r * n_image, cfg)) / t
+
+
+def _table1(model: str, key, column: str):
+    def measure(ctx) -> Measurement:
+        cfg = decoder(model)
+        k, r = key if key else (None, None)
+        mean, base = _table1_mean(cfg, k, r), _table1_mean(cfg, None, None)
+        ratio = 100 * mean / base
+        details = {"flops_per_layer_b": mean / 1e9, "baseline_per_layer_b": base / 1e9, "ratio_pct": ratio,
+                   "pruned_tokens_n_hat": None if k is None else 576 + SYSTEM_TOKENS - r * 576,
+                   "convention": "fastv Eq. 5, one layer's count (numerator over T), n = 576 + 36, n̂ = n - R*576",
+                   "table_copy": TABLE_COPY}
+        if k is not None and k >= 1:  # the integer schedule zoo.flops builds (kept = round((1-R)*576)) for comparison
+            details["ratio_pct_integer_schedule"] = 100 * flops_ratio(
+                fastv_schedule(cfg.num_layers, 576, SYSTEM_TOKENS, k=k, r=r),
+                full_schedule(cfg.num_layers, 576, SYSTEM_TOKENS), cfg, "fastv")
+        if column == "ratio":
+            value = ratio
+        elif column == "flops_from_ratio":  # the 7B column: printed (whole-percent) ratio times the baseline
+            value = round(ratio) / 100 * round(base / 1e9, 1)
+            details["rule"] = "round(Eq. 5 ratio, whole %) x the printed baseline 99.3 B: how the 7B FLOPs column was computed"
+        else:
+            value = mean / 1e9
+        return Measurement(value, details=details,
+                           params={} if k is None else {"k": k, "keep_ratio": round(1 - r, 10)})
+
+    return measure
+
+
+for _model, _rows in TABLE1.items():
+    _size = _model.rsplit("-", 1)[1]
+    for _key, (_flops_b, _ratio) in _rows.items():
+        _k, _r = _key if _key else (None, None)
+        _tag = "baseline" if _key is None else f"k{_k}-r{_r_tag(_r)}"
+        _label = "no pruning" if _key is None else f"FastV K={_k} R={_r:.0%}"
+        _setting = {"model": f"LLaVA-1.5-{_size.upper()}", "K": _k, "R": None if _r is None else f"{_r:.0%}",
+                    "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens; pruned: n - R*576 (fractional)",
+                    "convention": "FastV Eq. 5, one layer's count: (K f(n) + (T-K) f(n̂)) / T", "table_copy": TABLE_COPY}
+        _dev = TABLE_DEVIATIONS.get((_model, _k, _r), "")
+        _method = {} if _key is None or _k == 0 else {"method": "fastv", "params": {"k": _k, "keep_ratio": round(1 - _r, 10)}}
+        _col = "flops_from_ratio" if _size == "7b" and _key is not None else "flops"
+        CLAIMS.append(Claim(
+            id=f"table1-flops-{_size}-{_tag}", kind="analytic",
+            description=f"Table 1 'Flops(B)' of LLaVA-1.5-{_size.upper()}, {_label}",
+            reported=_flops_b, unit="GFLOPs (FastV units, one layer)", tolerance=printed(1),
+            setting={**_setting, "metric": "'Flops(B)' column" + (
+                "; 7B rows: the printed ratio times 99.3 B (see notes)" if _col == "flops_from_ratio" else "")},
+            source=Source("arXiv:2403.06764v3", f"Table 1, LLaVA-1.5-{_size.upper()}, row {'Baseline' if _key is None else f'K={_k} R={_r:.0%}'}, "
+                          "column 'Flops(B)'", PAPER_V3),
+            measure=_table1(_model, _key, _col), known_deviation=_dev, **_method))
+        if _key is not None:
+            CLAIMS.append(Claim(
+                id=f"table1-ratio-{_size}-{_tag}", kind="analytic",
+                description=f"Table 1 'Flops Ratio' of LLaVA-1.5-{_size.upper()}, {_label}",
+                reported=_ratio, unit="%", tolerance=printed(0),
+                setting={**_setting, "metric": "'Flops Ratio' column: FLOPs(FastV) / FLOPs(baseline)"},
+                source=Source("arXiv:2403.06764v3", f"Table 1, LLaVA-1.5-{_size.upper()}, row K={_k} R={_r:.0%}, column "
+                              "'Flops Ratio'", PAPER_V3),
+                measure=_table1(_model, _key, "ratio"), known_deviation=_dev, **_method))
+
+CLAIMS.append(Claim(
+    id="table5-flops-13b-k0-r50", kind="analytic", description="Table 5 FLOPs of LLaVA-1.5-13B with FastV K=0 R=50%",
+    reported=78.9, unit="GFLOPs (FastV units, one layer)", tolerance=printed(1),
+    setting={"model": "LLaVA-1.5-13B", "K": 0, "R": "50%", "tokens": f"576 image + {SYSTEM_TOKENS} system-prompt tokens",
+             "convention": "FastV Eq. 5, one layer's count (as Table 1)", "table_copy": TABLE_COPY,
+             "note": "Table 5's other FLOPs cells (99.3B, 154.6B, 84.6B, 50.2B) repeat Table 1's"},
+    source=Source("arXiv:2403.06764v3", "Table 5, row 'w/ FastV (K=0, R=50%)', column 'FLOPs'", PAPER_V3),
+    measure=_table1("llava-1.5-13b", (0, 0.5), "flops"), known_deviation=TABLE_DEVIATIONS[("llava-1.5-13b", 0, 0.5)]))
+
+
+def _video(k: int):
+    def measure(ctx) -> Measurement:
+        cfg = decoder("llava-1.5-7b")
+
+        def value(n_other: int) -> float:
+            return 100 * flops_ratio(fastv_schedule(cfg.num_layers, 2048, n_other, k=k, r=0.5),
+                                     full_schedule(cfg.num_layers, 2048, n_other), cfg, "fastv")
+
+        claim = ctx.claim
+        return Measurement(value(VIDEO_OTHER), params={"k": k, "keep_ratio": 0.5}, details={
+            "video_tokens": 2048, "non_visual_tokens": VIDEO_OTHER, "value_with_36": value(SYSTEM_TOKENS),
+            "non_visual_tokens_reproducing": reproducing_range(lambda o: abs(value(o) - claim.reported) <= claim.tolerance,
+                                                               range(0, 513)), "table_copy": TABLE_COPY})
+
+    return measure
+
+
+for _k, _value in ((2, 52.3), (5, 57.1)):
+    CLAIMS.append(Claim(
+        id=f"table6-flops-video-llava-k{_k}-r50", kind="analytic",
+        description=f"FLOPs of Video-LLaVA with FastV K={_k} R=50% relative to the baseline (Table 6)",
+        reported=_value, unit="%", tolerance=printed(1),
+        setting={"model": "Video-LLaVA-7B (Vicuna-7B v1.5 LLM, 32 layers; the LLaVA-1.5-7B LLM config)", "K": _k, "R": "50%",
+                 "tokens": f"2048 video tokens (Sec. 5.3) + {VIDEO_OTHER} non-visual tokens (fitted: 66-70 reproduce both "
+                           "cells)", "metric": "FLOPs(FastV)/FLOPs(baseline), FastV Eq. 5", "table_copy": TABLE_COPY},
+        source=Source("arXiv:2403.06764v3", f"Table 6, row 'w/ FastV (K={_k}, R=50%, Flops={_value}%)'", PAPER_V3),
+        measure=_video(_k), method="fastv", params={"k": _k, "keep_ratio": 0.5}))
 
 LATENCY = Source(README, "section 'Latency Experiment Reproduction', aokvqa results table (A100 80G)", README_URL)
 LMMS = Source(README, "section 'Support LMMs-Eval', table 'LLaVA-1.5-7B'", README_URL)
