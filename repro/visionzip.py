@@ -17,6 +17,11 @@ exactly these counts to the LLM is checked by ``tests/test_repro_schedules.py``)
   supports LLaVA-1.5 only; these claims check the paper's count (the per-crop budget times
   five crops), not a run on LLaVA-NeXT.
 
+- Tables 8 and 9 (appendix): the dominant / contextual split of every budget, LLaVA-1.5 54 + 10,
+  108 + 20, 162 + 30 and LLaVA-NeXT 135 + 25, 270 + 50, 540 + 100: the zoo's ``keep_tokens`` split
+  (contextual = round(T x 10 / 64) per crop of 576) times the crops. Mini-Gemini's row repeats
+  LLaVA-1.5's and is not claimed twice.
+
 Table text read from the extraction in github.com/deep-diver/ai-paper-reviewer
 ``content/paper-reviews/2412.04467/index.md`` at 4799e7e (of the v1 HTML). Not claimed: Table 3
 (Video-LLaVA 2048 → 136 tokens; no video family here), the efficiency tables (GPU times) and
@@ -87,6 +92,27 @@ for model, crops, rows, table in (("LLaVA-1.5", 1, ((192, 66.7), (128, 77.8), (6
                         if crops > 1 else {})},
             source=Source("arXiv:2412.04467v1", f"{table}, row 'Retain {total} Tokens (↓ {value}%)'", PAPER_URL),
             measure=reduction(per_crop, crops), method="visionzip", params={"dominant": d, "contextual": c}))
+
+for model, crops, budgets, table in (("LLaVA-1.5", 1, (64, 128, 192), "Table 8"),
+                                     ("LLaVA-NeXT", 5, (32, 64, 128), "Table 9")):
+    for per_crop in budgets:
+        total = per_crop * crops
+        paper = {64: (54, 10), 128: (108, 20), 192: (162, 30)}.get(per_crop) if crops == 1 else \
+            {32: (135, 25), 64: (270, 50), 128: (540, 100)}[per_crop]
+        for part, value in zip(("dominant", "contextual"), paper):
+            CLAIMS.append(Claim(
+                id=f"split-{model.lower().replace('.', '')}-{total}-{part}", kind="analytic",
+                description=f"{part.capitalize()} tokens of VisionZip's {total}-token setting on {model} ({table})",
+                reported=value, unit="tokens", tolerance=0,
+                setting={"model": f"{model} ({crops * CROP_TOKENS} image tokens{', 5 crops of 576' if crops > 1 else ''})",
+                         "retained": total, "metric": f"{part} tokens: the zoo's split (contextual = round(T * 10 / 64) per "
+                         "crop) times the crops", "table_copy": TABLE_COPY},
+                source=Source("arXiv:2412.04467v1", f"{table} (token number settings), 'Retain {total}', {part.capitalize()}",
+                              PAPER_URL),
+                measure=lambda ctx, pc=per_crop, c=crops, i=(0 if part == "dominant" else 1): Measurement(
+                    c * split(pc)[i], params=dict(zip(("dominant", "contextual"), split(pc))),
+                    details={"per_crop": dict(zip(("dominant", "contextual"), split(pc))), "crops": c}),
+                method="visionzip", params=dict(zip(("dominant", "contextual"), split(per_crop)))))
 
 VISIONZIP_CODE = Official("dvlab-research/VisionZip", "3151f6d")
 CLAIMS.append(conformance_claim(
