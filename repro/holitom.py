@@ -10,7 +10,7 @@ HoliTom without (w/o M) and with the inner-LLM merge (README setting ``HOLITOM_k
 Counting: FastV's Eq. 5 prefill count on the visual tokens alone (``"fastv"``, no text tokens):
 it gives the vanilla row's 40.8 T for 32 x 196 = 6,272 tokens exactly. The retained counts are
 ``round(r * 6272)``; the inner merge halves them from decoder layer 18. The table's ratio column
-is its TFLOPs column divided by 40.8, so only the TFLOPs column is claimed. The 25% and 10%
+is its TFLOPs column divided by 40.8 (claimed as such, below). The 25% and 10%
 rows reproduce; at 20% and 15% ``round(r * 6272)`` gives 0.1-0.2 T less than printed (the table
 does not give its token counts).
 
