@@ -208,14 +208,15 @@ def budget_section(page: str, data: SiteData, family: str, ids: list[str], files
             if found:
                 stage, _ = found
                 default_series[names[m]] = [stage["input"], *stage["after"]]
-        unit = "block" if kind == "vit" else "layer"
+        unit = theory.UNIT.get(kind, "block")
         ttitle = f"Tokens per {unit} at each method's default parameters: {setup['label']}"
         made, paths = plots.themed(f"tokens-{family}-{adapter}", lambda t: plots.tokens_per_layer(
-            default_series, unit=unit, title=ttitle, order=[names[m] for m in order], theme=t))
+            default_series, unit=unit, title=ttitle, order=[names[m] for m in order], theme=t,
+            x_label=theory.TOKENS_AXIS.get(kind)))
         if paths:
             files.update(made)
-            out.append(f"Tokens after every {unit} at each method's default parameters (the "
-                       f"{'LLM sequence: image and text tokens' if kind == 'decoder' else 'whole sequence, CLS included'}):\n")
+            out.append(f"Token counts at each method's default parameters "
+                       f"({md_text(theory.TOKENS_NOTE.get(kind, 'input, then after every block'))}):\n")
             out.append(plots.image_md(page, paths, ttitle))
     return "\n".join(out)
 
