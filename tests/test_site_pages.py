@@ -283,3 +283,18 @@ def test_schedule_labels_from_the_data_file_are_escaped():
     section = pages_compare.budget_section("compare/diffusion.md", data, "diffusion", ["tomesd"], files)
     for out in (text, section):
         assert "<script>" not in out and "](javascript:" not in out and "&lt;script&gt;" in out
+
+
+def test_compare_page_starts_with_the_setup_of_its_papers_modality():
+    from site_fixtures import paper
+    from zoo.site import pages_compare
+
+    data = SiteData(papers=[paper("power-bert", "P", modality=("text",), family=("encoder-lm",),
+                                  zoo={"status": "implemented", "method": "power-bert"}),
+                            paper("tome", "T", modality=("image",), zoo={"status": "implemented", "method": "tome"})])
+    data.methods = {"power-bert": _method("power-bert", ["timm-vit", "hf-bert", "hf-whisper-encoder"]),
+                    "tome": _method("tome", ["timm-vit", "hf-bert"])}
+    data.reference_setups = {"timm-vit": {"modality": "image"}, "hf-bert": {"modality": "text"},
+                             "hf-whisper-encoder": {"modality": "audio"}, "llava": {"modality": "image"}}
+    assert pages_compare._setups_for(data, ["power-bert"]) == ["hf-bert", "hf-whisper-encoder", "timm-vit"]
+    assert pages_compare._setups_for(data, ["tome"]) == ["timm-vit", "hf-bert"]

@@ -58,6 +58,7 @@ class ReferenceSetup:
     x_values: tuple[float, ...]
     video_frames: int = 0  # > 0: the prompt holds one video of this many frames (LLaVA-OneVision)
     img_size: int = 0  # "unet": the image size in pixels (latent = img_size / the config's vae_scale_factor)
+    modality: str = "image"  # what the setup's input is (zoo.vocab.MODALITY): orders a compare page's setups
 
 
 _VIT_RATIOS = (0.8, 0.6, 0.4, 0.2)
@@ -83,7 +84,7 @@ REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
         x_values=_VLM_TOKENS,
     ),
     ReferenceSetup(
-        adapter="llava-onevision", config="llava-onevision-7b", kind="decoder", stage="llm",
+        adapter="llava-onevision", config="llava-onevision-7b", kind="decoder", stage="llm", modality="video",
         label=(f"LLaVA-OneVision-7B layout, one video of {_VIDEO_FRAMES} frames x 196 tokens + its newline "
                "(36 system + 40 question tokens, 28 layers)"),
         x_label="budget: keep_ratio of the video tokens (FrameFusion: its token cost; frame subsampling: frames kept)",
@@ -93,14 +94,14 @@ REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
         video_frames=_VIDEO_FRAMES,
     ),
     ReferenceSetup(
-        adapter="hf-bert", config="bert-base", kind="encoder", stage="text",
+        adapter="hf-bert", config="bert-base", kind="encoder", stage="text", modality="text",
         label="BERT-base text encoder (512 tokens, the first kept as [CLS]; 12 layers, width 768)",
         x_label="keep_ratio: fraction of the tokens after [CLS] left after the last acting layer",
         budgets=tuple((("keep_ratio", r),) for r in _ENCODER_RATIOS),
         x_values=_ENCODER_RATIOS,
     ),
     ReferenceSetup(
-        adapter="hf-whisper-encoder", config="whisper-base", kind="encoder", stage="audio",
+        adapter="hf-whisper-encoder", config="whisper-base", kind="encoder", stage="audio", modality="audio",
         label="Whisper-base encoder (30 s of audio: 1500 frame tokens, no [CLS]; 6 layers, width 512)",
         x_label="keep_ratio: fraction of the frame tokens left after the last acting layer",
         budgets=tuple((("keep_ratio", r),) for r in _ENCODER_RATIOS),
@@ -341,7 +342,7 @@ def generate() -> dict[str, Any]:
     for setup in REFERENCE_SETUPS:
         setups[setup.adapter] = {
             "config": setup.config, "kind": setup.kind, "stage": setup.stage, "label": setup.label,
-            "x_label": setup.x_label, "shape": _shape(setup),
+            "x_label": setup.x_label, "modality": setup.modality, "shape": _shape(setup),
         }
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: one thread is fastest, and a busy machine does not spin

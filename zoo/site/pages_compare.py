@@ -164,8 +164,16 @@ def claims_tables(page: str, data: SiteData, ids: list[str]) -> str:
 
 
 def _setups_for(data: SiteData, ids: list[str]) -> list[str]:
+    """The reference setups the family's methods run on; first those whose input modality most of the
+    family's papers name (a BERT paper's page starts with the text encoder, a ViT paper's with DeiT-S)."""
     used = family_adapters(data, ids)
-    return [a for a in sorted(data.reference_setups or {}) if a in used]
+    papers = [data.paper_for_method(m) for m in ids]
+    modalities = [m for p in papers if p for m in p.get("modality") or []]
+
+    def order(adapter: str) -> tuple[int, str]:
+        return -modalities.count((data.reference_setups[adapter] or {}).get("modality")), adapter
+
+    return sorted((a for a in data.reference_setups or {} if a in used), key=order)
 
 
 def budget_section(page: str, data: SiteData, family: str, ids: list[str], files: dict[str, str]) -> str:
