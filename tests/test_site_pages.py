@@ -259,7 +259,7 @@ def test_diffusion_method_and_compare_pages_show_the_unet_schedules():
     text = pages_method.schedule_section("todo", None, data)
     assert "SD 1\\.5 UNet" in text and "GMACs" in text
     assert "| defaults | 4096 ×3 → 1024 ×2" in text and "keys/values: 1024 ×4 → 256 ×2" in text
-    assert "<code>keep\\_ratio=0\\.25</code> | 4096 ×3" in text and "not accepted: keep\\_ratio=0\\.5" in text
+    assert "<code>keep\\_ratio=0\\.25</code> | 4096 ×3" in text and "not accepted: <code>keep\\_ratio=0\\.5: ValueError" in text
     files: dict[str, str] = {}
     section = pages_compare.budget_section("compare/diffusion.md", data, "diffusion", ["tomesd", "todo", "random"],
                                            files)
@@ -269,7 +269,8 @@ def test_diffusion_method_and_compare_pages_show_the_unet_schedules():
 
 
 def test_schedule_labels_from_the_data_file_are_escaped():
-    """Setup labels reach the pages as text: a hostile label is escaped in the method and compare pages."""
+    """Setup labels and recorded errors reach the pages as text: hostile ones are escaped in the method
+    and compare pages."""
     from site_fixtures import paper
     from zoo.site import pages_compare, pages_method
 
@@ -278,11 +279,15 @@ def test_schedule_labels_from_the_data_file_are_escaped():
     hostile = "<script>alert(1)</script> *x* | [l](javascript:alert(2))"
     data.reference_setups = {k: dict(v) for k, v in data.reference_setups.items()}
     data.reference_setups["diffusers-unet"]["label"] = hostile
+    entry = json.loads(json.dumps(data.schedules["tomesd"]["diffusers-unet"]))
+    entry["budgets"][0] = {"x": 0.75, "error": hostile}
+    data.schedules = {**data.schedules, "tomesd": {"diffusers-unet": entry}}
     text = pages_method.schedule_section("tomesd", None, data)
     files: dict[str, str] = {}
     section = pages_compare.budget_section("compare/diffusion.md", data, "diffusion", ["tomesd"], files)
     for out in (text, section):
         assert "<script>" not in out and "](javascript:" not in out and "&lt;script&gt;" in out
+    assert "not accepted: <code>&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in text
 
 
 def test_compare_page_starts_with_the_setup_of_its_papers_modality():

@@ -288,7 +288,7 @@ def recorded_schedules(method_id: str, data: SiteData) -> str:
             params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                                for k, v in (point.get("params") or {}).items())
             if "stages" not in point:
-                rows.append([md_text(f"budget {point.get('x', 0):.3g}"), md_text("not accepted: " + point.get("error", "")),
+                rows.append([md_text(f"budget {point.get('x', 0):.3g}"), "not accepted: " + code_span(point.get("error", "")),
                              "–", "–"])
                 continue
             stage = point["stages"].get(setup["stage"]) or {}
