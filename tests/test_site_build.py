@@ -190,6 +190,19 @@ def test_method_pages_exist_for_every_registered_method(site):
         assert 'id="reproduction"' in text and f'zoo.apply(model, "{method_id}"' in plain
 
 
+def test_diffusion_pages_show_the_unet_reference_schedules(site):
+    """The SD 1.5 UNet reference setup reaches the diffusion methods' pages and the diffusion compare page."""
+    if "tomesd" not in site.data.methods:
+        pytest.skip("tomesd is not registered")
+    text = html.unescape(re.sub(r"<[^>]+>", "", (site.html / "methods" / "tomesd" / "index.html").read_text(
+        encoding="utf-8")))
+    section = text.split("Token schedule and FLOPs", 1)[1]
+    assert "On the SD 1.5 UNet, 512 px" in section and "keep_ratio=0.5" in section and "×" in section
+    compare = (site.html / "compare" / "diffusion" / "index.html").read_text(encoding="utf-8")
+    assert "On the SD 1.5 UNet" in html.unescape(compare)
+    assert "speedup-diffusion-diffusers-unet-light.svg" in compare
+
+
 def test_home_numbers_are_counted_from_the_data(site):
     text = html.unescape((site.html / "index.html").read_text(encoding="utf-8"))
     assert f"<strong>{len(site.data.papers)}</strong><span>papers in the catalog</span>" in text

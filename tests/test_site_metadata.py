@@ -38,7 +38,26 @@ def test_metadata_records_parameters_and_schedules():
     sched = doc["schedules"]["tome"]["timm-vit"]
     assert sched["default"]["stages"]["vit"]["input"] == 197
     assert [p["params"] for p in sched["budgets"]] == [{"keep_ratio": r} for r in (0.8, 0.6, 0.4, 0.2)]
-    assert set(doc["reference_setups"]) >= {"timm-vit", "llava"}
+    assert set(doc["reference_setups"]) >= {"timm-vit", "llava", "hf-bert", "diffusers-unet"}
+    bert = doc["schedules"]["tome"]["hf-bert"]["default"]["stages"]["text"]
+    assert bert["input"] == 512 and len(bert["after"]) == 12
+    unet = doc["schedules"]["tomesd"]["diffusers-unet"]
+    step = unet["default"]["stages"]["denoiser"]
+    assert step["input"] == 4096 and len(step["after"]) == len(step["keys"]) == 16
+    assert [p["params"] for p in unet["budgets"]][:3] == [{"keep_ratio": r} for r in (0.75, 0.5, 0.25)]
+    assert "ca-tome: unknown parameter(s) keep_ratio" in doc["schedules"]["ca-tome"]["diffusers-unet"]["budgets"][0]["error"]
+
+
+def test_unet_setup_refuses_reductions_its_cost_does_not_count():
+    """ToMeSD merging at the feed-forward too would be mis-costed (the cost counts the feed-forward on
+    the full grid): the site's runner records an error instead of a schedule."""
+    from zoo.site import metadata
+
+    setup = next(s for s in metadata.REFERENCE_SETUPS if s.adapter == "diffusers-unet")
+    run = metadata._runner(setup)
+    assert run("tomesd", {})["denoiser"]["after"][0] == 2048
+    with pytest.raises(ValueError, match="reduces at mlp"):
+        run("tomesd", {"merge_mlp": True})
 
 
 def test_every_reference_setup_names_a_registered_adapter():

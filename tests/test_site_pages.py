@@ -71,7 +71,7 @@ def test_recorded_schedules_cost_the_same_as_zoo_flops_directly():
     assert theory.cost(setup, flat).speedup == pytest.approx(1.0)
     vit = theory.cost(data.reference_setups["timm-vit"], {"vit": {"input": 197, "after": [197] * 12}})
     assert vit.speedup == pytest.approx(1.0) and vit.baseline == pytest.approx(4.6, abs=0.05)  # DeiT-S GMACs
-    points = [p for p in theory.budget_points(data) if p.method == "tome"]
+    points = [p for p in theory.budget_points(data) if p.method == "tome" and p.adapter == "timm-vit"]
     assert [p.x for p in points] == [0.8, 0.6, 0.4, 0.2]
     assert all(a.cost.speedup < b.cost.speedup for a, b in zip(points, points[1:]))  # less kept, cheaper
 
@@ -188,3 +188,118 @@ def test_real_weight_fidelity_record_is_shown_escaped():
     assert fidelity_markdown([rec], ["ppt"]) == ""
     shipped = json.loads((ROOT / "benchmarks" / "results" / "minilm-fidelity.json").read_text(encoding="utf-8"))
     assert "| tome | 0\\.50 | 0\\.922 |" in fidelity_markdown([shipped], ["tome"])
+
+
+def test_text_encoder_schedules_cost_with_zoo_flops_encoder():
+    """The BERT-base setup: a reducing budget costs less than the baseline (speedup > 1, equal to
+    zoo.flops.encoder on the same schedule), the unreduced schedule exactly 1."""
+    from zoo.flops.encoder import EncoderShape, schedule_from_counts, theoretical_speedup
+    from zoo.site import theory
+
+    data = _metadata()
+    setup = data.reference_setups["hf-bert"]
+    assert setup["kind"] == "encoder" and setup["shape"]["embed_dim"] == 768 and setup["shape"]["depth"] == 12
+    points = {p.x: p for p in theory.budget_points(data) if p.method == "tome" and p.adapter == "hf-bert"}
+    assert sorted(points) == [0.2, 0.4, 0.6, 0.8] and all(p.tokens_in == 512 for p in points.values())
+    p = points[0.4]
+    direct = theoretical_speedup(EncoderShape(**setup["shape"]), schedule_from_counts(512, list(p.tokens_after)))
+    assert p.cost.speedup > 1 and p.cost.speedup == pytest.approx(direct, rel=1e-12)
+    assert points[0.2].cost.speedup > points[0.8].cost.speedup
+    flat = theory.cost(setup, {"text": {"input": 512, "after": [512] * 12}})
+    assert flat.speedup == 1.0 and flat.baseline == pytest.approx(12 * (4 * 512 * 768 ** 2 + 2 * 512 ** 2 * 768
+                                                                        + 2 * 512 * 768 * 3072) / 1e9)
+    with pytest.raises(ValueError, match="12"):
+        theory.cost(setup, {"text": {"input": 512, "after": [512] * 11}})
+
+
+def test_unet_schedules_cost_the_recorded_queries_and_keys():
+    """The SD 1.5 UNet setup: merging (ToMeSD) and key/value downsampling (ToDo, whose query counts are
+    the baseline's) both cost less than the baseline; the unreduced step costs exactly the baseline."""
+    from zoo.flops.diffusion import block_macs, unet_transformer_blocks
+    from zoo.site import theory
+
+    data = _metadata()
+    setup = data.reference_setups["diffusers-unet"]
+    blocks = unet_transformer_blocks(setup["shape"]["unet"], setup["shape"]["latent"])
+    assert len(blocks) == 16 and blocks[0].tokens == 4096
+    full = [b.tokens for b in blocks]
+    flat = theory.cost(setup, {"denoiser": {"input": 4096, "after": full, "keys": full}})
+    assert flat.speedup == 1.0
+    assert flat.baseline == pytest.approx(sum(block_macs(b)["total"] for b in blocks) / 1e9)
+
+    tomesd = {p.x: p for p in theory.budget_points(data) if p.method == "tomesd" and p.adapter == "diffusers-unet"}
+    half = tomesd[0.5]
+    assert half.tokens_after[0] == 2048 and half.cost.speedup > 1
+    stage, _ = theory.default_schedule(data, "todo", "diffusers-unet")
+    assert stage["after"] == full and stage["keys"][0] == 1024  # ToDo shortens keys/values only
+    assert theory.cost(setup, {"denoiser": stage}).speedup > 1
+    with pytest.raises(ValueError, match="16 transformer blocks"):
+        theory.cost(setup, {"denoiser": {"input": 4096, "after": full[:-1]}})
+    with pytest.raises(ValueError, match="latent"):
+        theory.cost(setup, {"denoiser": {"input": 1024, "after": full}})
+
+
+def _with_methods(data, papers):
+    from zoo.site import metadata
+    from zoo.site.data import method_doc
+
+    doc = metadata.load(ROOT)
+    data.papers = papers
+    data.methods = {mid: method_doc(rec) for mid, rec in doc["methods"].items()}
+    return data
+
+
+def test_diffusion_method_and_compare_pages_show_the_unet_schedules():
+    from site_fixtures import paper
+    from zoo.site import pages_compare, pages_method
+
+    data = _with_methods(_metadata(), [
+        paper(mid, mid.upper(), family=("diffusion",), zoo={"status": "implemented", "method": mid})
+        for mid in ("tomesd", "todo")])
+    text = pages_method.schedule_section("todo", None, data)
+    assert "SD 1\\.5 UNet" in text and "GMACs" in text
+    assert "| defaults | 4096 ×3 → 1024 ×2" in text and "keys/values: 1024 ×4 → 256 ×2" in text
+    assert "<code>keep\\_ratio=0\\.25</code> | 4096 ×3" in text and "not accepted: <code>keep\\_ratio=0\\.5: ValueError" in text
+    files: dict[str, str] = {}
+    section = pages_compare.budget_section("compare/diffusion.md", data, "diffusion", ["tomesd", "todo", "random"],
+                                           files)
+    assert "### On the SD 1\\.5 UNet" in section
+    assert {"assets/plots/speedup-diffusion-diffusers-unet-light.svg",
+            "assets/plots/tokens-diffusion-diffusers-unet-dark.svg"} <= set(files)
+
+
+def test_schedule_labels_from_the_data_file_are_escaped():
+    """Setup labels and recorded errors reach the pages as text: hostile ones are escaped in the method
+    and compare pages."""
+    from site_fixtures import paper
+    from zoo.site import pages_compare, pages_method
+
+    data = _with_methods(_metadata(), [paper("tomesd", "T", family=("diffusion",),
+                                             zoo={"status": "implemented", "method": "tomesd"})])
+    hostile = "<script>alert(1)</script> *x* | [l](javascript:alert(2))"
+    data.reference_setups = {k: dict(v) for k, v in data.reference_setups.items()}
+    data.reference_setups["diffusers-unet"]["label"] = hostile
+    entry = json.loads(json.dumps(data.schedules["tomesd"]["diffusers-unet"]))
+    entry["budgets"][0] = {"x": 0.75, "error": hostile}
+    data.schedules = {**data.schedules, "tomesd": {"diffusers-unet": entry}}
+    text = pages_method.schedule_section("tomesd", None, data)
+    files: dict[str, str] = {}
+    section = pages_compare.budget_section("compare/diffusion.md", data, "diffusion", ["tomesd"], files)
+    for out in (text, section):
+        assert "<script>" not in out and "](javascript:" not in out and "&lt;script&gt;" in out
+    assert "not accepted: <code>&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in text
+
+
+def test_compare_page_starts_with_the_setup_of_its_papers_modality():
+    from site_fixtures import paper
+    from zoo.site import pages_compare
+
+    data = SiteData(papers=[paper("power-bert", "P", modality=("text",), family=("encoder-lm",),
+                                  zoo={"status": "implemented", "method": "power-bert"}),
+                            paper("tome", "T", modality=("image",), zoo={"status": "implemented", "method": "tome"})])
+    data.methods = {"power-bert": _method("power-bert", ["timm-vit", "hf-bert", "hf-whisper-encoder"]),
+                    "tome": _method("tome", ["timm-vit", "hf-bert"])}
+    data.reference_setups = {"timm-vit": {"modality": "image"}, "hf-bert": {"modality": "text"},
+                             "hf-whisper-encoder": {"modality": "audio"}, "llava": {"modality": "image"}}
+    assert pages_compare._setups_for(data, ["power-bert"]) == ["hf-bert", "hf-whisper-encoder", "timm-vit"]
+    assert pages_compare._setups_for(data, ["tome"]) == ["timm-vit", "hf-bert"]

@@ -13,9 +13,10 @@ and a test checks that the committed file equals a fresh generation.
 
 Schedules are *recorded, not derived*: each comes from running tokzoo's implementation on a
 narrow random-weight model with the reference model's depth and token counts (the functions
-``vit_implementation_schedule`` / ``llava_implementation_schedule`` of ``zoo.repro.analytic``);
-the site computes FLOPs for them with ``zoo.flops`` at build time. An adapter without a
-reference setup here gets no schedule (the pages say so).
+``vit_implementation_schedule`` / ``llava_implementation_schedule`` of ``zoo.repro.analytic``;
+the encoder and UNet models of :mod:`zoo.site.reference_models`); the site computes FLOPs for
+them with ``zoo.flops`` at build time. An adapter without a reference setup here gets no
+schedule (the pages say so).
 """
 
 from __future__ import annotations
@@ -48,19 +49,24 @@ class ReferenceSetup:
 
     adapter: str
     config: str
-    kind: str  # "vit" (zoo.flops.vit MACs) or "decoder" (zoo.flops.llm, LLM prefill)
+    kind: str  # "vit" (zoo.flops.vit MACs), "decoder" (zoo.flops.llm, LLM prefill), "encoder"
+    #            (zoo.flops.encoder MACs; config: a zoo.bench.encoder model) or "unet" (zoo.flops.diffusion)
     stage: str
     label: str
     x_label: str
     budgets: tuple[tuple[tuple[str, Any], ...], ...]
     x_values: tuple[float, ...]
     video_frames: int = 0  # > 0: the prompt holds one video of this many frames (LLaVA-OneVision)
+    img_size: int = 0  # "unet": the image size in pixels (latent = img_size / the config's vae_scale_factor)
+    modality: str = "image"  # what the setup's input is (zoo.vocab.MODALITY): orders a compare page's setups
 
 
 _VIT_RATIOS = (0.8, 0.6, 0.4, 0.2)
 _VLM_TOKENS = (288, 192, 128, 64)
 _VIDEO_RATIOS = (0.5, 0.3, 0.2, 0.1)
 _VIDEO_FRAMES = 8  # 8 x 196 tokens keeps the 28-layer build quick; the frame count is in the label
+_ENCODER_RATIOS = (0.8, 0.6, 0.4, 0.2)
+_UNET_RATIOS = (0.75, 0.5, 0.25, 1 / 9)  # ToDo accepts 1/f**2 only: 0.25 (f = 2) and 1/9 (f = 3)
 
 REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
     ReferenceSetup(
@@ -78,7 +84,7 @@ REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
         x_values=_VLM_TOKENS,
     ),
     ReferenceSetup(
-        adapter="llava-onevision", config="llava-onevision-7b", kind="decoder", stage="llm",
+        adapter="llava-onevision", config="llava-onevision-7b", kind="decoder", stage="llm", modality="video",
         label=(f"LLaVA-OneVision-7B layout, one video of {_VIDEO_FRAMES} frames x 196 tokens + its newline "
                "(36 system + 40 question tokens, 28 layers)"),
         x_label="budget: keep_ratio of the video tokens (FrameFusion: its token cost; frame subsampling: frames kept)",
@@ -86,6 +92,28 @@ REFERENCE_SETUPS: tuple[ReferenceSetup, ...] = (
                       for r in _VIDEO_RATIOS),
         x_values=_VIDEO_RATIOS,
         video_frames=_VIDEO_FRAMES,
+    ),
+    ReferenceSetup(
+        adapter="hf-bert", config="bert-base", kind="encoder", stage="text", modality="text",
+        label="BERT-base text encoder (512 tokens, the first kept as [CLS]; 12 layers, width 768)",
+        x_label="keep_ratio: fraction of the tokens after [CLS] left after the last acting layer",
+        budgets=tuple((("keep_ratio", r),) for r in _ENCODER_RATIOS),
+        x_values=_ENCODER_RATIOS,
+    ),
+    ReferenceSetup(
+        adapter="hf-whisper-encoder", config="whisper-base", kind="encoder", stage="audio", modality="audio",
+        label="Whisper-base encoder (30 s of audio: 1500 frame tokens, no [CLS]; 6 layers, width 512)",
+        x_label="keep_ratio: fraction of the frame tokens left after the last acting layer",
+        budgets=tuple((("keep_ratio", r),) for r in _ENCODER_RATIOS),
+        x_values=_ENCODER_RATIOS,
+    ),
+    ReferenceSetup(
+        adapter="diffusers-unet", config="sd15-unet", kind="unet", stage="denoiser",
+        label="SD 1.5 UNet, 512 px (64 x 64 latent: 4096 tokens at the first level; 16 transformer blocks), one step",
+        x_label="keep_ratio: fraction of a reduced block's self-attention tokens kept (ToDo: of its keys/values)",
+        budgets=tuple((("keep_ratio", r),) for r in _UNET_RATIOS),
+        x_values=_UNET_RATIOS,
+        img_size=512,
     ),
 )
 REFERENCE_PROMPT = {"n_system": 36, "n_question": 40}
@@ -164,6 +192,14 @@ def _runner(setup: ReferenceSetup) -> Callable[[str, dict], dict]:
         inputs = {"x": torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))}
         def call():
             return model(inputs["x"])
+    elif setup.kind == "encoder":
+        from zoo.site.reference_models import encoder_model
+
+        model, call = encoder_model(setup.config)
+    elif setup.kind == "unet":
+        from zoo.site.reference_models import unet_model
+
+        model, call = unet_model(setup.config, setup.img_size)
     elif setup.video_frames:
         model, inputs = _random_onevision_video(setup)
 
@@ -185,8 +221,13 @@ def _runner(setup: ReferenceSetup) -> Callable[[str, dict], dict]:
         with methods.apply(model, method_id, params) as handle, torch.inference_mode():
             call()
             record = handle.run
-            return {stage: {"input": int(record.input_tokens[stage]), "after": [int(v) for v in counts]}
-                    for stage, counts in sorted(record.tokens.items())}
+            out = {stage: {"input": int(record.input_tokens[stage]), "after": [int(v) for v in counts]}
+                   for stage, counts in sorted(record.tokens.items())}
+            if setup.kind == "unet" and setup.stage in out:
+                from zoo.site.reference_models import unet_keys
+
+                out[setup.stage]["keys"] = unet_keys(handle, setup.stage)
+            return out
     return run
 
 
@@ -228,6 +269,14 @@ def _shape(setup: ReferenceSetup) -> dict[str, Any]:
         shape = dataclasses.asdict(analytic.vit_shape(setup.config))
         shape["patch_size"] = list(shape["patch_size"])
         return shape
+    if setup.kind == "encoder":
+        from zoo.site.reference_models import encoder_shape
+
+        return encoder_shape(setup.config)
+    if setup.kind == "unet":
+        from zoo.site.reference_models import unet_shape
+
+        return unet_shape(setup.config, setup.img_size)
     cfg = dataclasses.asdict(analytic.decoder(setup.config))
     if setup.video_frames:
         per_frame = loader.load_config(setup.config)["video_tokens_per_frame"]
@@ -293,7 +342,7 @@ def generate() -> dict[str, Any]:
     for setup in REFERENCE_SETUPS:
         setups[setup.adapter] = {
             "config": setup.config, "kind": setup.kind, "stage": setup.stage, "label": setup.label,
-            "x_label": setup.x_label, "shape": _shape(setup),
+            "x_label": setup.x_label, "modality": setup.modality, "shape": _shape(setup),
         }
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: one thread is fastest, and a busy machine does not spin

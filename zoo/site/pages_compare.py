@@ -164,8 +164,16 @@ def claims_tables(page: str, data: SiteData, ids: list[str]) -> str:
 
 
 def _setups_for(data: SiteData, ids: list[str]) -> list[str]:
+    """The reference setups the family's methods run on; first those whose input modality most of the
+    family's papers name (a BERT paper's page starts with the text encoder, a ViT paper's with DeiT-S)."""
     used = family_adapters(data, ids)
-    return [a for a in sorted(data.reference_setups or {}) if a in used]
+    papers = [data.paper_for_method(m) for m in ids]
+    modalities = [m for p in papers if p for m in p.get("modality") or []]
+
+    def order(adapter: str) -> tuple[int, str]:
+        return -modalities.count((data.reference_setups[adapter] or {}).get("modality")), adapter
+
+    return sorted((a for a in data.reference_setups or {} if a in used), key=order)
 
 
 def budget_section(page: str, data: SiteData, family: str, ids: list[str], files: dict[str, str]) -> str:
@@ -208,14 +216,15 @@ def budget_section(page: str, data: SiteData, family: str, ids: list[str], files
             if found:
                 stage, _ = found
                 default_series[names[m]] = [stage["input"], *stage["after"]]
-        unit = "block" if kind == "vit" else "layer"
+        unit = theory.UNIT.get(kind, "block")
         ttitle = f"Tokens per {unit} at each method's default parameters: {setup['label']}"
         made, paths = plots.themed(f"tokens-{family}-{adapter}", lambda t: plots.tokens_per_layer(
-            default_series, unit=unit, title=ttitle, order=[names[m] for m in order], theme=t))
+            default_series, unit=unit, title=ttitle, order=[names[m] for m in order], theme=t,
+            x_label=theory.TOKENS_AXIS.get(kind)))
         if paths:
             files.update(made)
-            out.append(f"Tokens after every {unit} at each method's default parameters (the "
-                       f"{'LLM sequence: image and text tokens' if kind == 'decoder' else 'whole sequence, CLS included'}):\n")
+            out.append(f"Token counts at each method's default parameters "
+                       f"({md_text(theory.TOKENS_NOTE.get(kind, 'input, then after every block'))}):\n")
             out.append(plots.image_md(page, paths, ttitle))
     return "\n".join(out)
 

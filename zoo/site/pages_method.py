@@ -260,6 +260,16 @@ def method_page(method: MethodDoc, data: SiteData, compare_pages: dict[str, str]
     return "\n".join(parts)
 
 
+def _tokens_cell(stage: dict[str, Any]) -> str:
+    """``input → counts`` of a recorded stage; with the self-attention's key/value counts where they differ
+    from the query counts (a UNet's ToDo)."""
+    text = repro_view.run_lengths([stage.get("input", 0), *stage.get("after", [])])
+    keys = stage.get("keys")
+    if keys and list(keys) != list(stage.get("after", [])):
+        text += "; keys/values: " + repro_view.run_lengths(list(keys))
+    return md_text(text)
+
+
 def recorded_schedules(method_id: str, data: SiteData) -> str:
     """The default schedule and budget points recorded on each reference setup, with their cost."""
     out = []
@@ -271,25 +281,26 @@ def recorded_schedules(method_id: str, data: SiteData) -> str:
         rows = []
         if found:
             stage, cost = found
-            rows.append(["defaults", md_text(repro_view.run_lengths([stage["input"], *stage["after"]])),
+            rows.append(["defaults", _tokens_cell(stage),
                          md_text(f"{cost.method:.4g} / {cost.baseline:.4g} {cost.unit}") if cost else "–",
                          md_text(f"{cost.speedup:.2f}×") if cost else "–"])
         for point in entry.get("budgets") or []:
             params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                                for k, v in (point.get("params") or {}).items())
             if "stages" not in point:
-                rows.append([md_text(f"budget {point.get('x')}"), md_text("not accepted: " + point.get("error", "")),
+                rows.append([md_text(f"budget {point.get('x', 0):.3g}"), "not accepted: " + code_span(point.get("error", "")),
                              "–", "–"])
                 continue
             stage = point["stages"].get(setup["stage"]) or {}
             cost = theory.cost(setup, point["stages"])
-            rows.append([code_span(params), md_text(repro_view.run_lengths([stage.get("input", 0), *stage.get("after", [])])),
+            rows.append([code_span(params), _tokens_cell(stage),
                          md_text(f"{cost.method:.4g} / {cost.baseline:.4g} {cost.unit}") if cost else "–",
                          md_text(f"{cost.speedup:.2f}×") if cost else "–"])
         if rows:
             out.append(f"On the {md_text(setup['label'])} ({code_span(adapter)} adapter), tokzoo's implementation "
-                       f"on random weights gives these token counts (input, then after every "
-                       f"{'block' if setup['kind'] == 'vit' else 'layer'}; `n ×k` = k times n); cost: "
+                       f"on random weights gives these token counts "
+                       f"({md_text(theory.TOKENS_NOTE.get(setup['kind'], 'input, then after every block'))}; "
+                       f"`n ×k` = k times n); cost: "
                        f"{md_text(theory.COST_NOTE.get(setup['kind'], ''))}, computed at build time:\n")
             out.append(wide(table(["Parameters", "Tokens", "Cost (method / baseline)", "Theoretical speedup"],
                                   rows)))

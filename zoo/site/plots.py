@@ -167,8 +167,9 @@ def speedup_vs_budget(series: dict[str, Sequence[tuple[float, float]]], *, x_lab
 
 
 def tokens_per_layer(series: dict[str, Sequence[int]], *, unit: str, title: str, order: Sequence[str],
-                     theme: str = "light") -> str | None:
-    """Steps: tokens entering the stack (x = 0) and after every block/layer of each method."""
+                     theme: str = "light", x_label: str | None = None) -> str | None:
+    """Steps: tokens entering the stack (x = 0) and after every block/layer of each method
+    (``x_label`` replaces the axis label where count ``k`` means something else)."""
     series = {k: list(v) for k, v in series.items() if v}
     if not series:
         return None
@@ -180,7 +181,7 @@ def tokens_per_layer(series: dict[str, Sequence[int]], *, unit: str, title: str,
         # count k holds from x = k to k + 1 (the last one too)
         ax.step(range(len(counts) + 1), [*counts, counts[-1]], where="post", label=text(name), color=st["color"],
                 linewidth=1.5)
-    ax.set_xlabel(f"{unit} (0 = input; k = after {unit} k)")
+    ax.set_xlabel(text(x_label or f"{unit} (0 = input; k = after {unit} k)"))
     ax.set_ylabel("tokens")
     ax.set_ylim(bottom=0)
     ax.set_title(text(title), fontsize=10)
