@@ -38,7 +38,8 @@ def vit_model(config_name: str, *, pretrained: bool = False, weights: Optional[s
     import timm
 
     cfg = loader.load_config(config_name)
-    kwargs: dict[str, Any] = dict(overrides)
+    # a config's ``timm_kwargs`` (e.g. ``img_size`` of a model used at another resolution) come first
+    kwargs: dict[str, Any] = {**cfg.get("timm_kwargs", {}), **overrides}
     if pretrained and weights and Path(weights).is_file():
         kwargs["pretrained_cfg_overlay"] = {"file": str(weights)}
     model = timm.create_model(cfg["timm_model"], pretrained=pretrained, **kwargs)
