@@ -114,3 +114,9 @@ def test_fvcore_convention_equals_flop_count_analysis_of_the_official_tome_patch
     shape = vit.ViTShape.preset("deit_small")
     assert vit.tome_matching_macs(shape, vit.full_schedule(shape)) == 0
     assert vit.fvcore_macs(shape) - vit.vit_macs(shape).total == 5 * 384 * 197 * 25
+
+
+def test_vit_params_equal_timm_parameter_counts():
+    # sum(p.numel() for p in timm.create_model(name).parameters()), timm 1.0.31
+    assert vit.vit_params(vit.ViTShape.preset("deit_small")) == 22050664
+    assert vit.vit_params(vit.ViTShape.preset("deit_tiny")) == 5717416

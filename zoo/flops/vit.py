@@ -308,3 +308,16 @@ def fvcore_macs(shape: ViTShape, schedule: Sequence[tuple[int, int]] | None = No
     c = shape.embed_dim
     norms = sum(5 * c * (na + nm) for na, nm in sched) + 5 * c * (1 if pooled_norm else sched[-1][1])
     return int(vit_macs(shape, sched).total + norms + extra)
+
+
+def vit_params(shape: ViTShape) -> int:
+    """Learnable parameters of a timm ``VisionTransformer`` of ``shape`` (patch convolution with
+    bias, prefix tokens, position embeddings for every token, per block two affine norms, qkv,
+    projection and MLP linears with biases, final norm, classifier heads). Token reduction adds
+    none, so the count is the same with and without a method."""
+    c, a = shape.embed_dim, shape.attn_dim
+    ph, pw = shape.patch_size
+    embed = c * shape.in_chans * ph * pw + c + shape.num_prefix_tokens * c + shape.num_tokens * c
+    block = 4 * c + (c * 3 * a + 3 * a) + (a * c + c) + (c * shape.mlp_in + shape.mlp_in) + (shape.mlp_out * c + c)
+    head = (c * shape.num_classes + shape.num_classes) * shape.num_heads_out if shape.num_classes else 0
+    return embed + shape.depth * block + 2 * c + head
