@@ -37,7 +37,11 @@ the zoo's ``r``; ToMe's proportional attention is ``prop_attn=True`` (the defaul
 - Table 1 (ablations, acc and im/s of MAE ViT-L r = 8 off the shelf) and the accuracy/im/s
   columns of Tables 3-4: accuracy needs the authors' MAE-trained checkpoints (and MAE's
   size-weighted global pooling, which tokzoo's timm path does not do), so only the throughput
-  ratios that a random-weight model of the architecture can measure are claimed.
+  ratios that a random-weight model of the architecture can measure are claimed (on demand);
+  Table 1's ablation variants (other features, distances, pooling) are not tokzoo options.
+- The README's other tables: the DeiT models trained with ToMe (top-1 with the checkpoint given
+  by ``--weights``, and im/s ratios), SWAG (im/s ratios only: the weights come through torch hub,
+  not timm) and MAE after training (im/s ratios only, as above), all throughput claims on demand.
 
 Not encoded from the paper: its other tables (AugReg/SWAG sweeps, video, audio) were not
 readable from any stored copy (the arXiv HTML copies are stored from their beginning only).
