@@ -20,7 +20,7 @@ the zoo's ``r``; ToMe's proportional attention is ``prop_attn=True`` (the defaul
   r = 8 constant and decreasing, ViT-H at r = 7 constant and decreasing, and their baselines) and
   Table 4 (DeiT-S; ToMe r = 13 on DeiT-S and on AugReg ViT-S), read from the tables' images in a
   third-party copy (``TABLE34_COPY``), and the DeiT-S r = 8/16 and DeiT-T r = 8/12/16 cells of
-  the paper's DeiT results (Appendix A per Table 4's caption), read from the Papers with Code copy
+  the paper's DeiT results (no table named; Table 4 points to Appendix A for DeiT-Ti), via Papers with Code
   (``PWC_COPY``). Convention, pinned by these cells: ToMe's "GFLOPs" are what
   ``fvcore.nn.FlopCountAnalysis`` counts on the ``tome.patch.timm`` model for one 224 px image
   (``zoo.flops.vit.fvcore_macs`` + ``tome_matching_macs``: patch embedding, linears, ``q k^T`` and
@@ -117,7 +117,8 @@ PAPER_URL = "https://arxiv.org/abs/2210.09461v3"
 PAPER_REF = "arXiv:2210.09461v3"
 T3 = "Table 3 ('Advancing a Tier', ImageNet-1k, MAE models)"
 T4 = "Table 4 ('ToMe vs. pruning methods' on ViT-S)"
-APPX = "DeiT results with ToMe at several r (Appendix A, per Table 4's caption)"
+APPX = ("DeiT results with ToMe at several r (the copy names no table; Table 4's caption points to Appendix A "
+        "for DeiT-Ti)")
 #: (config, model name, r, inflect, GFLOPs, where, row label, copy)
 GFLOPS = [
     ("vit-base-16-mae", "ViT-B/16 (MAE)", 0, 0, 17.6, T3, "ViT-B MAE", TABLE34_COPY),
