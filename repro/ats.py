@@ -11,7 +11,13 @@ cost (GFLOPs) by 2x while preserving the accuracy" over several models; DeiT-S i
 its evaluation instructions use. Random weights would give a meaningless token count, so
 there is no random-weight speed claim.
 
-No analytic claim: the README (at 11bc16b) and both abstract versions give only headline
+No analytic claim (sources checked 2026-12-02: the README, both abstracts, issue
+adaptivetokensampling/ATS#1, where a user quotes Table 1's DeiT-S+ATS "2.9" GFLOPs and the
+maintainer confirms the reported GFLOPs are averaged over the validation images, and the image
+of Figure 4 in github.com/Dayoung-Kil/Dayoung-Kil.github.io assets/img/notes/ats/fig4.png@8bc61f1,
+which plots ATS+DeiT-S at 79.7% and -37% GFLOPs; all of these are averages over real images with
+the authors' models, and the copies do not say whether those models were fine-tuned, so none is
+claimed beside the headline below): the README (at 11bc16b) and both abstract versions give only headline
 reductions ("2x" in the README and the arXiv v2 abstract, "37%" in an earlier abstract
 version), which are averages over real images with real weights; an upper-bound GFLOPs of a K schedule is tokzoo's arithmetic, not a reported
 number, and the paper's per-model GFLOPs tables were not readable from a stored copy here.

@@ -9,13 +9,24 @@ README's ``--num_prop``) whose fvcore-style MACs reduction on the implementation
 is closest to 26%, with the README's ``--alpha 0.1`` and spatial graph, and measures the
 accuracy drop there in the same run as the baseline. The chosen ``r`` is in every record.
 
-No analytic or throughput claim: the official README (github.com/Ackesnal/GTP-ViT,
-README.md at a9c7210 and 071bd7d) gives only the evaluation command (``--num_prop 4
---alpha 0.1 --selection MixedAttnMax --propagation GraphProp``) and no result table, and the
-paper's tables (GFLOPs / throughput per propagation setting) were not readable from a stored
-copy here. The abstract's "26%" cannot serve as an analytic claim, since the operating point
-above is chosen by it (the check would be circular). Add such claims only with the table
-number and its arXiv version.
+No analytic or throughput claim, after these sources were checked (2026-12-02):
+
+- The official README at a9c7210 and 071bd7d gives only the evaluation command; at 97a1178
+  (the newest snapshot) it adds a table of DeiT-B accuracies for P = 1..14 propagated tokens
+  with the searched sparsity and magnitude (81.93 at P = 1 ... 80.11 at P = 14; selection
+  MixedAttnMax, graph 'Mixed', propagation GraphProp, token scale on). Not claimed: tokzoo's
+  GTP-ViT has no graph sparsity or token-scale option, so that setting cannot be rebuilt; the
+  table gives no GFLOPs. GTP's own count is torchprofile's (``main.py`` ``get_macs``).
+- The paper's tables were not readable from any stored copy (the arXiv HTML copies are stored
+  from their beginning only; Papers with Code's results list is cut off). A third-party notes
+  file in the code index (its repository is not named by the index) quotes a DeiT-B table of the
+  WACV paper with budget columns 15.3 / 13.1 / 11.6 / 9.8 / 8.8 GMACs and GTP's 81.8 / 81.5 /
+  80.9 / 80.0 / 78.3. GTP with a constant P prints 15.3, 13.1 and 9.8 at P = 4, 8, 14
+  (torchprofile), but no P gives 11.6 (P = 10: 12.0, P = 11: 11.5) or 8.8 (P = 15: 9.3,
+  P = 16: 8.7), and the copy names no P: the columns are the comparison's budget axis, not
+  GTP settings that can be rebuilt, so neither they nor the accuracies are claimed.
+- The abstract's "26%" cannot serve as an analytic claim, since the operating point above is
+  chosen by it (the check would be circular).
 """
 
 from __future__ import annotations

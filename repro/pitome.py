@@ -6,7 +6,11 @@ No claims yet: no reported number with a setting tokzoo can rebuild was sourced 
 
 - The official README (github.com/hchautran/PiToMe@550b5de) gives commands and checkpoints
   (LAVIS BLIP/ALBEF/CLIP retrieval, timm/MAE classification, BERT text classification) but no
-  result table; the paper's tables were not readable from any stored copy here.
+  result table; its "saved from 40-60% FLOPs of the base models" is a range over models and
+  tasks with no setting. The paper's tables were not readable from any stored copy here
+  (checked 2026-12-02: arXiv HTML copies are stored from their beginning only; the NeurIPS poster
+  summary github.com/deep-diver/neurips2024 content/posters/PPdJPIO3mV/index.md@354dcfa shows
+  the tables only as images hosted elsewhere, not stored; no other copy was found).
 - Conformance with the authors' code is measured instead (not a paper claim): with the same
   random weights in float64, tokzoo's ``pitome`` and the official timm blocks
   (``algo/pitome/patch/timm.py`` with its DeiT wrapper's per-forward settings) give logits equal

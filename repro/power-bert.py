@@ -15,6 +15,11 @@ No claims: the sourced numbers need models tokzoo cannot rebuild.
   ``Hard_Extract``'s (heads averaged, column sums minus the diagonal, [CLS] kept, survivors in
   original order), checked against a loop reference in ``tests/test_vit_scores.py``. The official
   code (TensorFlow 1.15 / Keras 2.3) does not run on this stack, so there is no side-by-side run.
+- The README's "Speedup" row (4.5x ... 2.0x) is the ratio of its own two time rows, not a number
+  computable from a model config; checking it would be arithmetic on printed cells, not a
+  measurement, so it is not claimed. The paper's tables (retention configurations, FLOPs) were not
+  readable from any stored copy (checked 2026-12-02: the paper's text is stored from its
+  beginning only; Papers with Code lists no results).
 - Real-weight fidelity on all-MiniLM-L6-v2 is in ``benchmarks/results/minilm-fidelity.json``.
 """
 

@@ -81,3 +81,42 @@ def test_torchprofile_convention_equals_profile_macs_of_the_official_models():
         assert got == PPT_PROFILE["/".join(pattern)], pattern
     with pytest.raises(ValueError, match="branch 'merge'"):
         vit.ppt_torchprofile_extra(shape, counts, (3, 6, 9), ("merge", "prune", "prune"), n_input=197)
+
+
+# fvcore.nn.FlopCountAnalysis (fvcore 0.1.5.post20221221) of timm models patched with the official
+# tome.patch.timm (facebookresearch/ToMe af95e4b), random weights, timm's fused attention off; keys are
+# (model, r, inflect). ViT-L/H were built with global_pool="avg", fc_norm=True (fine-tuned MAE layout).
+FVCORE_TOME = {("deit_tiny", 0, 0): 1258411200, ("deit_tiny", 8, 0): 932523200, ("deit_tiny", 12, 0): 775568832,
+               ("deit_tiny", 16, 0): 626872256, ("deit_small", 0, 0): 4608338304, ("deit_small", 8, 0): 3428157824,
+               ("deit_small", 13, 0): 2711673920, ("deit_small", 16, 0): 2298405248,
+               ("deit_base", 0, 0): 17582740224, ("deit_base", 8, 0): 13122683648, ("deit_base", 12, 0): 10926624768,
+               ("deit_base", 16, 0): 8784053504, ("deit_base", 20, 0): 7143284608,
+               ("vit_large", 0, 0): 61603132416, ("vit_large", 8, 0): 30993148928, ("vit_large", 8, -1): 22346199168,
+               ("vit_huge", 0, 0): 167400382720, ("vit_huge", 7, 0): 92910970240, ("vit_huge", 7, -1): 72604969200}
+
+
+def _vit_huge_14() -> vit.ViTShape:
+    return vit.ViTShape(embed_dim=1280, depth=32, num_heads=16, attn_dim=1280, mlp_in=5120, mlp_out=5120,
+                        patch_size=(14, 14), in_chans=3, num_patches=256, num_prefix_tokens=1, num_classes=1000)
+
+
+def test_fvcore_convention_equals_flop_count_analysis_of_the_official_tome_patch():
+    from zoo.core.schedule import inflected_schedule  # pure Python
+
+    for (name, r, inflect), expected in FVCORE_TOME.items():
+        shape = _vit_huge_14() if name == "vit_huge" else vit.ViTShape.preset(name)
+        counts = vit.per_block_counts(shape.num_tokens, inflected_schedule(shape.depth, r, inflect))
+        sched = vit.schedule_from_counts(shape.num_tokens, counts)
+        got = vit.fvcore_macs(shape, sched, extra=vit.tome_matching_macs(shape, sched),
+                              pooled_norm=name in ("vit_large", "vit_huge"))
+        assert got == expected, (name, r, inflect, got - expected)
+    # no merging, no matching: the unreduced count is the plain one plus the norms
+    shape = vit.ViTShape.preset("deit_small")
+    assert vit.tome_matching_macs(shape, vit.full_schedule(shape)) == 0
+    assert vit.fvcore_macs(shape) - vit.vit_macs(shape).total == 5 * 384 * 197 * 25
+
+
+def test_vit_params_equal_timm_parameter_counts():
+    # sum(p.numel() for p in timm.create_model(name).parameters()), timm 1.0.31
+    assert vit.vit_params(vit.ViTShape.preset("deit_small")) == 22050664
+    assert vit.vit_params(vit.ViTShape.preset("deit_tiny")) == 5717416

@@ -97,6 +97,12 @@ def test_vit_script_end_to_end_through_the_cli(tiny_vit_setup):
     with torch.inference_mode():
         correct = sum(int(s["model"].eval()(x[None]).argmax(-1).item() == y) for x, y in ds)
     assert d["baseline_top1"] == pytest.approx(100.0 * correct / 4)
+    # top-5 over 4 classes holds every label; top-1 hits are top-5 hits
+    assert d["baseline_top5"] == d["method_top5"] == 100.0
+    from zoo.repro.harness.vit import _top5_hits
+
+    logits = torch.tensor([[0.0, 1, 2, 3, 4, 5, 6], [6.0, 5, 4, 3, 2, 1, 0]])
+    assert _top5_hits(logits, torch.tensor([2, 5])) == 1 and _top5_hits(logits, torch.tensor([6, 0])) == 2
     speed = json.loads((s["results"] / "toyvit" / "speed.json").read_text())
     assert speed["label"].startswith("random weights") and speed["details"]["token_schedule"]["vit"][-1] < 17
     assert speed["measured"] > 0

@@ -20,6 +20,12 @@ counted ops (``extra``: :func:`evit_torchprofile_extra`, :func:`ppt_torchprofile
 Checked against ``profile_macs`` on the official EViT and PPT models (random weights; the
 count does not depend on weight values), to the MAC.
 
+A third convention, :func:`fvcore_macs`: what ``fvcore.nn.FlopCountAnalysis`` counts on a model
+patched with the official ToMe code (ToMe's and ToFu's "GFLOPs"): the matrix products above, 5 per
+element of every affine layer norm, and the matching's own matmul (:func:`tome_matching_macs`,
+``a @ bᵀ`` of the keys averaged over heads); elementwise ops, softmax and scatter are free.
+Checked against ``FlopCountAnalysis`` on ``tome.patch.timm`` models (random weights), to the MAC.
+
 Pure Python: no torch import (the shape is read from a model's attributes or a preset).
 """
 
@@ -279,3 +285,39 @@ def ppt_torchprofile_extra(shape: ViTShape, counts: Sequence[int], layers: Seque
         else:
             raise ValueError(f"ppt_torchprofile_extra: branch {branch!r}; allowed: prune, pool")
     return extra
+
+
+# ---------------------------------------------------------------- fvcore's convention (ToMe, ToFu)
+def tome_matching_macs(shape: ViTShape, schedule: Sequence[tuple[int, int]]) -> int:
+    """MACs of ToMe's bipartite matching as fvcore counts them: in every block that merges
+    (``(attention tokens N, MLP tokens)`` with fewer MLP tokens), the scores ``a @ bᵀ`` of the
+    keys averaged over heads, alternate tokens split into ``ceil(N/2)`` and ``floor(N/2)``:
+    ``ceil(N/2) · floor(N/2) · head_dim``. Blocks that merge nothing skip the matching."""
+    head_dim = shape.attn_dim // shape.num_heads
+    return sum(((na + 1) // 2) * (na // 2) * head_dim for na, nm in schedule if nm < na)
+
+
+def fvcore_macs(shape: ViTShape, schedule: Sequence[tuple[int, int]] | None = None, *, extra: int = 0,
+                pooled_norm: bool = False) -> int:
+    """``fvcore.nn.FlopCountAnalysis`` total of a timm ViT for ``schedule`` (see the module
+    docstring): :func:`vit_macs` plus 5 per element of every layer norm (two per block, the final
+    one on the tokens leaving the last block, or with ``pooled_norm`` on the one pooled vector:
+    MAE-style global pooling, timm's ``global_pool="avg", fc_norm=True``), plus ``extra`` (the
+    method's counted ops, e.g. :func:`tome_matching_macs`)."""
+    sched = list(full_schedule(shape) if schedule is None else schedule)
+    c = shape.embed_dim
+    norms = sum(5 * c * (na + nm) for na, nm in sched) + 5 * c * (1 if pooled_norm else sched[-1][1])
+    return int(vit_macs(shape, sched).total + norms + extra)
+
+
+def vit_params(shape: ViTShape) -> int:
+    """Learnable parameters of a timm ``VisionTransformer`` of ``shape`` (patch convolution with
+    bias, prefix tokens, position embeddings for every token, per block two affine norms, qkv,
+    projection and MLP linears with biases, final norm, classifier heads). Token reduction adds
+    none, so the count is the same with and without a method."""
+    c, a = shape.embed_dim, shape.attn_dim
+    ph, pw = shape.patch_size
+    embed = c * shape.in_chans * ph * pw + c + shape.num_prefix_tokens * c + shape.num_tokens * c
+    block = 4 * c + (c * 3 * a + 3 * a) + (a * c + c) + (c * shape.mlp_in + shape.mlp_in) + (shape.mlp_out * c + c)
+    head = (c * shape.num_classes + shape.num_classes) * shape.num_heads_out if shape.num_classes else 0
+    return embed + shape.depth * block + 2 * c + head

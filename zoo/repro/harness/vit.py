@@ -38,7 +38,8 @@ def vit_model(config_name: str, *, pretrained: bool = False, weights: Optional[s
     import timm
 
     cfg = loader.load_config(config_name)
-    kwargs: dict[str, Any] = dict(overrides)
+    # a config's ``timm_kwargs`` (e.g. ``img_size`` of a model used at another resolution) come first
+    kwargs: dict[str, Any] = {**cfg.get("timm_kwargs", {}), **overrides}
     if pretrained and weights and Path(weights).is_file():
         kwargs["pretrained_cfg_overlay"] = {"file": str(weights)}
     model = timm.create_model(cfg["timm_model"], pretrained=pretrained, **kwargs)
@@ -117,6 +118,12 @@ def _loader(model: Any, root: str, batch: int, limit: Optional[int], workers: in
     return torch.utils.data.DataLoader(subset, batch_size=batch, num_workers=workers, shuffle=False), cfg
 
 
+def _top5_hits(logits: Any, labels: Any) -> int:
+    """Images whose label is among the 5 highest logits (all classes when there are fewer)."""
+    k = min(5, int(logits.shape[-1]))
+    return int((logits.topk(k, dim=-1).indices == labels[:, None]).any(-1).sum())
+
+
 def _gather(counts: dict[str, int]) -> dict[str, int]:
     try:
         from accelerate import PartialState
@@ -139,10 +146,11 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
     """Top-1 (%) of the method; baseline and random control on the same images in the same run.
 
     ``report="drop"`` makes the value the accuracy drop (baseline top-1 minus method top-1, in
-    points) instead of the method's top-1.
+    points) instead of the method's top-1; ``report="top5"`` the method's top-5 (%). Top-5 of
+    baseline and method are in the details either way.
     """
-    if report not in {"method", "drop"}:
-        raise ValueError(f"imagenet_top1: report={report!r}; allowed: method, drop")
+    if report not in {"method", "drop", "top5"}:
+        raise ValueError(f"imagenet_top1: report={report!r}; allowed: method, drop, top5")
     import torch
 
     methods.require_method(method_id)
@@ -153,7 +161,7 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
         model = vit_model(config_name, pretrained=True, weights=ctx.weights_path(weights) if weights else None,
                           device=ctx.device, dtype=dtype, **(model_kwargs or {}))
     loader_, data_cfg = _loader(model, root, batch, ctx.options.limit)
-    counts = {"n": 0, "baseline": 0, "method": 0, "control": 0}
+    counts = {"n": 0, "baseline": 0, "method": 0, "control": 0, "baseline_top5": 0, "method_top5": 0}
     control_note = ""
     schedules: list[list[int]] = []
     for i, (images, labels) in enumerate(loader_):
@@ -161,9 +169,13 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
         images = images.to(ctx.device, dtype=_torch_dtype(dtype))
         labels = labels.to(ctx.device)
         with torch.inference_mode():
-            counts["baseline"] += int((model(images).argmax(-1) == labels).sum())
+            logits = model(images)
+            counts["baseline"] += int((logits.argmax(-1) == labels).sum())
+            counts["baseline_top5"] += _top5_hits(logits, labels)
             with methods.apply(model, method_id, params) as handle:
-                counts["method"] += int((model(images).argmax(-1) == labels).sum())
+                logits = model(images)
+                counts["method"] += int((logits.argmax(-1) == labels).sum())
+                counts["method_top5"] += _top5_hits(logits, labels)
                 schedules.append(_schedule(handle).get("vit", []))
             handle, control_note = methods.control(model, control_params)
             if handle is not None:
@@ -175,6 +187,7 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
     details = {
         "model": config_name, "dataset": data, "images": counts["n"], "limit": ctx.options.limit,
         "baseline_top1": 100.0 * counts["baseline"] / n, "method_top1": 100.0 * counts["method"] / n,
+        "baseline_top5": 100.0 * counts["baseline_top5"] / n, "method_top5": 100.0 * counts["method_top5"] / n,
         "control_top1": None if control_note else 100.0 * counts["control"] / n,
         "control": control_note or {"method": methods.CONTROL_ID, "params": control_params},
         "data_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in data_cfg.items()},
@@ -185,5 +198,6 @@ def imagenet_top1(ctx: Any, config_name: str, method_id: str, params: dict[str, 
         "batch": batch,
     }
     label = "pretrained weights" + (f", first {ctx.options.limit} images only" if ctx.options.limit else "")
-    value = details["method_top1"] if report == "method" else details["baseline_top1"] - details["method_top1"]
+    value = {"method": details["method_top1"], "top5": details["method_top5"],
+             "drop": details["baseline_top1"] - details["method_top1"]}[report]
     return Measurement(value, details=details, params=dict(params), label=label)
