@@ -44,6 +44,7 @@ def test_dato_loop_records_cache_depths_and_counts_cache_hits():
     steps = fl["method_step_gflops"]
     assert len(steps) == 4 and steps[1] < steps[2] < steps[0] < fl["baseline_step_gflops"]
     assert fl["theoretical_speedup"] == pytest.approx(fl["baseline_gflops"] / fl["method_gflops"])
+    assert fl["baseline_gmacs"] == pytest.approx(fl["baseline_gflops"] / 2)   # the keys the CLI prints
     assert fl["counted_run_equals_timed_run"] is True
     assert "max_abs_difference" in rec["final_latents"]
     json.dumps(rec)
@@ -127,7 +128,8 @@ def test_cli_passes_the_loop_options_and_its_defaults(monkeypatch):
                             "repeats": kw["repeats"], "steps": kw["steps"]},
                 "baseline": {"throughput": 1.0}, "reduced": {"throughput": 2.0}, "speedup": 2.0,
                 "speedup_pairs_median": 2.0, "params": params, "hardware": {},
-                "seconds_per_image": {"baseline": 2.0, "tokzoo": 1.0}, "cache_depths": {"full": 1}}
+                "seconds_per_image": {"baseline": 2.0, "tokzoo": 1.0}, "cache_depths": {"full": 1},
+                "flops": {"theoretical_speedup": 2.0, "baseline_gmacs": 4.0, "method_gmacs": 2.0}}
 
     monkeypatch.setattr(zoo.bench, "bench_function", lambda fam: fake)
     res = CliRunner().invoke(app, ["bench", "dato", "--steps", "50", "--baseline-every", "5"])
@@ -135,3 +137,4 @@ def test_cli_passes_the_loop_options_and_its_defaults(monkeypatch):
     assert seen["steps"] == 50 and seen["baseline_every"] == 5 and seen["warmup"] == 1 and seen["repeats"] == 1
     assert "--steps 50" in seen["command"] and "--baseline-every 5" in seen["command"]
     assert "seconds per image (50 steps)" in res.output and "1 run(s) of 50 steps" in res.output
+    assert "GMACs per image, 50 steps" in res.output

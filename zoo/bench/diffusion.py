@@ -17,6 +17,9 @@ events; weights and inputs excluded), with the default attention backend and, wh
 the original Stable Diffusion attention the ToMeSD README measured; FLOPs of one step counted by
 ``torch.utils.flop_counter.FlopCounterMode`` (SDPA counted with torch's own attention formula),
 whose ratio is the theoretical speedup shown next to the measured one.
+
+Methods that save *across* steps (DaTo's feature cache, CA-ToMe's cached matchings) show that saving only
+over a denoising loop: ``steps=N`` (``tokzoo bench ... --steps N``) runs :mod:`zoo.bench.diffusion_steps`.
 """
 
 from __future__ import annotations

@@ -303,6 +303,7 @@ def bench_steps(method_id: str, params: dict[str, Any], *, steps: int | None = N
                           "step); the method: every step of an untimed run with the timed runs' seed, cache hits "
                           "counted as what ran",
             "baseline_gflops": base_total / 1e9, "method_gflops": method_total / 1e9,
+            "baseline_gmacs": base_total / 2e9, "method_gmacs": method_total / 2e9,
             "baseline_step_gflops": fl["baseline_step"] / 1e9,
             "method_step_gflops": [f / 1e9 for f in fl["method_steps"]],
             "theoretical_speedup": base_total / method_total,

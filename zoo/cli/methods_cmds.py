@@ -347,8 +347,9 @@ def bench_cmd(
     typer.echo(f"  measured speedup {record['speedup']:.2f}x (median of pair ratios {record['speedup_pairs_median']:.2f}x)")
     flops = record.get("flops")
     if flops:
+        per = f"per image, {s['steps']} steps" if s.get("steps") else "per item"
         typer.echo(f"  theoretical speedup {flops['theoretical_speedup']:.2f}x "
-                   f"({flops['baseline_gmacs']:.2f} -> {flops['method_gmacs']:.2f} GMACs per item)")
+                   f"({flops['baseline_gmacs']:.2f} -> {flops['method_gmacs']:.2f} GMACs {per})")
     cpu = record.get("cpu_time")
     if cpu:
         typer.echo(f"  process CPU time speedup {cpu['speedup']:.2f}x")
