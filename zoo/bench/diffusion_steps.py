@@ -158,14 +158,17 @@ def run_lockstep(method_id: str, params: dict[str, Any], base_net: Any, method_n
         counter = _recomputed_counter(handle)
         out = {"baseline": {"wall": [], "cpu": []}, "tokzoo": {"wall": [], "cpu": []}, "per_step": []}
         before = counter() if counter else 0
-        timed_base = set(baseline_steps(steps, baseline_every))
-        out["baseline_steps"] = sorted(timed_base)
+        timed_base = baseline_steps(steps, baseline_every)
+        out["baseline_steps"] = timed_base
         for i in range(steps):
             if i % 10 == 0:
                 say(progress, f"{label}step {i + 1}/{steps}")
-            order = [("baseline", base), ("tokzoo", ours)] if i in timed_base else [("tokzoo", ours)]
-            flip = (i if baseline_every == 1 else sorted(timed_base).index(i) if i in timed_base else 0) % 2
-            for name, side in (order[::-1] if flip else order):
+            if i in timed_base:  # the order flips at every step where both sides are timed
+                order = [("baseline", base), ("tokzoo", ours)]
+                order = order[::-1] if timed_base.index(i) % 2 else order
+            else:
+                order = [("tokzoo", ours)]
+            for name, side in order:
                 wall, cpu = _timed(lambda side=side: side.step(i))
                 out[name]["wall"].append(wall)
                 out[name]["cpu"].append(cpu)
