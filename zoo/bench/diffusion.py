@@ -17,6 +17,9 @@ events; weights and inputs excluded), with the default attention backend and, wh
 the original Stable Diffusion attention the ToMeSD README measured; FLOPs of one step counted by
 ``torch.utils.flop_counter.FlopCounterMode`` (SDPA counted with torch's own attention formula),
 whose ratio is the theoretical speedup shown next to the measured one.
+
+Methods that save *across* steps (DaTo's feature cache, CA-ToMe's cached matchings) show that saving only
+over a denoising loop: ``steps=N`` (``tokzoo bench ... --steps N``) runs :mod:`zoo.bench.diffusion_steps`.
 """
 
 from __future__ import annotations
@@ -179,9 +182,18 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
           img_size: int | None = None, dtype: str = "bf16", threads: int | None = None, warmup: int = 1,
           repeats: int = 5, device: str = "cpu", seed: int = 0, command: str | None = None,
           official: bool = True, memory: bool = True, math_memory: bool | None = None, flops: bool = True,
-          unet: Any = None, progress=None) -> dict[str, Any]:
+          unet: Any = None, steps: int | None = None, baseline_every: int = 1, progress=None) -> dict[str, Any]:
     """Measure ``method_id`` on one denoising step of ``model`` (see the module doc); a tokzoo-bench record.
-    ``progress`` (one-line callable) hears each step."""
+    ``progress`` (one-line callable) hears each step. ``steps`` (>= 2): a denoising loop of that many steps
+    instead (:func:`zoo.bench.diffusion_steps.bench_steps`; ``repeats`` then counts whole loops; ``baseline_every``
+    is that function's)."""
+    if steps is not None:
+        from zoo.bench.diffusion_steps import bench_steps
+
+        return bench_steps(method_id, params, steps=steps, model=model, batch_size=batch_size, img_size=img_size,
+                           dtype=dtype, threads=threads, warmup=warmup, repeats=repeats, device=device, seed=seed,
+                           command=command, flops=flops, baseline_every=baseline_every, unet=unet,
+                           progress=progress)
     import torch
 
     import zoo

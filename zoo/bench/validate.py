@@ -16,6 +16,7 @@ What is checked, per family of ``zoo.bench.BENCHES``:
   and three downsamplings), and refused where the bench fixes the input (decoders, video, text
   and audio encoders);
 - ``--seq-len``: text encoders only, at most their positions; ``--batch-size``: 1 for video;
+- ``--steps``: the diffusers-unet bench only, an integer in 2..1000 (a denoising loop), with batch 2;
 - ``--dtype``, ``--device`` (``cuda`` needs a visible GPU; ``meta`` holds no data, so nothing
   can be timed on it), ``--output`` (not a folder, in a place that can be written),
   ``--family`` (one the method supports, with a bench), the method parameters.
@@ -283,7 +284,8 @@ def _diffusion_model(model: Optional[str], img_size: Optional[int]) -> None:
 def check_bench_args(method_id: str, params: dict[str, Any], *, model: Optional[str] = None,
                      family: Optional[str] = None, img_size: Optional[int] = None, seq_len: Optional[int] = None,
                      batch_size: Optional[int] = None, dtype: str = "bf16", device: str = "cpu",
-                     output: Optional[str] = None) -> str:
+                     output: Optional[str] = None, steps: Optional[int] = None,
+                     baseline_every: Optional[int] = None) -> str:
     """Check every ``tokzoo bench`` argument (see the module doc); the family to benchmark."""
     cls = check_params(method_id, params)
     fam = check_family(method_id, tuple(cls.families), family, model)
@@ -306,4 +308,31 @@ def check_bench_args(method_id: str, params: dict[str, Any], *, model: Optional[
             _decoder_model(fam, method_id, tuple(cls.families), model, img_size, batch_size)
         elif fam == "diffusers-unet":
             _diffusion_model(model, img_size)
+            _diffusion_steps(steps, batch_size, baseline_every)
+    if (steps is not None or baseline_every is not None) and fam != "diffusers-unet":
+        option, value = ("--steps", steps) if steps is not None else ("--baseline-every", baseline_every)
+        raise BenchArgumentError(option, f"{value}: only the diffusers-unet bench runs a denoising loop; "
+                                 f"the {fam} bench times one forward (leave {option} out)")
     return fam
+
+
+def _diffusion_steps(steps: Optional[int], batch_size: Optional[int], baseline_every: Optional[int]) -> None:
+    """``--steps``: an integer >= 2 (a denoising loop; one step is the default bench); the loop's batch is the
+    classifier-free-guidance pair; ``--baseline-every``: with ``--steps`` only, 1 .. steps."""
+    if steps is None:
+        if baseline_every is not None:
+            raise BenchArgumentError("--baseline-every", f"{baseline_every}: only with --steps (it samples the "
+                                     "baseline's steps of a denoising loop)")
+        return
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise BenchArgumentError("--steps", f"{_short(steps)}: allowed: an integer >= 2 (denoising steps of the "
+                                 "loop, e.g. 50 as DaTo and CA-ToMe report; leave --steps out to time one step)")
+    if steps > 1000:
+        raise BenchArgumentError("--steps", f"{steps}: allowed: at most 1000 (the scheduler's training timesteps)")
+    if batch_size not in (None, 2):
+        raise BenchArgumentError("--batch-size", f"{batch_size}: the denoising loop (--steps) runs one image with "
+                                 "classifier-free guidance, a batch of 2; leave --batch-size out")
+    if baseline_every is not None and (isinstance(baseline_every, bool) or not isinstance(baseline_every, int)
+                                       or not 1 <= baseline_every <= steps):
+        raise BenchArgumentError("--baseline-every", f"{_short(baseline_every)}: allowed: an integer from 1 (time "
+                                 f"the baseline at every step) to --steps ({steps})")

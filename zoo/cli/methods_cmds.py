@@ -263,8 +263,18 @@ def bench_cmd(
                                           help="Text encoders: tokens per input (default: bert-base 512)."),
     dtype: str = typer.Option("bf16", "--dtype", help="fp32, bf16 or fp16 (weights and inputs)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch intra-op threads (default: torch's)."),
-    warmup: int = typer.Option(3, "--warmup", min=0),
-    repeats: int = typer.Option(10, "--repeats", min=1, help="Interleaved baseline/method pairs."),
+    warmup: Optional[int] = typer.Option(None, "--warmup", min=0,
+                                         help="Untimed calls per side first (default 3; with --steps 1)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", min=1,
+                                          help="Interleaved baseline/method pairs (default 10; with --steps: whole "
+                                               "loops, default 1)."),
+    steps: Optional[int] = typer.Option(None, "--steps",
+                                        help="Diffusion: time a denoising loop of this many steps (DDIM, CFG; "
+                                             "baseline and method in lockstep) instead of one step, for methods "
+                                             "that save across steps (DaTo, CA-ToMe report at 50)."),
+    baseline_every: Optional[int] = typer.Option(None, "--baseline-every",
+                                                 help="With --steps: time the baseline at every k-th step only "
+                                                      "(its steps all cost the same; default 1: every step)."),
     device: str = typer.Option("cpu", "--device"),
     as_json: bool = typer.Option(False, "--json", help="Print the full JSON record."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Also write the JSON record to this file."),
@@ -285,7 +295,8 @@ def bench_cmd(
         params["keep_ratio"] = keep_ratio
     try:  # every argument is checked before a model is built
         fam = check_bench_args(method, params, model=model, family=family, img_size=img_size, seq_len=seq_len,
-                               batch_size=batch_size, dtype=dtype, device=device, output=output)
+                               batch_size=batch_size, dtype=dtype, device=device, output=output, steps=steps,
+                               baseline_every=baseline_every)
     except BenchArgumentError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
@@ -299,10 +310,15 @@ def bench_cmd(
         typer.echo(f"warning: machine busy: load average {load_start:.1f} on {cpus} CPUs; the timings will be noisy "
                    "and the record is marked so (hardware.busy_machine)", err=True)
     fn = bench_function(fam)
-    given = {k: v for k, v in (("model", model), ("batch_size", batch_size), ("seq_len", seq_len)) if v is not None}
+    if warmup is None:
+        warmup = 1 if steps is not None else 3
+    if repeats is None:
+        repeats = 1 if steps is not None else 10
+    given = {k: v for k, v in (("model", model), ("batch_size", batch_size), ("seq_len", seq_len), ("steps", steps),
+                               ("baseline_every", baseline_every)) if v is not None}
     command = bench_command(method, params, model=model, family=family, batch_size=batch_size,
                             img_size=img_size, seq_len=seq_len, dtype=dtype, threads=threads, warmup=warmup,
-                            repeats=repeats, device=device)
+                            repeats=repeats, device=device, steps=steps, baseline_every=baseline_every)
     record = fn(method, params, **given, img_size=img_size, dtype=dtype,
                 threads=threads, warmup=warmup, repeats=repeats, device=device, command=command, progress=progress)
     hw = record.setdefault("hardware", {})
@@ -322,23 +338,32 @@ def bench_cmd(
     s, b, m = record["setting"], record["baseline"], record["reduced"]
     typer.echo(f"{method} {record['params']} on {s['model']} ({record.get('family', fam)}), batch {s['batch_size']}, "
                f"{s['dtype']}, "
-               f"{s['threads']} threads, {s['device']}; median of {s['repeats']} interleaved pairs"
+               f"{s['threads']} threads, {s['device']}; "
+               + (f"{s['repeats']} run(s) of {s['steps']} steps in lockstep" if s.get("steps")
+                  else f"median of {s['repeats']} interleaved pairs")
                + ("; machine busy: noisy" if busy else ""))
     typer.echo(f"  baseline  {b['throughput']:9.2f} items/s")
     typer.echo(f"  {method:9s} {m['throughput']:9.2f} items/s")
     typer.echo(f"  measured speedup {record['speedup']:.2f}x (median of pair ratios {record['speedup_pairs_median']:.2f}x)")
     flops = record.get("flops")
     if flops:
+        per = f"per image, {s['steps']} steps" if s.get("steps") else "per item"
         typer.echo(f"  theoretical speedup {flops['theoretical_speedup']:.2f}x "
-                   f"({flops['baseline_gmacs']:.2f} -> {flops['method_gmacs']:.2f} GMACs per item)")
+                   f"({flops['baseline_gmacs']:.2f} -> {flops['method_gmacs']:.2f} GMACs {per})")
     cpu = record.get("cpu_time")
     if cpu:
         typer.echo(f"  process CPU time speedup {cpu['speedup']:.2f}x")
     if record.get("measured_over_theoretical") is not None:
         typer.echo(f"  measured / theoretical {record['measured_over_theoretical']:.2f}")
-    steps = record.get("seconds_per_step")  # diffusion: one denoising step per call
-    if steps:
-        typer.echo("  seconds per denoising step: " + ", ".join(f"{k} {v:.3f}" for k, v in steps.items()))
+    per_step = record.get("seconds_per_step")  # diffusion: one denoising step per call
+    if per_step:
+        typer.echo("  seconds per denoising step: " + ", ".join(f"{k} {v:.3f}" for k, v in per_step.items()))
+    per_image = record.get("seconds_per_image")  # diffusion: a denoising loop (--steps)
+    if per_image:
+        typer.echo(f"  seconds per image ({s.get('steps')} steps): "
+                   + ", ".join(f"{k} {v:.2f}" for k, v in per_image.items()))
+    if record.get("cache_depths"):
+        typer.echo("  cache depths: " + ", ".join(f"{k} {v}" for k, v in record["cache_depths"].items()))
     official = record.get("official") or {}
     if "speedup" in official:
         typer.echo(f"  official package speedup {official['speedup']:.2f}x; tokzoo vs official "

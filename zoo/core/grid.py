@@ -12,7 +12,8 @@ All tokens of one feature map are ``[B, N, C]`` with ``N = h * w`` in raster ord
   token that stood for it (a single gather). Built by :func:`grid_bipartite_merge` (ToMeSD's
   merge: sources merged into their most similar destination by a mean) and by
   :func:`prune_and_copy` (pruned tokens copy a kept token's output: SiTo, DaTo; their redundancy
-  rule is :func:`redundancy_prune_plan`).
+  rule is :func:`redundancy_prune_plan`, or :func:`redundancy_prune_plan_from_tokens` without the
+  ``N x N`` graph).
 - :func:`grid_resample`: downsample a ``[B, h*w, C]`` grid by an integer factor (ToDo).
 """
 
@@ -208,6 +209,27 @@ def redundancy_prune_plan(sim: torch.Tensor, base: torch.Tensor, rest: torch.Ten
         to_kept = to_kept.gather(2, pruned.unsqueeze(1).expand(-1, kept.shape[1], -1))  # [B, N - P, P]
         copy_slot = to_kept.max(dim=1).indices                               # [B, P]
     return prune_and_copy(kept, pruned, copy_slot, n)
+
+
+def redundancy_prune_plan_from_tokens(xn: torch.Tensor, base: torch.Tensor, rest: torch.Tensor,
+                                      n_prune: int) -> GridPlan:
+    """:func:`redundancy_prune_plan` from the L2-normalised tokens ``xn`` ``[B, N, C]`` instead of their
+    ``[B, N, N]`` similarity graph: only the two blocks of the graph the rule reads are computed,
+    non-base x base ``[B, N - K, K]`` and kept x pruned ``[B, N - P, P]`` (at 4,096 tokens, 2x2
+    windows and ``P = N / 2``: 7.3M of the graph's 16.8M entries, and no ``[B, N - K, N]`` gathers).
+    Same plan as :func:`redundancy_prune_plan` on ``sim = xn @ xn^T`` up to the float rounding of a
+    smaller matrix product (equal in float64).
+    """
+    with torch.no_grad():
+        if base.shape[0] != xn.shape[0]:
+            base, rest = base.expand(xn.shape[0], -1), rest.expand(xn.shape[0], -1)
+        to_base = _gather(xn, rest) @ _gather(xn, base).transpose(-1, -2)    # [B, N - K, K]
+        order = (-to_base.max(dim=2).values).argsort(dim=-1)                 # most redundant first
+        pruned = rest.gather(1, order[:, :n_prune])
+        kept = torch.cat([rest.gather(1, order[:, n_prune:]), base], dim=1)  # [B, N - P]
+        to_kept = _gather(xn, kept) @ _gather(xn, pruned).transpose(-1, -2)  # [B, N - P, P]
+        copy_slot = to_kept.max(dim=1).indices                               # [B, P]
+    return prune_and_copy(kept, pruned, copy_slot, xn.shape[1])
 
 
 def prune_and_zero(keep_pos: torch.Tensor, n: int) -> GridPlan:

@@ -24,7 +24,9 @@ Two parts, both training-free:
    c. with the cosine similarity ``S`` of the block input, the ``P = int(N * prune_ratio)`` non-base
       tokens most similar to their most similar base token are pruned; the sub-layer runs on the
       ``N - P`` others and every pruned token copies the output of its most similar kept token
-      (:func:`zoo.core.grid.redundancy_prune_plan`, shared with SiTo).
+      (:func:`zoo.core.grid.redundancy_prune_plan_from_tokens`, shared with SiTo: it computes only the
+      non-base x base and kept x pruned blocks of ``S``, never the ``[B, N, N]`` graph, whose float32
+      product and gathers cost about as much per block on a CPU as the pruning saved).
 
 Shapes: ``x`` ``[B, N, C]`` -> ``[B, N - P, C]`` in the self-attention -> ``[B, N, C]``.
 
@@ -68,7 +70,7 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
-from zoo.core.grid import redundancy_prune_plan, window_argmax, window_destinations
+from zoo.core.grid import redundancy_prune_plan_from_tokens, window_argmax, window_destinations
 from zoo.families.diffusion.runtime import BlockAction, DenoiserReducer
 from zoo.interface import Method, _fail, check_choice, check_int, check_number
 from zoo.papers._diffusion import (DIFFUSION_FAMILIES, PLACEMENT, ForkedGenerator, check_bool, check_seed,
@@ -222,8 +224,7 @@ class _DaToReducer(DenoiserReducer):
         bsz, n, _ = x.shape
         with torch.no_grad():
             norm = x.norm(dim=-1, keepdim=True)
-            xn = x / (norm.to(torch.float16) if m.norm_dtype == "float16" else norm)
-            sim = xn @ xn.transpose(-1, -2)                                       # [B, N, N]
+            xn = x / (norm.to(torch.float16) if m.norm_dtype == "float16" else norm)  # [B, N, C]
             if m.base_selection == "random":
                 choice = self._random_choice(h // m.sy, w // m.sx, x.device)      # [hsy, wsx]
             else:
@@ -231,7 +232,7 @@ class _DaToReducer(DenoiserReducer):
             base, rest = window_destinations(h, w, m.sx, m.sy, choice, x.device)  # [B', K], [B', N - K]
             if base.shape[0] != bsz:
                 base, rest = base.expand(bsz, -1), rest.expand(bsz, -1)
-        return redundancy_prune_plan(sim, base, rest, n_prune)
+        return redundancy_prune_plan_from_tokens(xn, base, rest, n_prune)
 
     def _dynamics_choice(self, ctx, xn, h: int, w: int):
         import torch

@@ -51,7 +51,7 @@ def _params(params: Any) -> str:
 def _setting(setting: Any) -> str:
     if not isinstance(setting, dict):
         return md_text(setting)
-    keys = ("model", "weights", "dtype", "batch_size", "threads", "device")
+    keys = ("model", "weights", "dtype", "batch_size", "threads", "device", "steps")
     shown = dict(setting)
     if str(shown.get("weights", "")).lower().startswith("random"):
         shown["weights"] = "random"  # the record's explanation is long; "random" is what it says
