@@ -20,7 +20,9 @@ Protocol:
 - budgets: the fraction of the reducible (non-[CLS]) tokens left after the method's last acting
   block, ``keep_ratio`` in {0.9, 0.75, 0.5, 0.35} (ATS: its upper bound; it keeps fewer where
   its sampling decides so); the random control at the same budgets at every block and at the
-  blocks EViT/PPT use;
+  blocks EViT/PPT use; ALPINE has no keep ratio (each sentence keeps what its range rule keeps):
+  its rows are the range widths ``alpha`` in {2.0, 1.5, 1.0, 0.5} (``budget``; ``budget_keep_ratio``
+  empty), the tokens actually left are in ``tokens_left``;
 - fidelity: cosine of each sentence's reduced embedding to its unreduced one (mean and minimum);
   retrieval: for each query the 48 documents ranked by cosine, compared with the unreduced
   ranking (Spearman's rho, same top-1 document) and with the labels (recall@1, MRR) for both;
@@ -42,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 BUDGETS = (0.9, 0.75, 0.5, 0.35)
+#: budget parameter -> the values run (ALPINE's adaptive rule is set by its range width alone)
+BUDGET_VALUES: dict[str, tuple[float, ...]] = {"keep_ratio": BUDGETS, "alpha": (2.0, 1.5, 1.0, 0.5)}
 SPARSE = (1, 3, 5)  # EViT's 4th/7th/10th of 12 blocks read as every other block of MiniLM's 6
 #: label -> (method id, parameters without the budget, how the budget is given)
 METHODS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -51,6 +55,9 @@ METHODS: dict[str, tuple[str, dict[str, Any], str]] = {
     "pitome": ("pitome", {}, "keep_ratio"),
     "power-bert": ("power-bert", {}, "keep_ratio"),
     "a-tome": ("a-tome", {}, "keep_ratio"),
+    "spatten": ("spatten", {}, "keep_ratio"),
+    "alpine (every block, merge)": ("alpine", {}, "alpha"),
+    "alpine (odd blocks, merge)": ("alpine", {"layers": "odd"}, "alpha"),
     "gtp-vit": ("gtp-vit", {"graph": "semantic"}, "keep_ratio"),
     "evit": ("evit", {"layers": SPARSE}, "keep_ratio"),
     "ppt": ("ppt", {"layers": SPARSE}, "keep_ratio"),
@@ -154,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, (method, fixed, budget_name) in METHODS.items():
         if args.only and label not in args.only:
             continue
-        for budget in BUDGETS:
+        for budget in BUDGET_VALUES[budget_name]:
             params = {**fixed, budget_name: budget}
             t0 = time.perf_counter()
             with zoo.apply(model, method, **params) as h:
@@ -162,12 +169,13 @@ def main(argv: list[str] | None = None) -> int:
                 cost = cost_per_sentence(model, tokenizer, q_text + d_text, h)
                 resolved = h.methods[0].params()
             cos = torch.cat([(q * q_ref).sum(-1), (d * d_ref).sum(-1)])
-            row = {"label": label, "method": method, "params": resolved, "budget_keep_ratio": budget,
+            row = {"label": label, "method": method, "params": resolved,
+                   "budget_keep_ratio": budget if budget_name == "keep_ratio" else None, "budget": {budget_name: budget},
                    "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
                    **ranking_metrics(q, d, q_ref, d_ref, queries, doc_ids), **cost,
                    "seconds": round(time.perf_counter() - t0, 2)}
             rows.append(row)
-            print(f"{label:24s} keep {budget:.2f}: cos {row['cosine_mean']:.4f} (min {row['cosine_min']:.4f})  "
+            print(f"{label:24s} {budget_name} {budget:.2f}: cos {row['cosine_mean']:.4f} (min {row['cosine_min']:.4f})  "
                   f"rho {row['spearman_vs_unreduced']:.3f}  top1 {row['top1_same_as_unreduced']:.2f}  "
                   f"R@1 {row['recall_at_1']:.3f}  MRR {row['mrr']:.3f}  MACs {row['macs_ratio']:.3f}  "
                   f"tokens {row['tokens_left']:.3f}", flush=True)

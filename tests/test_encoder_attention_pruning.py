@@ -59,8 +59,10 @@ def received(probs, j: int) -> float:
     return sum(float(probs[h, i, j]) for h in range(heads) for i in range(n))
 
 
-def spatten_reference(model, ids, layers, keep_fraction, accumulate=True):
-    """Cascade pruning by accumulated received attention; returns (output [n_out, C], input positions)."""
+def spatten_reference(model, ids, layers, kept_count, accumulate=True):
+    """Cascade pruning by accumulated received attention; ``kept_count(n0, m, layer)``: reducible tokens
+    kept at a pruning layer (``n0`` reducible input tokens, ``m`` reaching it). Returns
+    (output [n_out, C], input positions)."""
     x = model.embeddings(input_ids=ids)
     pos = list(range(ids.shape[1]))
     acc: dict[int, float] = {}
@@ -70,8 +72,7 @@ def spatten_reference(model, ids, layers, keep_fraction, accumulate=True):
             for j, orig in enumerate(pos):
                 acc[orig] = (acc.get(orig, 0.0) if accumulate else 0.0) + received(probs, j)
         if i in layers:
-            m = len(pos) - 1
-            k = max(1, math.ceil(keep_fraction(i) * m - 1e-9))
+            k = kept_count(ids.shape[1] - 1, len(pos) - 1, i)
             best = sorted(range(1, len(pos)), key=lambda t: (-acc[pos[t]], t))[:k]
             local = [0] + sorted(best)
             h, pos = h[:, local], [pos[t] for t in local]
@@ -117,14 +118,19 @@ def tokzoo_rows(model, ids, mask, method, params):
     return rows
 
 
-SPATTEN = [
-    ({"keep_ratio": 0.3}, (0, 1, 2, 3), lambda i: 0.3 ** 0.25, True),
-    ({"keep_schedule": (0.8, 0.5), "layers": (1, 3)}, (1, 3), lambda i: {1: 0.8, 3: 0.5}[i], True),
-    ({"keep_ratio": 0.4, "layers": (2,), "accumulate": False}, (2,), lambda i: 0.4, False),
+def ceil(x: float) -> int:
+    return max(1, math.ceil(x - 1e-9))
+
+
+SPATTEN = [  # keep_ratio: the j-th of L pruning blocks leaves ceil(n0 * keep ** (j / L)); a schedule: of those reaching it
+    ({"keep_ratio": 0.3}, (0, 1, 2, 3), lambda n0, m, i: ceil(n0 * 0.3 ** ((i + 1) / 4)), True),
+    ({"keep_schedule": (0.8, 0.5), "layers": (1, 3)}, (1, 3), lambda n0, m, i: ceil(m * {1: 0.8, 3: 0.5}[i]), True),
+    ({"keep_tokens": 6, "layers": (1, 2), "accumulate": False}, (1, 2),
+     lambda n0, m, i: {1: ceil(n0 * (6 / n0) ** 0.5), 2: 6}[i], False),
 ]
 
 
-@pytest.mark.parametrize("params,layers,fraction,accumulate", SPATTEN, ids=["ratio", "schedule", "no-accumulate"])
+@pytest.mark.parametrize("params,layers,fraction,accumulate", SPATTEN, ids=["ratio", "schedule", "tokens-no-accumulate"])
 def test_spatten_matches_the_loop_reference(bert, params, layers, fraction, accumulate):
     model, ids, mask = bert
     ours = tokzoo_rows(model, ids, mask, "spatten", params)

@@ -28,9 +28,11 @@ block up to the last pruning block when ``accumulate`` is on.
 
 Budget (the paper's per-layer *token pruning ratio* ``p`` -> the zoo's vocabulary):
 
-- ``keep_ratio``: fraction of the reducible tokens left after the last pruning block; each
-  pruning block keeps ``keep_ratio ** (1 / len(layers))`` of the reducible tokens reaching it
-  (``ceil``, EViT's rounding). ``keep_tokens``: the count left after the last pruning block.
+- ``keep_ratio``: fraction of the reducible tokens left after the last pruning block, reached
+  geometrically: of the ``n`` reducible input tokens, the ``j``-th of ``L`` pruning blocks leaves
+  ``ceil(n * keep_ratio ** (j / L))`` (so the last one leaves ``ceil(keep_ratio * n)``, the budget,
+  also on short sentences). ``keep_tokens``: the count left after the last pruning block (the
+  same geometric path towards it).
 - ``keep_schedule``: one fraction per pruning block, of the reducible tokens reaching it
   (the paper's ``1 - p`` per layer).
 - default: ``keep_ratio=0.5`` (tokzoo's choice, not a setting from the paper).
@@ -90,7 +92,7 @@ class SpAtten(Method):
                               "accumulated over blocks (accumulate=True)",
         "token pruning ratio p (per layer)": "keep_schedule: 1 - p per pruning block (of the tokens reaching it)",
         "keep_ratio": "keep_ratio: fraction of reducible tokens left after the last pruning block "
-                      "(each pruning block keeps keep_ratio ** (1/len(layers)))",
+                      "(the j-th of L pruning blocks leaves ceil(n * keep_ratio ** (j/L)) of the n input tokens)",
         "pruning at the start of layer l": "layers: block l - 1 (pruning after its attention gives the same output)",
     }
 
@@ -137,24 +139,27 @@ class _SpAttenReducer(BlockReducer):
     def __init__(self, method: SpAtten, depth: int) -> None:
         self.m = method
         self.layers = method.acting(depth)
-        self.rate = 1.0
-        self.final_keep: int | None = None
+        self.plan: list[int] | None = None  # reducible tokens left after each pruning block
+        self.n_in = 0
         self.score: torch.Tensor | None = None  # [B, N] accumulated importance of the current tokens
 
     def begin(self, state, depth, grid, scratch) -> None:
+        """The count plan from this input's ``n`` reducible tokens: pruning block ``j`` of ``L`` leaves
+        ``ceil(n * keep ** ((j + 1) / L))`` (``keep``: ``keep_ratio``, or ``keep_tokens / n``), the last
+        one exactly the budget, so the budget holds after the last pruning block."""
         m, n = self.m, state.n_reducible
-        self.score = None
-        self.final_keep = None
-        self.rate = 1.0
-        if m.keep_ratio is not None:
-            self.rate = m.keep_ratio ** (1.0 / len(self.layers))
-        elif m.keep_tokens is not None:
-            self.final_keep = keep_count(n, keep_tokens=m.keep_tokens)
+        self.score, self.plan, self.n_in = None, None, n
+        if m.keep_schedule is not None or n == 0:
+            return
+        final = keep_count(n, m.keep_ratio, m.keep_tokens)
+        frac = m.keep_ratio if m.keep_ratio is not None else final / n
+        steps = len(self.layers)
+        self.plan = [keep_count(n, keep_ratio=frac ** ((j + 1) / steps)) for j in range(steps - 1)] + [final]
 
     def _prunes(self) -> bool:
         if self.m.keep_schedule is not None:
             return any(v < 1.0 for v in self.m.keep_schedule)
-        return self.final_keep is not None or self.rate < 1.0
+        return self.plan is not None and self.plan[-1] < self.n_in
 
     def acts_at(self, index: int) -> bool:
         if not self._prunes() or index > self.layers[-1]:
@@ -168,12 +173,7 @@ class _SpAttenReducer(BlockReducer):
         """Reducible tokens kept at pruning block ``index`` out of the ``n`` reaching it."""
         if self.m.keep_schedule is not None:
             return keep_count(n, keep_ratio=self.m.keep_schedule[self.layers.index(index)])
-        if self.final_keep is not None:
-            if index == self.layers[-1]:
-                return keep_count(n, keep_tokens=self.final_keep)
-            remaining = len(self.layers) - self.layers.index(index)
-            return keep_count(n, keep_ratio=(self.final_keep / n) ** (1.0 / remaining)) if n else 0
-        return keep_count(n, keep_ratio=self.rate)
+        return min(n, self.plan[self.layers.index(index)])
 
     def reduce(self, view):
         state = view.state
