@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", nargs="*", default=None, help="method labels of METHODS")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --out and --only: keep the other labels' rows of the existing record (each row "
+                         "keeps its own commit/date/hardware under 'provenance') and replace the rows run now")
     args = ap.parse_args(argv)
 
     import torch
@@ -192,8 +195,28 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/minilm_fidelity.py" + (f" --only {' '.join(args.only)}" if args.only else ""),
     }
     if args.out:
-        write_json_atomic(ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out), record)
+        out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
+        if args.merge:
+            record = merged(record, json.loads(out.read_text(encoding="utf-8")) if out.exists() else None)
+        write_json_atomic(out, record)
     return 0
+
+
+def merged(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """``new`` with the rows of ``old`` whose labels ``new`` did not run, in METHODS order; every row
+    carries ``provenance`` (commit, date, hardware, command of the run that measured it)."""
+    def stamp(rec: dict[str, Any]) -> dict[str, Any]:
+        return {k: rec.get(k) for k in ("commit", "date", "hardware", "command")}
+
+    rows = [{**r, "provenance": stamp(new)} for r in new["rows"]]
+    if old is not None:
+        ran = {r["label"] for r in rows}
+        rows += [{**r, "provenance": r.get("provenance") or stamp(old)} for r in old.get("rows", [])
+                 if r.get("label") not in ran]
+    order = {label: i for i, label in enumerate(METHODS)}
+    rows.sort(key=lambda r: order.get(r["label"], len(order)))
+    return {**new, "rows": rows, "merged": old is not None,
+            "command": new["command"] + (" --merge" if old is not None else "")}
 
 
 if __name__ == "__main__":
