@@ -34,7 +34,7 @@ Budget (the paper's per-layer *token pruning ratio* ``p`` -> the zoo's vocabular
   also on short sentences). ``keep_tokens``: the count left after the last pruning block (the
   same geometric path towards it).
 - ``keep_schedule``: one fraction per pruning block, of the reducible tokens reaching it
-  (the paper's ``1 - p`` per layer).
+  (the paper's ``1 - p`` per layer); without ``layers`` its entries are blocks 0, 1, ...
 - default: ``keep_ratio=0.5`` (tokzoo's choice, not a setting from the paper).
 
 Tokens: the protected prefix ([CLS], distillation tokens) is always kept first; models without
