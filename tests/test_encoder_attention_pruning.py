@@ -207,3 +207,22 @@ def test_layers_past_the_depth_are_refused(bert):
     for method, params in (("spatten", {"layers": (1, 9)}), ("alpine", {"layers": (4,)})):
         with pytest.raises(ValueError, match="block index 0..3"):
             zoo.apply(model, method, **params)
+
+
+def test_alpine_equals_the_authors_pruner():
+    """Runs where TOKZOO_OFFICIAL_SMART_DAL_FSE25_ALPINE_REPLICATION_PACKAGE points at a checkout of
+    github.com/SMART-Dal/FSE25-Alpine-Replication-Package (5274b9a): the official ``IQRPruner`` and
+    ``repack_tensor_and_create_mask`` against ``zoo.apply(model, "alpine")`` on one random RoBERTa."""
+    import os
+    from pathlib import Path
+
+    from zoo.repro.conformance import Reference
+    from zoo.repro.harness.conformance_alpine import alpine
+
+    path = os.environ.get("TOKZOO_OFFICIAL_SMART_DAL_FSE25_ALPINE_REPLICATION_PACKAGE")
+    if not path:
+        pytest.skip("no checkout of the ALPINE replication package given")
+    ref = Reference("checkout", "SMART-Dal/FSE25-Alpine-Replication-Package", Path(path), "5274b9a")
+    for params in ({"alpha": 1.0}, {"alpha": 0.5, "layers": "odd"}, {"alpha": 1.0, "layers": "even"}):
+        m = alpine(None, ref, params, "float64")
+        assert m.value < 1e-10 and all(m.checks.values()), (params, m.details)
