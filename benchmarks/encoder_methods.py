@@ -25,6 +25,8 @@ CONFIGS: dict[str, tuple[dict, str]] = {
     "pitome": ({"ratio": 0.9, "recipe": "vision"}, "PiToMe's README ratio 0.9 in every block"),
     "a-tome": ({"merge_ratio": 0.1}, "10% of the frames merged per block"),
     "power-bert": ({"keep_ratio": 0.5}, "half the tokens left after the last block"),
+    "spatten": ({"keep_ratio": 0.5}, "half the tokens left after the last block (pruning at every block)"),
+    "alpine": ({"alpha": 1.0}, "the paper's alpha 1.0 at every layer (adaptive: random weights decide how many)"),
 }
 
 

@@ -20,7 +20,9 @@ Protocol:
 - budgets: the fraction of the reducible (non-[CLS]) tokens left after the method's last acting
   block, ``keep_ratio`` in {0.9, 0.75, 0.5, 0.35} (ATS: its upper bound; it keeps fewer where
   its sampling decides so); the random control at the same budgets at every block and at the
-  blocks EViT/PPT use;
+  blocks EViT/PPT use; ALPINE has no keep ratio (each sentence keeps what its range rule keeps):
+  its rows are the range widths ``alpha`` in {2.0, 1.5, 1.0, 0.5} (``budget``; ``budget_keep_ratio``
+  empty), the tokens actually left are in ``tokens_left``;
 - fidelity: cosine of each sentence's reduced embedding to its unreduced one (mean and minimum);
   retrieval: for each query the 48 documents ranked by cosine, compared with the unreduced
   ranking (Spearman's rho, same top-1 document) and with the labels (recall@1, MRR) for both;
@@ -42,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 BUDGETS = (0.9, 0.75, 0.5, 0.35)
+#: budget parameter -> the values run (ALPINE's adaptive rule is set by its range width alone)
+BUDGET_VALUES: dict[str, tuple[float, ...]] = {"keep_ratio": BUDGETS, "alpha": (2.0, 1.5, 1.0, 0.5)}
 SPARSE = (1, 3, 5)  # EViT's 4th/7th/10th of 12 blocks read as every other block of MiniLM's 6
 #: label -> (method id, parameters without the budget, how the budget is given)
 METHODS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -51,6 +55,9 @@ METHODS: dict[str, tuple[str, dict[str, Any], str]] = {
     "pitome": ("pitome", {}, "keep_ratio"),
     "power-bert": ("power-bert", {}, "keep_ratio"),
     "a-tome": ("a-tome", {}, "keep_ratio"),
+    "spatten": ("spatten", {}, "keep_ratio"),
+    "alpine (every block, merge)": ("alpine", {}, "alpha"),
+    "alpine (odd blocks, merge)": ("alpine", {"layers": "odd"}, "alpha"),
     "gtp-vit": ("gtp-vit", {"graph": "semantic"}, "keep_ratio"),
     "evit": ("evit", {"layers": SPARSE}, "keep_ratio"),
     "ppt": ("ppt", {"layers": SPARSE}, "keep_ratio"),
@@ -121,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", nargs="*", default=None, help="method labels of METHODS")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --out and --only: keep the other labels' rows of the existing record (each row "
+                         "keeps its own commit/date/hardware under 'provenance') and replace the rows run now")
     args = ap.parse_args(argv)
 
     import torch
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, (method, fixed, budget_name) in METHODS.items():
         if args.only and label not in args.only:
             continue
-        for budget in BUDGETS:
+        for budget in BUDGET_VALUES[budget_name]:
             params = {**fixed, budget_name: budget}
             t0 = time.perf_counter()
             with zoo.apply(model, method, **params) as h:
@@ -162,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
                 cost = cost_per_sentence(model, tokenizer, q_text + d_text, h)
                 resolved = h.methods[0].params()
             cos = torch.cat([(q * q_ref).sum(-1), (d * d_ref).sum(-1)])
-            row = {"label": label, "method": method, "params": resolved, "budget_keep_ratio": budget,
+            row = {"label": label, "method": method, "params": resolved,
+                   "budget_keep_ratio": budget if budget_name == "keep_ratio" else None, "budget": {budget_name: budget},
                    "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
                    **ranking_metrics(q, d, q_ref, d_ref, queries, doc_ids), **cost,
                    "seconds": round(time.perf_counter() - t0, 2)}
             rows.append(row)
-            print(f"{label:24s} keep {budget:.2f}: cos {row['cosine_mean']:.4f} (min {row['cosine_min']:.4f})  "
+            print(f"{label:24s} {budget_name} {budget:.2f}: cos {row['cosine_mean']:.4f} (min {row['cosine_min']:.4f})  "
                   f"rho {row['spearman_vs_unreduced']:.3f}  top1 {row['top1_same_as_unreduced']:.2f}  "
                   f"R@1 {row['recall_at_1']:.3f}  MRR {row['mrr']:.3f}  MACs {row['macs_ratio']:.3f}  "
                   f"tokens {row['tokens_left']:.3f}", flush=True)
@@ -184,8 +195,28 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/minilm_fidelity.py" + (f" --only {' '.join(args.only)}" if args.only else ""),
     }
     if args.out:
-        write_json_atomic(ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out), record)
+        out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
+        if args.merge:
+            record = merged(record, json.loads(out.read_text(encoding="utf-8")) if out.exists() else None)
+        write_json_atomic(out, record)
     return 0
+
+
+def merged(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """``new`` with the rows of ``old`` whose labels ``new`` did not run, in METHODS order; every row
+    carries ``provenance`` (commit, date, hardware, command of the run that measured it)."""
+    def stamp(rec: dict[str, Any]) -> dict[str, Any]:
+        return {k: rec.get(k) for k in ("commit", "date", "hardware", "command")}
+
+    rows = [{**r, "provenance": stamp(new)} for r in new["rows"]]
+    if old is not None:
+        ran = {r["label"] for r in rows}
+        rows += [{**r, "provenance": r.get("provenance") or stamp(old)} for r in old.get("rows", [])
+                 if r.get("label") not in ran]
+    order = {label: i for i, label in enumerate(METHODS)}
+    rows.sort(key=lambda r: order.get(r["label"], len(order)))
+    return {**new, "rows": rows, "merged": old is not None,
+            "command": new["command"] + (" --merge" if old is not None else "")}
 
 
 if __name__ == "__main__":

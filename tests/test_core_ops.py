@@ -12,7 +12,7 @@ from zoo.core.attention import size_bias  # noqa: E402
 from zoo.core.merge import bipartite_soft_matching, merge_drop, merge_mlerp, merge_weighted  # noqa: E402
 from zoo.core.schedule import inflected_schedule, padded_schedule, spread  # noqa: E402
 from zoo.core.select import keep_count, split_topk, topk_keep_indices  # noqa: E402
-from zoo.core.tokens import TokenState, keep, keep_and_fuse  # noqa: E402
+from zoo.core.tokens import TokenState, keep, keep_and_fuse, pack_rows  # noqa: E402
 
 
 # ---------------------------------------------------------------- naive references (loops)
@@ -147,6 +147,20 @@ def test_keep_and_fuse_match_loops():
         assert rep[i].tolist() == [0, 1] + [2 + j for j in kept[i].tolist()] + [2 + heaviest]
     plain, rep2 = keep(state, kept)
     assert plain.n == 6 and rep2[:, :2].tolist() == [[0, 1], [0, 1]]
+
+
+def test_pack_rows_pads_shorter_rows_with_size_zero_slots():
+    g = torch.Generator().manual_seed(4)
+    a = TokenState(x=torch.randn(1, 5, 3, generator=g), n_prefix=1)
+    b = TokenState(x=torch.randn(1, 3, 3, generator=g), size=torch.tensor([[[1.0], [2.0], [4.0]]]), n_prefix=1)
+    packed, rep = pack_rows([(a, torch.arange(5)[None]), (b, torch.tensor([[0, 2, 6]]))], fill=7)
+    assert packed.x.shape == (2, 5, 3) and packed.n_prefix == 1
+    assert torch.equal(packed.x[0], a.x[0]) and torch.equal(packed.x[1, :3], b.x[0])
+    assert bool((packed.x[1, 3:] == 0).all())
+    assert packed.size[..., 0].tolist() == [[1, 1, 1, 1, 1], [1, 2, 4, 0, 0]]
+    assert rep.tolist() == [[0, 1, 2, 3, 4], [0, 2, 6, 7, 7]]
+    same, _ = pack_rows([(a, torch.arange(5)[None]), (a, torch.arange(5)[None])], fill=4)
+    assert same.size is None  # equal widths and no sizes: nothing to mark
 
 
 def test_proportional_attention_equals_duplicated_keys():

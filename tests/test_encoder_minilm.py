@@ -51,3 +51,16 @@ def test_recipe_padding_and_fidelity(loaded):
     (tome_cos, tome_left), (rand_cos, rand_left) = cos["tome"], cos["random"]
     assert tome_cos > 0.85 and tome_left < 0.6
     assert rand_left >= tome_left and rand_cos < tome_cos  # random keeps more tokens and still drifts more
+
+
+def test_merge_keeps_other_rows_with_their_provenance():
+    old = {"commit": "old", "date": "d0", "hardware": {"cpu": "x"}, "command": "c0",
+           "rows": [{"label": "tome", "budget_keep_ratio": 0.5}, {"label": "spatten", "budget_keep_ratio": 0.5}]}
+    new = {"commit": "new", "date": "d1", "hardware": {"cpu": "y"}, "command": "c1",
+           "rows": [{"label": "spatten", "budget_keep_ratio": 0.5, "cosine_mean": 0.9}]}
+    out = fid.merged(new, old)
+    assert [r["label"] for r in out["rows"]] == ["tome", "spatten"]  # METHODS order
+    tome, spatten = out["rows"]
+    assert tome["provenance"]["commit"] == "old" and spatten["provenance"]["commit"] == "new"
+    assert spatten["cosine_mean"] == 0.9 and out["merged"] and out["command"].endswith("--merge")
+    assert [r["label"] for r in fid.merged(new, None)["rows"]] == ["spatten"]

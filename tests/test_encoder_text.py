@@ -25,9 +25,11 @@ TEXT_CASES = [
     ("gtp-vit", {"r": 2, "graph": "semantic"}), ("ats", {"layers": (1, 3)}), ("random", {"layers": (1,), "keep_ratio": 0.5}),
     ("pitome", {"ratio": 0.8}), ("pitome", {"ratio": 0.7, "recipe": "vision"}), ("power-bert", {"keep_ratio": 0.4}),
     ("power-bert", {"retention": (20, 14, 10, 6)}), ("a-tome", {"merge_ratio": 0.2}),
-    ("a-tome", {"threshold": 0.2, "layers": (1, 2)}),
+    ("a-tome", {"threshold": 0.2, "layers": (1, 2)}), ("spatten", {"keep_ratio": 0.4}),
+    ("spatten", {"keep_schedule": (0.8, 0.6), "layers": (1, 2)}), ("alpine", {}),
+    ("alpine", {"alpha": 0.5, "layers": "odd", "merge": False}),
 ]
-MERGING = {"tome", "token-fusion", "pitome", "a-tome"}
+MERGING = {"tome", "token-fusion", "pitome", "a-tome", "alpine"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,9 +77,9 @@ def test_padded_batch_equals_each_sentence_alone(bert, method, params):
             assert not bool((row_src[~valid[row]] > 0).any()), f"{method}: a padding slot stands for text"
         covered = row_src.sum(0)[real[row]]
         assert bool((covered <= 1).all())
-        if method in MERGING:
+        if method in MERGING and params.get("merge", True):
             assert bool((covered == 1).all()), f"{method}: every real token is accounted for once"
-            if method in ("tome", "pitome", "a-tome"):  # (Token Fusion's early blocks prune: sizes do not add up)
+            if method in ("tome", "pitome", "a-tome", "alpine"):  # (Token Fusion's early blocks prune: sizes do not add up)
                 assert float(sizes[row].sum()) == LENGTHS[row]
     # [CLS] stays first in every reduction
     for rep in reps:

@@ -182,9 +182,11 @@ def test_real_weight_fidelity_record_is_shown_escaped():
            "rows": [{"label": "tome *x*", "method": "tome", "budget_keep_ratio": 0.5, "cosine_mean": 0.9,
                      "cosine_min": 0.5, "spearman_vs_unreduced": 0.8, "top1_same_as_unreduced": 0.75,
                      "recall_at_1": 1.0, "macs_ratio": 0.7, "tokens_left": 0.5},
-                    {"label": "other", "method": "evit"}]}
+                    {"label": "other", "method": "evit"},
+                    {"label": "adaptive", "method": "alpine", "budget_keep_ratio": None, "budget": {"alpha": 1.5}}]}
     text = fidelity_markdown([rec, {"kind": "tokzoo-bench"}], ["tome"])
     assert "<script>" not in text and "0\\.900" in text and "other" not in text
+    assert "| adaptive | alpha 1\\.5 |" in fidelity_markdown([rec], ["alpine"])  # an adaptive row shows its budget
     assert fidelity_markdown([rec], ["ppt"]) == ""
     shipped = json.loads((ROOT / "benchmarks" / "results" / "minilm-fidelity.json").read_text(encoding="utf-8"))
     assert "| tome | 0\\.50 | 0\\.922 |" in fidelity_markdown([shipped], ["tome"])

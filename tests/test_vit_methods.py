@@ -51,6 +51,12 @@ CASES = [
      lambda n, p: [60, 40, 40, 20]),  # counts include the prefix (the paper's counts include [CLS])
     ("a-tome", dict(merge_ratio=0.2), lambda n, p: at_layers(n, p, DEPTH, (0, 1, 2, 3), lambda m: m - int(0.2 * m))),
     ("a-tome", dict(threshold=0.3, layers=(1, 2)), None),
+    ("spatten", dict(layers=(1, 2), keep_ratio=0.3),
+     lambda n, p: [n, p + 36, p + 20, p + 20]),  # ceil(64 * 0.3 ** (1/2)), ceil(64 * 0.3)
+    ("spatten", dict(keep_schedule=(0.9, 0.5), layers=(0, 2), accumulate=False),
+     lambda n, p: [p + 58, p + 58, p + 29, p + 29]),  # ceil(0.9 * 64) = 58, then ceil(0.5 * 58)
+    ("alpine", dict(layers=(0, 1, 2, 3)), None),
+    ("alpine", dict(alpha=0.5, layers=(1, 3), merge=False), None),
     ("random", dict(layers=1, keep_ratio=0.5), lambda n, p: at_layers(n, p, DEPTH, (1,), ceil_keep(0.5))),
     ("random", dict(layers=(0, 2), keep_ratio=0.25),
      lambda n, p: at_layers(n, p, DEPTH, (0, 2), ceil_keep(0.5))),
@@ -67,13 +73,16 @@ NOOP = {
     "pitome": dict(ratio=1.0),
     "power-bert": dict(keep_ratio=1.0),
     "a-tome": dict(merge_ratio=0.0),
+    "spatten": dict(keep_ratio=1.0),
+    "alpine": dict(alpha=float("inf")),
 }
 NEEDS_CLS = {"evit", "ppt", "ats", "power-bert"}
 # merging methods account for every input token exactly once in the recorded sources
 
 
 def merges_everything(method: str, params: dict) -> bool:
-    return method in {"tome", "token-fusion", "pitome"} or (method == "ppt" and params["threshold"] > 0.01)
+    return (method in {"tome", "token-fusion", "pitome"} or (method == "ppt" and params["threshold"] > 0.01)
+            or (method == "alpine" and params.get("merge", True)))
 
 
 def floor_ratio(ratio: float):

@@ -42,6 +42,8 @@ PINNED_IDS: dict[str, str] = {
     "2306.16009": "a-tome",
     "2001.08950": "power-bert",
     "2501.00375": "dato",
+    "2012.09852": "spatten",
+    "2407.04147": "alpine",
 }
 
 MAX_ID_LENGTH = 40

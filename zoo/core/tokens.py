@@ -107,3 +107,30 @@ def keep_and_fuse(
         valid = torch.cat([kept.valid, state.valid.gather(1, drop_idx).any(dim=1, keepdim=True)], dim=1)
     new = TokenState(x=torch.cat([kept.x, fused], dim=1), size=size, source=source, n_prefix=n_prefix, valid=valid)
     return new, torch.cat([rep, heaviest], dim=1)
+
+
+def pack_rows(rows: list[tuple[TokenState, torch.Tensor]], *, fill: int) -> tuple[TokenState, torch.Tensor]:
+    """Stack single-row states ``[1, N_b, C]`` (with their ``rep`` ``[1, N_b]``) into one batch of the
+    widest row's width. Shorter rows end in padding slots: x = 0, size 0 (hidden from attention by the
+    runtime), no source, representative ``fill``. Sizes are returned whenever a row carries them or
+    the widths differ (size 0 marks the slots); otherwise ``None``."""
+    states = [s for s, _ in rows]
+    width = max(s.n for s in states)
+    ragged = any(s.n != width for s in states)
+    first = states[0]
+    b, c = len(states), first.x.shape[-1]
+    x = first.x.new_zeros(b, width, c)
+    rep = torch.full((b, width), fill, dtype=torch.long, device=first.x.device)
+    need_size = ragged or any(s.size is not None for s in states)
+    size = first.x.new_zeros(b, width, 1) if need_size else None
+    source = None
+    if first.source is not None:
+        source = first.source.new_zeros(b, width, first.source.shape[-1])
+    for i, (s, r) in enumerate(rows):
+        x[i, :s.n] = s.x[0]
+        rep[i, :s.n] = r[0]
+        if size is not None:
+            size[i, :s.n] = s.sizes()[0]
+        if source is not None:
+            source[i, :s.n] = s.source[0]
+    return TokenState(x=x, size=size, source=source, n_prefix=first.n_prefix), rep

@@ -20,6 +20,8 @@ REGISTRY: dict[str, str] = {
     "pitome": "zoo.papers.pitome:PiToMe",
     "power-bert": "zoo.papers.power_bert:PoWERBERT",
     "a-tome": "zoo.papers.a_tome:AToMe",
+    "spatten": "zoo.papers.spatten:SpAtten",
+    "alpine": "zoo.papers.alpine:ALPINE",
     "fastv": "zoo.papers.fastv:FastV",
     "visionzip": "zoo.papers.visionzip:VisionZip",
     "fastervlm": "zoo.papers.fastervlm:FasterVLM",

@@ -23,6 +23,16 @@ def _num(value: Any, digits: int = 3) -> str:
     return md_text(f"{value:.{digits}f}") if isinstance(value, (int, float)) else "–"
 
 
+def _budget(row: dict[str, Any]) -> str:
+    """The keep ratio, or (adaptive methods such as ALPINE) the budget parameter the row ran with."""
+    if isinstance(row.get("budget_keep_ratio"), (int, float)):
+        return _num(row["budget_keep_ratio"], 2)
+    budget = row.get("budget")
+    if isinstance(budget, dict) and budget:
+        return md_text(", ".join(f"{k} {v}" for k, v in budget.items()))
+    return "–"
+
+
 def fidelity_markdown(records: list[dict[str, Any]], method_ids: list[str]) -> str:
     """One table per fidelity record with the rows of ``method_ids`` ("" when there are none)."""
     out = []
@@ -38,7 +48,7 @@ def fidelity_markdown(records: list[dict[str, Any]], method_ids: list[str]) -> s
                    "sentence embedding to the unreduced one, rankings of the retrieval set compared with the "
                    "unreduced model's.\n")
         out.append(table(HEADERS, [
-            [md_text(str(r.get("label", r.get("method")))), _num(r.get("budget_keep_ratio"), 2),
+            [md_text(str(r.get("label", r.get("method")))), _budget(r),
              _num(r.get("cosine_mean")), _num(r.get("cosine_min")), _num(r.get("spearman_vs_unreduced")),
              _num(r.get("top1_same_as_unreduced"), 2), _num(r.get("recall_at_1"), 2), _num(r.get("macs_ratio")),
              _num(r.get("tokens_left"))] for r in rows], align=["l"] + ["r"] * 8))
