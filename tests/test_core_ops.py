@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from zoo.core.attention import size_bias  # noqa: E402
 from zoo.core.merge import bipartite_soft_matching, merge_drop, merge_mlerp, merge_weighted  # noqa: E402
 from zoo.core.schedule import inflected_schedule, padded_schedule, spread  # noqa: E402
-from zoo.core.select import gather_tokens, keep_count, split_topk, topk_keep_indices  # noqa: E402
+from zoo.core.select import add_tokens_, gather_tokens, keep_count, split_topk, topk_keep_indices  # noqa: E402
 from zoo.core.tokens import TokenState, keep, keep_and_fuse  # noqa: E402
 
 
@@ -154,6 +154,22 @@ def test_gather_tokens_matches_loops(dtype):
     grad_in = torch.randn(2, 5, 8, generator=g, requires_grad=True)
     gather_tokens(grad_in, torch.tensor([[1, 1, 4], [0, 2, 2]])).sum().backward()
     assert grad_in.grad[:, :, 0].tolist() == [[0, 2, 0, 0, 1], [1, 0, 2, 0, 0]]
+
+
+def test_add_tokens_matches_loops():
+    """Repeated destinations accumulate, for contiguous (row adds) and strided (scatter) outputs."""
+    g = torch.Generator().manual_seed(4)
+    for width in (16, 1):
+        base = torch.randn(2, 9, width, generator=g, dtype=torch.float64)
+        src = torch.randn(2, 5, width, generator=g, dtype=torch.float64)
+        idx = torch.tensor([[0, 3, 3, 8, 3], [7, 7, 1, 2, 0]])
+        ref = base.clone()
+        for b in range(2):
+            for j, i in enumerate(idx[b].tolist()):
+                ref[b, i] += src[b, j]
+        for out in (base.clone(), base.clone().transpose(0, 1).contiguous().transpose(0, 1)):
+            got = add_tokens_(out, idx, src)
+            assert got is out and torch.allclose(got, ref, rtol=0, atol=1e-12)
 
 
 def test_keep_and_fuse_match_loops():
