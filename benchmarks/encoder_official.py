@@ -12,13 +12,16 @@ folder when present, else recorded as unknown):
 - ``ToMe`` (facebookresearch/ToMe: ``tome.patch.timm``), ``evit`` (youweiliang/evit: ``evit.EViT``),
   ``GTP-ViT`` (Ackesnal/GTP-ViT: ``models_v3.GraphPropagationTransformer``), ``PPT`` (xjwu1024/PPT:
   ``ppt_deit.apply_patch``), ``PiToMe`` (hchautran/PiToMe: ``algo/pitome``'s timm blocks and
-  ``merge.pitome_text``).
+  ``merge.pitome_text``), ``ATS`` (adaptivetokensampling/ATS: ``libs/models/transformers/vit.py``'s
+  ``ViT``, speed only: its conformance is ``tokzoo repro ats --kind conformance``).
 
 *Conformance*: the same random timm weights (attention sharpened so that scores differ) in
 float64; the official model and ``zoo.apply`` at the same budget; the largest logit difference
 relative to the logit scale, and whether the token counts agree. *Speed*: the same model and
 budget, float32 and bfloat16, official and tokzoo timed alternately (order flipping each
-repeat) with the unreduced model beside them; medians, minima, process CPU time, load average.
+repeat) with the unreduced model beside them; medians, minima, process CPU time, load average,
+the tokens after every block on both sides (ATS's count is data-dependent, and the official
+code pads the shorter images of a batch).
 
 The authors' code is imported from ``--official`` only; nothing of it is copied here. Where it
 cannot run unchanged on this stack the glue is stated next to the builder (GTP-ViT moves its
@@ -52,8 +55,10 @@ sys.path.insert(0, str(ROOT))
 
 REPOS = {
     "ToMe": "facebookresearch/ToMe", "evit": "youweiliang/evit", "GTP-ViT": "Ackesnal/GTP-ViT",
-    "PPT": "xjwu1024/PPT", "PiToMe": "hchautran/PiToMe",
+    "PPT": "xjwu1024/PPT", "PiToMe": "hchautran/PiToMe", "ATS": "adaptivetokensampling/ATS",
 }
+#: speed-check method id -> checkout folder
+CHECKOUT = {"tome": "ToMe", "evit": "evit", "gtp-vit": "GTP-ViT", "ppt": "PPT", "pitome": "PiToMe", "ats": "ATS"}
 
 
 # ---------------------------------------------------------------- importing the authors' code
@@ -228,6 +233,24 @@ def build_pitome(ratio: float):
     return build
 
 
+def build_ats(layers: tuple[int, ...], keep_tokens: int):
+    """ATS's own ``ViT`` (``libs/models/transformers/vit.py``, ``ATSBlock`` s) from the fields of
+    ``configs/ImageNet/DeiT_S.yaml`` (``NUM_TOKENS`` K = ``keep_tokens + 1``, ``DROP_TOKENS``), loaded with
+    the timm weights; built as ``tokzoo repro ats --kind conformance`` builds it
+    (``zoo.repro.harness.conformance_ats``: ``libs/__init__`` and fvcore's registry are stand-ins)."""
+    def build(root: Path, model: Any):
+        from zoo.repro.harness.conformance_ats import _stubs, official_config
+        from zoo.repro.harness.official import imported
+
+        with imported(root / "ATS", "libs.models.transformers.vit", stubs=_stubs(root / "ATS")) as (vit_mod,):
+            off = vit_mod.ViT(official_config(model, list(layers), keep_tokens + 1))
+        missing, _ = off.load_state_dict(model.state_dict(), strict=False)
+        if any(not m.endswith("out_zero_mask") for m in missing):
+            raise RuntimeError(f"official ATS ViT lacks timm weights: {missing[:3]}")
+        return off.to(next(model.parameters()).dtype).eval()
+    return build
+
+
 PAIRS: list[Pair] = [
     Pair("tome", {"r": 8}, "ToMe", build_tome(8), ("deit", "gap", "distilled")),
     Pair("evit", {"layers": (1, 2), "keep_rate": 0.7}, "evit", build_evit((1, 2), 0.7)),
@@ -247,7 +270,28 @@ SPEED_BUDGETS = {  # method -> (tokzoo params, official builder) on the speed mo
     "gtp-vit": ({"r": 13}, build_gtp(13)),
     "ppt": ({"layers": (3, 6, 9), "r": 50, "threshold": 7e-5}, build_ppt((3, 6, 9), 50, 7e-5)),
     "pitome": ({"ratio": 0.925}, build_pitome(0.925)),
+    # DeiT_S.yaml: ATS in blocks 3-11, K = 197 (every token may survive; the count is data-dependent)
+    "ats": ({"layers": tuple(range(3, 12)), "keep_tokens": 196}, build_ats(tuple(range(3, 12)), 196)),
 }
+
+
+def official_tokens(official: Any, x: Any) -> list[int] | None:
+    """Tokens after each block of the official model (forward hooks on its ``blocks``), or None."""
+    import torch
+
+    blocks = getattr(getattr(official, "module", official), "blocks", None)
+    if blocks is None:
+        return None
+    seen: list[int] = []
+    hooks = [b.register_forward_hook(lambda m, a, out: seen.append(int((out[0] if isinstance(out, tuple) else out).shape[1])))
+             for b in blocks]
+    try:
+        with torch.inference_mode():
+            official(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
 
 
 # ---------------------------------------------------------------- models
@@ -436,6 +480,7 @@ def speed(root: Path, methods: list[str], *, model_name: str, batch: int, dtypes
                     agree = float((_logits(official(x)).float() - ours_model(x).float()).abs().max())
             tokens = handle.run.tokens[handle.adapter.stage]
             handle.remove()
+            theirs_tokens = official_tokens(official, x)
             med = {k: statistics.median(v) for k, v in wall.items()}
             rec = {
                 "kind": "tokzoo-official-speed", "method": method, "params": params, "model": model_name,
@@ -450,11 +495,11 @@ def speed(root: Path, methods: list[str], *, model_name: str, batch: int, dtypes
                 "tokzoo_vs_official": med["official"] / med["tokzoo"],
                 "tokzoo_vs_official_min": min(wall["official"]) / min(wall["tokzoo"]),
                 "tokzoo_speedup": med["baseline"] / med["tokzoo"], "official_speedup": med["baseline"] / med["official"],
-                "tokens_after_block": tokens, "max_abs_logit_diff_vs_official": agree,
+                "tokens_after_block": tokens, "official_tokens_after_block": theirs_tokens,
+                "max_abs_logit_diff_vs_official": agree,
                 "load_average_start": [round(v, 2) for v in load0],
                 "load_average_end": [round(v, 2) for v in os.getloadavg()],
-                "repository": REPOS[dict(tome="ToMe", evit="evit", ppt="PPT", pitome="PiToMe").get(method, "GTP-ViT")],
-                "commit": commit_of(root / dict(tome="ToMe", evit="evit", ppt="PPT", pitome="PiToMe").get(method, "GTP-ViT")),
+                "repository": REPOS[CHECKOUT[method]], "commit": commit_of(root / CHECKOUT[method]),
                 "hardware": hardware(torch.get_num_threads()), "versions": versions("torch", "timm"),
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }

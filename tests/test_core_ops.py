@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from zoo.core.attention import size_bias  # noqa: E402
 from zoo.core.merge import bipartite_soft_matching, merge_drop, merge_mlerp, merge_weighted  # noqa: E402
 from zoo.core.schedule import inflected_schedule, padded_schedule, spread  # noqa: E402
-from zoo.core.select import keep_count, split_topk, topk_keep_indices  # noqa: E402
+from zoo.core.select import add_tokens_, gather_tokens, keep_count, split_topk, topk_keep_indices  # noqa: E402
 from zoo.core.tokens import TokenState, keep, keep_and_fuse, pack_rows  # noqa: E402
 
 
@@ -128,6 +128,48 @@ def test_topk_keep_and_split_match_loops():
             order = sorted(range(12), key=lambda j: (-float(scores[i, j]), j))
             assert idx[i].tolist() == sorted(order[:k]) == kept[i].tolist()
             assert dropped[i].tolist() == sorted(order[k:])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_gather_tokens_matches_loops(dtype):
+    """Every layout gather_tokens handles (whole-row copies, narrow rows, strided views) picks the same values."""
+    g = torch.Generator().manual_seed(2)
+    wide = torch.randn(3, 11, 16, generator=g).to(dtype)
+    cases = {
+        "contiguous": wide,
+        "narrow": wide[..., :1].contiguous(),
+        "strided": wide[:, ::2],
+        "channels_view": wide[..., ::2],
+        "empty": wide[:, :0][:, :, :0],
+    }
+    for name, x in cases.items():
+        n = x.shape[1]
+        for k in (0, 1, max(n - 1, 0), 2 * n):
+            idx = torch.randint(0, max(n, 1), (3, k), generator=g) if n else torch.zeros(3, 0, dtype=torch.long)
+            out = gather_tokens(x, idx)
+            assert out.shape == (3, idx.shape[1], x.shape[2]), name
+            for b in range(3):
+                for j, i in enumerate(idx[b].tolist()):
+                    assert torch.equal(out[b, j], x[b, i]), (name, b, j)
+    grad_in = torch.randn(2, 5, 8, generator=g, requires_grad=True)
+    gather_tokens(grad_in, torch.tensor([[1, 1, 4], [0, 2, 2]])).sum().backward()
+    assert grad_in.grad[:, :, 0].tolist() == [[0, 2, 0, 0, 1], [1, 0, 2, 0, 0]]
+
+
+def test_add_tokens_matches_loops():
+    """Repeated destinations accumulate, for contiguous (row adds) and strided (scatter) outputs."""
+    g = torch.Generator().manual_seed(4)
+    for width in (16, 1):
+        base = torch.randn(2, 9, width, generator=g, dtype=torch.float64)
+        src = torch.randn(2, 5, width, generator=g, dtype=torch.float64)
+        idx = torch.tensor([[0, 3, 3, 8, 3], [7, 7, 1, 2, 0]])
+        ref = base.clone()
+        for b in range(2):
+            for j, i in enumerate(idx[b].tolist()):
+                ref[b, i] += src[b, j]
+        for out in (base.clone(), base.clone().transpose(0, 1).contiguous().transpose(0, 1)):
+            got = add_tokens_(out, idx, src)
+            assert got is out and torch.allclose(got, ref, rtol=0, atol=1e-12)
 
 
 def test_keep_and_fuse_match_loops():

@@ -132,6 +132,20 @@ def test_power_bert_significance_matches_loops():
             assert float(sig[b, j - 1]) == pytest.approx(ref, rel=1e-6)
 
 
+def test_power_bert_significance_accumulates_in_float32():
+    """bfloat16 attention: the sums run in float32 (as if the probabilities were upcast first);
+    float64 attention stays float64."""
+    from zoo.papers.power_bert import significance
+
+    a = attn_probs(2, 4, 50, 8)
+    assert significance(a, 1).dtype == torch.float64
+    half = a.bfloat16()
+    got = significance(half, 1)
+    up = half.float().mean(dim=1)
+    ref = (up.sum(dim=1) - up.diagonal(dim1=-2, dim2=-1))[:, 1:]
+    assert got.dtype == torch.float32 and torch.allclose(got, ref, rtol=1e-6, atol=1e-6)
+
+
 def test_a_tome_adjacent_merge_matches_loops():
     from zoo.core.tokens import TokenState
     from zoo.papers.a_tome import adjacent_similarity, merge_adjacent

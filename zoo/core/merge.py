@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from zoo.core.select import gather_tokens
 from zoo.core.tokens import TokenState
 
 MERGE_MODES = ("sum", "mean", "amax", "drop")
@@ -66,11 +67,11 @@ class BipartiteMatch:
         """
         if mode not in MERGE_MODES:
             raise ValueError(f"merge mode {mode!r}; allowed: {', '.join(MERGE_MODES)}")
-        src, dst = x[:, ::2], x[:, 1::2]
+        dst = x[:, 1::2]
         c = x.shape[-1]
-        unm = src.gather(1, self.unm_idx.unsqueeze(-1).expand(-1, -1, c))
+        unm = gather_tokens(x, 2 * self.unm_idx)  # A position i is token 2i
         if mode != "drop" and self.r > 0:
-            moved = src.gather(1, self.src_idx.unsqueeze(-1).expand(-1, -1, c))
+            moved = gather_tokens(x, 2 * self.src_idx)
             dst = dst.scatter_reduce(1, self.dst_idx.unsqueeze(-1).expand(-1, -1, c), moved, reduce=mode)
         return self._assemble(unm, dst)
 

