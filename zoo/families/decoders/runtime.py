@@ -1,7 +1,7 @@
 """The reversible machinery that shortens a Hugging Face decoder's token sequence.
 
 One runtime serves every decoder adapter (LLaVA, LLaVA-NeXT, LLaVA-OneVision,
-LLaVA-NeXT-Video, Qwen2-VL/Qwen2.5-VL, text-only causal LMs). Adapters say where things are
+LLaVA-NeXT-Video, Qwen2-VL/Qwen2.5-VL, Qwen2-Audio, text-only causal LMs). Adapters say where things are
 (:class:`zoo.families.decoders.base.DecoderAdapter`); methods say what to keep. Three places
 can reduce tokens, and one ``zoo.apply`` may combine them:
 
@@ -30,12 +30,14 @@ can reduce tokens, and one ``zoo.apply`` may combine them:
     ``generate()`` stays correct (greedy, beam search, padded batches). DyCoke-style dynamic
     KV-cache pruning is written against it.
 
-Visual items: ``LlmContext.items`` / ``DecodeContext.items`` list, per row, every image and
-video (:class:`zoo.families.decoders.layout.VisualItem`): its placeholder columns, its
-modality and each token's ``(part, frame, y, x)`` grid coordinates (newline tokens of
-LLaVA-NeXT/OneVision are marked off-grid), so methods can pool per frame, group frames or
-skip separators. ``LlmContext.modality`` marks each token 0 (text), 1 (image), 2 (video);
-``LlmContext.image`` (alias ``visual``) marks every visual token of either modality.
+Media items: ``LlmContext.items`` / ``DecodeContext.items`` list, per row, every image,
+video and audio clip (:class:`zoo.families.decoders.layout.VisualItem`): its placeholder
+columns, its modality and each token's ``(part, frame, y, x)`` coordinates (newline tokens of
+LLaVA-NeXT/OneVision are marked off-grid; audio tokens are ``(0, 0, 0, t)``), so methods can
+pool per frame, group frames, skip separators or stay inside one clip. ``LlmContext.modality``
+marks each token 0 (text), 1 (image), 2 (video), 3 (audio); ``LlmContext.image`` (aliases
+``visual``, ``media``) marks every media token of any modality: the span the generic methods
+reduce (historically named after images; on an audio LLM it is the audio tokens).
 
 Positions of the survivors (the per-method docstrings say which one each method uses):
 
@@ -236,8 +238,9 @@ class AttentionProbe:
 class LlmContext:
     """What a prefill selector may read, for the sequence entering decoder layer ``layer``.
 
-    ``hidden [B, N, C]``; ``image`` (= ``visual``) / ``valid`` ``[B, N]`` bool (visual tokens of
-    any modality / not padding); ``modality [B, N]`` int (0 text, 1 image, 2 video);
+    ``hidden [B, N, C]``; ``image`` (= ``visual`` = ``media``) / ``valid`` ``[B, N]`` bool (media
+    tokens of any modality / not padding); ``modality [B, N]`` int (0 text, 1 image, 2 video,
+    3 audio);
     ``positions [B, N]`` (1-D RoPE models; ``None`` under M-RoPE); ``position_embeddings``:
     the ``(cos, sin)`` layer ``layer`` gets; ``source [B, N]``: index of each token in the
     language model's input (-1 for inserted tokens); ``input_hidden [B, N0, C]``,
@@ -254,6 +257,7 @@ class LlmContext:
         self.hidden = hidden
         self.image = state.visual
         self.visual = state.visual
+        self.media = state.visual
         self.modality = state.modality
         self.valid = state.valid
         self.positions = state.positions
@@ -267,7 +271,7 @@ class LlmContext:
 
     @property
     def items(self) -> list[list[VisualItem]]:
-        """Per row, its images and videos in prompt order (columns of the language model's input)."""
+        """Per row, its media items (images, videos, audio clips) in prompt order (language-model input columns)."""
         return self._state.get_items()
 
     @property
@@ -818,6 +822,7 @@ class DecoderRuntime:
             if ad.needs_visual_tokens and not bool(visual.any()):
                 self._phase = None
                 return args, kwargs
+            ad.check_prefill_inputs(kwargs, masks)
             self._phase = "prefill"
             self._session = _Session()
             layouts = None
@@ -830,9 +835,10 @@ class DecoderRuntime:
         if session is None or session.cache_ref is None or session.cache_ref() is not cache:
             self._phase = None
             return args, kwargs
-        new_media = any(kwargs.get(k) is not None for k in ("pixel_values", "pixel_values_videos", "mm_encoder_outputs"))
+        new_media = any(kwargs.get(k) is not None
+                        for k in ("pixel_values", "pixel_values_videos", "input_features", "mm_encoder_outputs"))
         if new_media and bool(visual.any()):  # a generated placeholder id alone is just a token
-            raise ValueError("tokzoo: new images/videos after a reduced prefill (chunked prefill or a multi-turn "
+            raise ValueError("tokzoo: new images/videos/audio after a reduced prefill (chunked prefill or a multi-turn "
                              "cache) are not supported while a method is applied")
         self._phase = "decode"
         session.step += 1
