@@ -21,7 +21,7 @@ pytest.importorskip("transformers")
 
 import zoo  # noqa: E402
 from decoder_fixtures import (  # noqa: E402
-    KINDS, MEDIA_KINDS, QWEN_VL, SAME_COUNT_ITEMS, SPECIAL, TEXT_KINDS, VLM_KINDS, build, load, prompts,
+    AUDIO_KINDS, KINDS, MEDIA_KINDS, QWEN_VL, SAME_COUNT_ITEMS, SPECIAL, TEXT_KINDS, VLM_KINDS, build, load, prompts,
     reference_step,
 )
 from vlm_fixtures import build_methods, replaying  # noqa: E402
@@ -43,6 +43,10 @@ CASES = [
     ("pooling-max", [("pooling", dict(stride=2, mode="max"))], None, VLM_KINDS),
     ("gemfilter", [("gemfilter", dict(layer=2, keep_tokens=6))], [("gemfilter", dict(layer=2, keep_tokens=64))],
      TEXT_KINDS),
+    ("fastadasp", [("fastadasp", dict(merge_ratio=0.5, layer=1))], [("fastadasp", dict(keep_ratio=1.0, layer=1))],
+     AUDIO_KINDS),
+    ("fastadasp-decay", [("fastadasp", dict(schedule="decay", merge_ratio=0.6, layer=0))],
+     [("fastadasp", dict(schedule="constant", merge_ratio=0.0))], AUDIO_KINDS),
 ]
 #: cases whose batch rows must hold the same number of visual tokens
 SAME_COUNT = {"sparsevlm"}

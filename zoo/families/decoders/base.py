@@ -41,6 +41,8 @@ SIGNALS: dict[str, str] = {
     "media-tokens": "placeholder spans of media items (images, videos or audio clips) in the prompt, each token's "
                     "modality known (the tokens modality-agnostic methods reduce)",
     "visual-tokens": "placeholder spans of images/videos in the prompt (the tokens visual methods reduce)",
+    "audio-tokens": "placeholder spans of audio clips in the prompt, one token per time step (the tokens speech "
+                    "methods merge along time)",
     "prompt-tokens": "prompt tokens of a text-only language model (the tokens prompt methods reduce)",
     "decoder-attention": "rows of a decoder layer's attention and its keys, recomputed on demand (Llama-style "
                          "attention with q_proj/k_proj and rotary embeddings)",

@@ -38,7 +38,7 @@ class Qwen2AudioAdapter(DecoderAdapter):
     model_classes: ClassVar[tuple[str, ...]] = ("Qwen2AudioForConditionalGeneration",)
     stages: ClassVar[tuple[str, ...]] = ("audio", "llm")
     token_attrs: ClassVar[dict[str, str]] = {"audio": "audio_token_id"}
-    provides: ClassVar[frozenset[str]] = frozenset({"media-tokens", "decoder-attention"})
+    provides: ClassVar[frozenset[str]] = frozenset({"media-tokens", "audio-tokens", "decoder-attention"})
     lacks: ClassVar[dict[str, str]] = {
         "visual-tokens": "Qwen2-Audio prompts hold audio tokens, no image or video tokens",
         "item-grid": "audio tokens form a 1-D time sequence (one token per 40 ms), not a (frame, row, column) grid",

@@ -19,7 +19,11 @@ can reduce tokens, and one ``zoo.apply`` may combine them:
     one layer's attention, its keys, or a look-ahead through later layers, see
     :class:`LlmContext`) and returns which tokens survive (:class:`PruneSelection`:
     optionally replacing their hidden states, or inserting new tokens). Layers ``>= e`` then
-    run on the shorter sequence; their KV cache holds only the survivors.
+    run on the shorter sequence; their KV cache holds only the survivors. An event with
+    ``before="mlp"`` acts one step earlier, inside layer ``e - 1``, between its attention
+    and its MLP (A-ToMe/FastAdaSP's place): the selector sees the post-attention residual
+    stream, layer ``e - 1``'s KV cache keeps every token, and its MLP already runs on the
+    survivors.
 ``llm-decode`` (decoding-step events)
     Before decoder layer ``e`` runs in a *decoding step* (one new token per row after the
     prefill), a selector (:class:`DecodeEvent`) sees the step's hidden states and, on demand,
@@ -140,11 +144,19 @@ class LlmEvent:
     ``layer``) is the layer whose attention the selector may read through
     :meth:`LlmContext.attention`: ``layer - 1`` means that layer's own attention as it ran;
     ``layer`` means the attention layer ``layer`` would compute on its input.
+
+    ``before="mlp"`` (``layer >= 1``): reduce inside decoder layer ``layer - 1``, after its
+    attention (residual added) and before its MLP. The selector's ``ctx.hidden`` is that
+    post-attention residual stream; ``score_layer`` may only be ``layer - 1`` (its attention
+    as it ran) or ``None``; the selection may replace hidden states but not insert tokens;
+    layer ``layer - 1``'s MLP runs on the survivors (their replaced states), its KV cache
+    holds every token. Needs Llama-style layers (``post_attention_layernorm``, ``mlp``).
     """
 
     layer: int
     select: Callable[["LlmContext"], PruneSelection]
     score_layer: int | None = None
+    before: str = "layer"
 
 
 @dataclass
@@ -597,6 +609,10 @@ class DecoderRuntime:
         self._captures_installed: set[int] = set()
         self._decode_probes: dict[int, tuple] = {}
         self._lookahead = False
+        self._mid_event: LlmEvent | None = None  # a before="mlp" event armed for the running layer
+        self._mid_kwargs: dict = {}
+        self._mid_hidden: torch.Tensor | None = None  # that layer's post-attention residual stream
+        self._mid_result: tuple[PruneSelection, torch.Tensor] | None = None  # selection, survivors' states
 
     @property
     def position_rule(self) -> str:
@@ -623,6 +639,10 @@ class DecoderRuntime:
         for e in merged:
             if not 0 <= e.layer < depth:
                 raise ValueError(f"event layer {e.layer} outside 0..{depth - 1} (the language model has {depth} layers)")
+            if e.before not in ("layer", "mlp"):
+                raise ValueError(f"LlmEvent.before={e.before!r}; allowed: 'layer', 'mlp'")
+            if e.before == "mlp":
+                self._check_mid_event(e, mode)
             if e.score_layer is not None and not (previous <= e.score_layer <= e.layer and e.score_layer >= e.layer - 1):
                 raise ValueError(f"score_layer {e.score_layer} of the event at layer {e.layer} must be "
                                  f"{e.layer - 1} or {e.layer} and not before the previous event")
@@ -633,6 +653,20 @@ class DecoderRuntime:
         self.positions = positions
         self.mode = mode
         self._install(new_events=list(events))
+
+    def _check_mid_event(self, e: LlmEvent, mode: str) -> None:
+        if e.layer < 1:
+            raise ValueError("an event before the MLP acts inside layer `layer - 1`: layer must be >= 1")
+        if e.score_layer not in (None, e.layer - 1):
+            raise ValueError(f"score_layer of an event before the MLP of layer {e.layer - 1} must be {e.layer - 1} "
+                             f"or None, got {e.score_layer}")
+        if mode != "drop":
+            raise ValueError("events before the MLP need mode='drop'")
+        layer = self.adapter.layers[e.layer - 1]
+        for name in ("post_attention_layernorm", "mlp"):
+            if not isinstance(getattr(layer, name, None), torch.nn.Module):
+                raise TypeError(f"{type(layer).__name__} has no {name} submodule (events before the MLP need "
+                                "Llama-style decoder layers)")
 
     def add_decode_events(self, events: list[DecodeEvent]) -> None:
         """Add decoding-step events (one per decoder layer at most)."""
@@ -687,6 +721,11 @@ class DecoderRuntime:
         for e in new_events:
             if e.score_layer is not None and e.score_layer < e.layer:
                 self._capture(e.score_layer)
+            if e.before == "mlp":
+                layer = ad.layers[e.layer - 1]
+                patch.add_hook(layer.post_attention_layernorm.register_forward_pre_hook(self._mid_capture_hook))
+                patch.add_hook(layer.mlp.register_forward_pre_hook(self._mlp_pre_hook))
+                patch.add_hook(layer.mlp.register_forward_hook(self._mlp_hook))
         for e in new_decode:
             if e.score_layer is not None:
                 self._capture(e.score_layer)
@@ -722,6 +761,7 @@ class DecoderRuntime:
         self._session = None
         self._prefill = None
         self._phase = None
+        self._mid_event, self._mid_kwargs, self._mid_hidden, self._mid_result = None, {}, None, None
         self.vision_captures = {}
         self._decode_probes = {}
 
@@ -1024,7 +1064,14 @@ class DecoderRuntime:
                 probe = st.probes.get(event.score_layer)
                 if probe is None:
                     raise RuntimeError(f"no attention captured at layer {event.score_layer}")
-            sel = event.select(LlmContext(self, st, idx, hidden, probe, kwargs))
+            if event.before == "mlp":  # selected inside the previous layer; its MLP ran on the survivors
+                if self._mid_result is None:
+                    raise RuntimeError(f"the event before the MLP of layer {idx - 1} did not run")
+                sel, out = self._mid_result
+                self._mid_result = None
+                sel = PruneSelection(keep=sel.keep, replace=out)
+            else:
+                sel = event.select(LlmContext(self, st, idx, hidden, probe, kwargs))
             n_before = self._effective_tokens(st)
             hidden = self._apply_selection(idx, st, sel, hidden, kwargs)
             n_after = self._effective_tokens(st)
@@ -1043,6 +1090,9 @@ class DecoderRuntime:
             kwargs["position_ids"] = st.layer_pos
         if idx > 0:
             self.run.log("llm", hidden.shape[1])
+        self._mid_event = next((e for e in self.events if e.before == "mlp" and e.layer == idx + 1), None)
+        self._mid_kwargs = kwargs if self._mid_event is not None else {}
+        self._mid_hidden, self._mid_result = None, None
         return args, kwargs
 
     @staticmethod
@@ -1266,6 +1316,47 @@ class DecoderRuntime:
         s.hides.append((idx, hide))
         after = s.input_valid & ~s.hidden_at(idx)
         self.run.log_event("llm-decode", idx - 1, "hide", int(before.sum(-1).max()), int(after.sum(-1).max()))
+
+    def _mid_active(self) -> bool:
+        return (self._mid_event is not None and not self._lookahead and self._phase == "prefill"
+                and self._prefill is not None)
+
+    def _mid_capture_hook(self, module, args):
+        if self._mid_active() and self._mid_result is None:  # not the survivors' own normalisation (below)
+            self._mid_hidden = args[0]
+
+    def _mlp_pre_hook(self, module, args):
+        """Select among the post-attention residual stream; the MLP then runs on the survivors only."""
+        if not self._mid_active() or self._mid_hidden is None:
+            return None
+        event, st, h = self._mid_event, self._prefill, self._mid_hidden
+        probe = None
+        if event.score_layer is not None:
+            probe = st.probes.get(event.score_layer)
+            if probe is None:
+                raise RuntimeError(f"no attention captured at layer {event.score_layer}")
+        sel = event.select(LlmContext(self, st, event.layer - 1, h, probe, self._mid_kwargs))
+        if sel.extra is not None:
+            raise ValueError("an event before the MLP cannot insert tokens (PruneSelection.extra)")
+        kept = gather_tokens(h, sel.keep.clamp(min=0))
+        if sel.replace is not None:
+            if tuple(sel.replace.shape) != tuple(kept.shape):
+                raise ValueError(f"PruneSelection.replace has shape {tuple(sel.replace.shape)}; expected "
+                                 f"{tuple(kept.shape)} (one hidden state per kept token)")
+            kept = sel.replace.to(h.dtype)
+        self._mid_result = (sel, kept)
+        return (self.adapter.layers[event.layer - 1].post_attention_layernorm(kept),)
+
+    def _mlp_hook(self, module, args, output):
+        """Keep the survivors' layer output (residual + MLP, the layer's own sum) for the event at the next
+        layer; the full-length output the layer adds to its residual is zeros (it is replaced there)."""
+        if not self._mid_active() or self._mid_result is None or self._mid_hidden is None:
+            return None
+        sel, kept = self._mid_result
+        self._mid_result = (sel, kept + output)
+        full = torch.zeros_like(self._mid_hidden)
+        self._mid_hidden = None
+        return full
 
     def _last_layer_hook(self, module, args, output):
         if self._lookahead:
