@@ -81,6 +81,10 @@ def test_named_cells(matrix):
     assert "no vision tower" in matrix[("fastervlm", "qwen2-audio")].reason
     assert "1-D time sequence" in matrix[("pooling", "qwen2-audio")].reason
     assert "no image or video tokens" in matrix[("dycoke", "qwen2-audio")].reason
+    fastadasp = {a for a in ADAPTERS if matrix[("fastadasp", a)].ok}
+    assert fastadasp == {"qwen2-audio"}  # merges neighbouring audio frames: speech LLMs only
+    assert "audio clips" in matrix[("fastadasp", "llava")].reason
+    assert matrix[("fastadasp", "hf-whisper-encoder")].reason.startswith("a decoder-LM method")
 
 
 def test_diffusion_adapters_name_the_classes_they_detect():
