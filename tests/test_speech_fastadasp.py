@@ -199,3 +199,34 @@ def test_errors_and_refusals_name_what_is_allowed(audio_pair, tmp_path):
     vlm = load("qwen2.5-vl", build("qwen2.5-vl", tmp_path / "q"))
     with pytest.raises(TypeError, match="audio clips"):
         zoo.apply(vlm, "fastadasp")
+
+
+def test_attention_received_in_query_chunks_equals_the_whole_map(audio_pair):
+    """LlmContext.attention_received (FastAdaSP's weights) sums softmax rows in chunks: chunks of 7 rows, of 4096
+    rows and the full eager-style map summed at once agree (float64, a left-padded batch)."""
+    from zoo.families import detect
+    from zoo.families.decoders.probes import causal_allowed, decoder_attention_received, decoder_attention_rows
+
+    model, _ = audio_pair
+    batch, _ = prompts(model, "qwen2-audio", seed=4)
+    ad = detect(model)
+    seen = {}
+
+    def grab(module, args, kwargs):
+        seen["x"], seen["pe"] = kwargs["hidden_states"], kwargs["position_embeddings"]
+
+    h = ad.layers[1].self_attn.register_forward_pre_hook(grab, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            model(**batch)
+    finally:
+        h.remove()
+    valid = batch["attention_mask"].bool()
+    attn = ad.layers[1].self_attn
+    n = valid.shape[1]
+    queries = torch.arange(n).expand(valid.shape[0], n)
+    full = decoder_attention_rows(attn, seen["x"], seen["pe"], causal_allowed(queries, valid), queries)
+    full = torch.where(valid[:, None, :, None], full, 0.0).sum(dim=2).sum(dim=1)
+    for chunk in (7, 4096):
+        got = decoder_attention_received(attn, seen["x"], seen["pe"], valid, chunk=chunk)
+        torch.testing.assert_close(got, full, rtol=1e-12, atol=1e-12)

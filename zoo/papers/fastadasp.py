@@ -54,8 +54,9 @@ Deviations from the official code (documented, tested where they matter):
   outputs those positions), tokzoo's span is the clip's placeholder run (Qwen2-Audio fills
   only the placeholders with features);
 - the official code merges only with ``use_cache=True``; tokzoo merges in every prefill;
-- attention weights (step 3) are accumulated in float32 for half-precision models (the
-  official code sums the layer's softmax in the model dtype).
+- attention weights (step 3) are accumulated in float32 for half-precision models, from rows
+  recomputed in chunks of 256 queries (``LlmContext.attention_received``; the official code
+  forces eager attention and sums the layer's full softmax map in the model dtype).
 """
 
 from __future__ import annotations
@@ -193,12 +194,7 @@ def merge_audio(ctx: Any, count, *, weighted: bool = True):
     if not any(m > 0 for row in todo for _, m in row):
         return PruneSelection(keep=ctx.keep_mask(keep))
     keys = ctx.keys()  # [B, H_kv, N, D]: the layer's keys after RoPE
-    weights = None
-    if weighted:
-        queries = torch.arange(n, device=hidden.device).expand(b, n)
-        att = ctx.attention(queries)  # [B, H, N, N]
-        att = torch.where(ctx.valid[:, None, :, None], att, 0.0)  # padding queries give no attention
-        weights = received_attention(att)  # [B, N]
+    weights = ctx.attention_received() if weighted else None  # [B, N]: over queries and heads
     new_hidden = hidden.clone()
     for row, items in enumerate(todo):
         for cols, m in items:

@@ -100,7 +100,8 @@ import torch
 
 from zoo.families.decoders.layout import MODALITY_IDS, ItemLayout, VisualItem, assign_items
 from zoo.families.decoders.probes import (
-    causal_allowed, decoder_attention_logits, decoder_attention_rows, decoder_queries_keys, vision_queries_keys,
+    causal_allowed, decoder_attention_logits, decoder_attention_received, decoder_attention_rows, decoder_queries_keys,
+    vision_queries_keys,
 )
 from zoo.families.decoders.sequence import (
     accumulation_dtype,
@@ -246,6 +247,10 @@ class AttentionProbe:
         """``[B, H_kv, N, D]``: the layer's keys after the rotary embedding (what its KV cache stores)."""
         return decoder_queries_keys(self.attn, self.hidden, self.position_embeddings, None)[1]
 
+    def received(self) -> torch.Tensor:
+        """``[B, N]``: attention each token receives from every non-padding query, summed over queries and heads."""
+        return decoder_attention_received(self.attn, self.hidden, self.position_embeddings, self.valid)
+
 
 class LlmContext:
     """What a prefill selector may read, for the sequence entering decoder layer ``layer``.
@@ -343,6 +348,11 @@ class LlmContext:
     def keys(self) -> torch.Tensor:
         """``[B, H_kv, N, D]`` keys (after RoPE) of this event's score layer."""
         return self._need_probe().keys()
+
+    def attention_received(self) -> torch.Tensor:
+        """``[B, N]``: attention each token receives at this event's score layer from every non-padding query,
+        summed over the queries and the heads (the full map is never held)."""
+        return self._need_probe().received()
 
     def lookahead(self, layer: int) -> AttentionProbe:
         """Run decoder layers ``self.layer .. layer - 1`` on the current sequence (no KV cache, nothing
