@@ -45,7 +45,7 @@ def _not_available(ctx):
 CLAIMS = [conformance_claim(
     f"conformance-merge-{dtype}", method="fastadasp", params={"merge_ratio": 0.5, "weighted": True},
     official=CODE, path="Qwen-Audio/modeling_qwen.py",
-    where="QWenBlock.merge_hidden_states and the `if perform_tome:` block of QWenBlock.forward",
+    where="QWenBlock.merge_hidden_states and the 'if perform_tome:' block of QWenBlock.forward",
     compare="zoo.repro.harness.speech_conformance:fastadasp", dtype=dtype,
     description=f"tokzoo's FastAdaSP merge (neighbour key cosine, top links, attention-weighted chain merge, splice) "
                 f"vs the official block on the same random tensors ({dtype})",

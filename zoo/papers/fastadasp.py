@@ -88,10 +88,10 @@ class FastAdaSP(Method):
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "ratio": "merge_ratio: share of a clip's current audio tokens merged away in each acting layer "
-                 "(official `ratio`; default 0.5)",
+                 "(official ratio; default 0.5)",
         "perform_layer": "layer: the 0-based decoder layer whose post-attention states merge first",
         "schedule": "schedule: 'single' (sparse tasks: one layer), 'constant' or 'decay' (dense tasks: every "
-                    "layer from `layer` on, ratio constant or decaying linearly to 0 at the last layer)",
+                    "layer from that layer on, ratio constant or decaying linearly to 0 at the last layer)",
         "method": "weighted: True = the official 'merge_weighted' (FastAdaSP); False = 'merge_ave' (plain mean)",
         "keep_ratio": "keep_ratio / keep_tokens (schedule='single' only): audio tokens each clip keeps",
     }

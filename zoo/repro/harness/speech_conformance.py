@@ -95,7 +95,7 @@ def compare_fastadasp(root: Path) -> dict[str, Any]:
         for case in _cases(dtype):
             tally.add(dtype, *_one(block, owner, case))
     return {"functions": [f"{PATH}::QWenBlock.merge_hidden_states",
-                          f"{PATH}::QWenBlock.forward (the inline `if perform_tome:` block: neighbour key cosine, "
+                          f"{PATH}::QWenBlock.forward (the inline 'if perform_tome:' block: neighbour key cosine, "
                           "attention weights, splice)"],
             "dtypes": tally.rows, "cases": CASES}
 
