@@ -55,7 +55,7 @@ Deviations from the official code (documented, tested where they matter):
   only the placeholders with features);
 - the official code merges only with ``use_cache=True``; tokzoo merges in every prefill;
 - attention weights (step 3) are accumulated in float32 for half-precision models, from rows
-  recomputed in chunks of 256 queries (``LlmContext.attention_received``; the official code
+  recomputed in chunks of 128 queries (``LlmContext.attention_received``; the official code
   forces eager attention and sums the layer's full softmax map in the model dtype).
 """
 

@@ -97,7 +97,7 @@ def decoder_attention_rows(attn: torch.nn.Module, hidden: torch.Tensor, position
 
 
 def decoder_attention_received(attn: torch.nn.Module, hidden: torch.Tensor, position_embeddings,
-                               valid: torch.Tensor, *, chunk: int = 256) -> torch.Tensor:
+                               valid: torch.Tensor, *, chunk: int = 128) -> torch.Tensor:
     """``[B, N]``: the attention every token receives from every non-padding query of the layer, summed over
     the queries and then the heads (causal, padding masked; float32, float64 for float64 models).
 
@@ -111,11 +111,11 @@ def decoder_attention_received(attn: torch.nn.Module, hidden: torch.Tensor, posi
     out = torch.zeros((b, n), dtype=acc, device=valid.device)
     for start in range(0, n, chunk):
         rows = keys[start:start + chunk]
-        logits = torch.matmul(q[:, :, start:start + chunk].to(acc), k.transpose(-1, -2)) * attn.scaling
+        logits = torch.matmul(q[:, :, start:start + chunk].to(acc), k.transpose(-1, -2)).mul_(attn.scaling)
         allowed = (keys[None, None, :] <= rows[None, :, None]) & valid[:, None, :]  # [B, q, N]
-        att = torch.softmax(logits.masked_fill(~allowed[:, None], float("-inf")), dim=-1)
-        att = torch.where(valid[:, None, start:start + chunk, None], att, 0.0)  # padding queries give nothing
-        out = out + att.sum(dim=2).sum(dim=1)
+        att = torch.softmax(logits.masked_fill_(~allowed[:, None], float("-inf")), dim=-1)
+        att.masked_fill_(~valid[:, None, start:start + chunk, None], 0.0)  # padding queries give nothing
+        out += att.sum(dim=2).sum(dim=1)
     return out
 
 
