@@ -11,6 +11,8 @@ offsets. Kinds:
 ``llava-next-video`` CLIP tower, Llama LM; anyres images + pooled video frames
 ``qwen2-vl`` / ``qwen2.5-vl``  native-resolution ViT + 2x2 merger, M-RoPE Qwen2 LM
 ``llama`` / ``qwen2`` / ``mistral``  text-only causal LMs
+``qwen2-audio``  Whisper-style audio encoder + linear projector, Qwen2 LM; rows hold one or two
+                 clips of different lengths (expanded <|AUDIO|> placeholders, as the processor makes)
 """
 
 from __future__ import annotations
@@ -20,15 +22,22 @@ from pathlib import Path
 import torch
 
 IMAGE, VIDEO, VSTART, VEND, PAD, BOS, EOS = 5, 6, 7, 8, 0, 1, 2
+AUDIO = 9
 VOCAB = 97
 TEXT_LOW = 10  # ordinary text ids are >= 10 (no special token)
 #: placeholder/special ids generation must not produce (an uncached re-computation would read them as items)
-SPECIAL = [IMAGE, VIDEO, VSTART, VEND]
+SPECIAL = [IMAGE, VIDEO, VSTART, VEND, AUDIO]
 
 QWEN_VL = ("qwen2-vl", "qwen2.5-vl")
 VLM_KINDS = ("llava-onevision", "llava-next-video", *QWEN_VL)
 TEXT_KINDS = ("llama", "qwen2", "mistral")
-KINDS = VLM_KINDS + TEXT_KINDS
+AUDIO_KINDS = ("qwen2-audio",)
+#: every kind with media placeholder tokens (images, videos or audio)
+MEDIA_KINDS = VLM_KINDS + AUDIO_KINDS
+KINDS = VLM_KINDS + TEXT_KINDS + AUDIO_KINDS
+MEL_BINS = 16
+#: mel frames of a full clip: the audio encoder's 2 x max_source_positions (50 audio tokens after pooling)
+MEL_FRAMES = 200
 PINPOINTS = [[56, 112], [112, 56], [112, 112]]
 
 
@@ -67,6 +76,11 @@ def config(kind: str):
         vision.pop("intermediate_size")
         return tf.Qwen2VLConfig(text_config=_text_kwargs(rope_parameters=rope), vision_config=dict(vision, hidden_size=48),
                                 **ids)
+    if kind == "qwen2-audio":
+        audio = tf.Qwen2AudioEncoderConfig(num_mel_bins=MEL_BINS, encoder_layers=2, encoder_attention_heads=4,
+                                           encoder_ffn_dim=64, d_model=32, max_source_positions=MEL_FRAMES // 2)
+        return tf.Qwen2AudioConfig(audio_config=audio, text_config=tf.Qwen2Config(**_text_kwargs()),
+                                   audio_token_index=AUDIO)
     if kind == "llama":
         return tf.LlamaConfig(**_text_kwargs())
     if kind == "qwen2":
@@ -82,7 +96,8 @@ def model_class(kind: str):
     return {"llava-onevision": tf.LlavaOnevisionForConditionalGeneration,
             "llava-next-video": tf.LlavaNextVideoForConditionalGeneration,
             "qwen2-vl": tf.Qwen2VLForConditionalGeneration, "qwen2.5-vl": tf.Qwen2_5_VLForConditionalGeneration,
-            "llama": tf.LlamaForCausalLM, "qwen2": tf.Qwen2ForCausalLM, "mistral": tf.MistralForCausalLM}[kind]
+            "llama": tf.LlamaForCausalLM, "qwen2": tf.Qwen2ForCausalLM, "mistral": tf.MistralForCausalLM,
+            "qwen2-audio": tf.Qwen2AudioForConditionalGeneration}[kind]
 
 
 def build(kind: str, path: Path, seed: int = 0) -> Path:
@@ -91,7 +106,7 @@ def build(kind: str, path: Path, seed: int = 0) -> Path:
     model = model_class(kind)(config(kind))
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith(("q_proj.weight", "k_proj.weight")) and "visual" not in name:
+            if name.endswith(("q_proj.weight", "k_proj.weight")) and "visual" not in name and "audio" not in name:
                 p.mul_(4.0)
     model.save_pretrained(path)
     return Path(path)
@@ -108,6 +123,7 @@ ROW_ITEMS = {
     "llava-next-video": [[("image", (60, 100)), ("video", 2)], [("video", 2), ("image", (100, 60))]],
     "qwen2-vl": [[("image", (1, 4, 6)), ("video", (2, 4, 4))], [("image", (1, 6, 4)), ("image", (1, 4, 4))]],
     "qwen2.5-vl": [[("image", (1, 4, 6)), ("video", (2, 4, 4))], [("image", (1, 6, 4)), ("image", (1, 4, 4))]],
+    "qwen2-audio": [[("audio", 120), ("audio", 60)], [("audio", 200)]],  # mel frames of each clip
 }
 
 
@@ -117,6 +133,7 @@ SAME_COUNT_ITEMS = {
     "llava-next-video": [[("image", (60, 100)), ("video", 2)], [("video", 2), ("image", (60, 100))]],
     "qwen2-vl": [[("image", (1, 4, 6)), ("video", (2, 4, 4))], [("video", (2, 4, 4)), ("image", (1, 4, 6))]],
     "qwen2.5-vl": [[("image", (1, 4, 6)), ("video", (2, 4, 4))], [("video", (2, 4, 4)), ("image", (1, 4, 6))]],
+    "qwen2-audio": [[("audio", 120), ("audio", 80)], [("audio", 200)]],  # 30 + 20 = 50 audio tokens per row
 }
 
 
@@ -129,11 +146,17 @@ class _Row:
         self.ids: list[int] = []
         self.images: list = []  # per image: (pixels, size) / Qwen: (patches, thw)
         self.videos: list = []
+        self.audios: list = []  # per clip: (log-mel frames [MEL_BINS, n], n)
 
 
 def _item_tokens(model, kind: str, modality: str, spec, g):
     """(placeholder count, pixel payload) of one item."""
     cfg = model.config
+    if modality == "audio":
+        frames = spec
+        mel = torch.randn(MEL_BINS, frames, generator=g)
+        _, n = model.model.audio_tower._get_feat_extract_output_lengths(torch.tensor(frames))
+        return int(n), (mel, frames)
     if kind in QWEN_VL:
         t, h, w = spec
         vc = cfg.vision_config
@@ -169,12 +192,12 @@ def _rows(model, kind: str, *, prefixes, gaps, suffixes, seed, items=None):
         row.ids = [BOS] + _text(g, prefixes[b])
         for j, (modality, spec) in enumerate(spec_rows[b % len(spec_rows)] if spec_rows else []):
             n, payload = _item_tokens(model, kind, modality, spec, g)
-            token = IMAGE if modality == "image" else VIDEO
+            token = {"image": IMAGE, "video": VIDEO, "audio": AUDIO}[modality]
             if kind in QWEN_VL:
                 row.ids += [VSTART] + [token] * n + [VEND]
             else:
                 row.ids += [token] * n
-            (row.images if modality == "image" else row.videos).append(payload)
+            {"image": row.images, "video": row.videos, "audio": row.audios}[modality].append(payload)
             row.ids += _text(g, gaps[b])
         row.ids += _text(g, suffixes[b])
         rows.append(row)
@@ -204,6 +227,16 @@ def _collate(model, kind: str, rows: list[_Row], *, left_pad: bool = True) -> di
         out["mm_token_type_ids"] = ((ids == IMAGE).int() + 2 * (ids == VIDEO).int())
         return out
     if kind in TEXT_KINDS:
+        return out
+    if kind in AUDIO_KINDS:  # one input_features row per clip, padded to the full clip length
+        clips = [a for r in rows for a in r.audios]
+        feats = torch.zeros(len(clips), MEL_BINS, MEL_FRAMES)
+        fmask = torch.zeros(len(clips), MEL_FRAMES, dtype=torch.long)
+        for i, (mel, n) in enumerate(clips):
+            feats[i, :, :n] = mel
+            fmask[i, :n] = 1
+        out["input_features"] = feats.to(model.dtype)
+        out["feature_attention_mask"] = fmask
         return out
     if images:
         tiles = max(p.shape[0] for p, _ in images)

@@ -75,6 +75,16 @@ def test_named_cells(matrix):
     assert matrix[("fastvid", "hf-bert")].reason.startswith("a decoder-LM method; runs on: llava-onevision")
     assert matrix[("tome", "diffusers-dit")].reason.startswith("an encoder method; runs on: timm-vit")
     assert all(matrix[("random", a)].ok for a in ADAPTERS)  # the control runs everywhere
+    # speech LLM: media-span methods run on the audio tokens, vision-only ones say why not
+    assert all(matrix[(m, "qwen2-audio")].ok for m in ("fastv", "pyramiddrop", "divprune", "dart", "sparsevlm"))
+    assert matrix[("fastv", "qwen2-audio")].model_classes == ("Qwen2AudioForConditionalGeneration",)
+    assert "no vision tower" in matrix[("fastervlm", "qwen2-audio")].reason
+    assert "1-D time sequence" in matrix[("pooling", "qwen2-audio")].reason
+    assert "no image or video tokens" in matrix[("dycoke", "qwen2-audio")].reason
+    fastadasp = {a for a in ADAPTERS if matrix[("fastadasp", a)].ok}
+    assert fastadasp == {"qwen2-audio"}  # merges neighbouring audio frames: speech LLMs only
+    assert "audio clips" in matrix[("fastadasp", "llava")].reason
+    assert matrix[("fastadasp", "hf-whisper-encoder")].reason.startswith("a decoder-LM method")
 
 
 def test_diffusion_adapters_name_the_classes_they_detect():
@@ -114,7 +124,7 @@ def test_cli_grid_fits_80_columns_and_groups_adapters_by_runtime():
     assert max(len(line) for line in lines) <= 80
     heads = [line for line in lines if line.startswith("method ")]
     assert [h.split()[1:] for h in heads] == [["timm", "vit", "clip", "siglip", "bert", "ast", "whispr"],
-                                              ["llava", "next", "ov", "nxtvid", "qw2", "qw2.5", "textlm"],
+                                              ["llava", "next", "ov", "nxtvid", "qw2", "qw2.5", "textlm", "qw2a"],
                                               ["unet", "dit", "mmdit"]]
     row = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("evit ")}
     assert row["evit"] == ["dep", "yes", "yes", "no", "yes", "yes", "no"]
@@ -140,7 +150,7 @@ def test_cli_one_method_lists_every_adapter_with_the_reason():
     result = run("methods", "fastvid")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "fastvid: runs on 2 of 17 adapters" in out
+    assert f"fastvid: runs on 2 of {len(ADAPTERS)} adapters" in out
     for name in ADAPTERS:
         assert name in out, name
     assert "per-patch attention" in " ".join(out.split())

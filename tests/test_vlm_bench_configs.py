@@ -163,3 +163,39 @@ def test_text_bench_record(narrow_config):
     assert rec["flops"]["method_gmacs"] == pytest.approx((reduced + ahead) / 2e9)
     assert "memory" in rec and "prefill" in rec
     json.dumps(rec)
+
+
+def test_qwen2_audio_config_places_750_audio_tokens_per_30s_and_benches(monkeypatch):
+    """Qwen2-Audio-7B layout: 3000 mel frames (30 s) -> 750 audio placeholders, as the model's own audio tower
+    gives; one bench call (tiny LM, narrow tower) records the qwen2-audio family and FastAdaSP's schedule; the
+    timed prefill does not re-run the audio tower."""
+    from zoo.families import detect
+
+    full = vlm.build_model("qwen2-audio-7b-narrow", device="meta")
+    assert type(full).__name__ == "Qwen2AudioForConditionalGeneration" and detect(full).name == "qwen2-audio"
+    spec = dict(vlm.CONFIGS["qwen2-audio-7b-narrow"], text=TINY_LM,
+                audio=dict(vlm.CONFIGS["qwen2-audio-7b-narrow"]["audio"], encoder_layers=1, d_model=32,
+                           encoder_ffn_dim=64))
+    monkeypatch.setitem(vlm.CONFIGS, "narrow-audio", spec)
+    model = vlm.build_model("narrow-audio", dtype="fp32")
+    inputs, feat = vlm.prompt(model, batch_size=1, n_system=3, n_question=4, device="cpu", name="narrow-audio")
+    assert int((inputs["input_ids"] == vlm.AUDIO_TOKEN_ID).sum()) == 750 and set(feat) == {
+        "input_features", "feature_attention_mask"}
+    with torch.inference_mode():
+        n_prompt = inputs["input_ids"].shape[1]
+        assert model(**inputs).logits.shape[:2] == (1, n_prompt)  # the model accepts the placeholders
+    calls = []
+    tower = model.model.audio_tower
+    hook = tower.conv1.register_forward_pre_hook(lambda module, args: calls.append(1))  # runs only when encoding
+    try:
+        monkeypatch.setattr(vlm, "build_model", lambda name, **kw: model)
+        rec = vlm.bench("fastadasp", {"merge_ratio": 0.5, "layer": 1}, model="narrow-audio", dtype="fp32", threads=1,
+                        warmup=0, repeats=1, n_system=3, n_question=4, memory=False)
+    finally:
+        hook.remove()
+    assert rec["family"] == "qwen2-audio" and rec["setting"]["prompt"]["image"] == 750
+    assert rec["tokens"]["llm_entering_layer"] == [758, 758, 383]  # merged inside layer 1 (its MLP: 383)
+    assert len(calls) == 1 and rec["flops"]["theoretical_speedup"] > 1
+    assert not hasattr(tower, "forward") or "forward" not in vars(tower)  # the bench's patches are gone
+    assert not model.lm_head._forward_pre_hooks
+    json.dumps(rec)

@@ -2,7 +2,8 @@
 
 Models (``decoder_fixtures``): LLaVA-OneVision (images + video in one prompt), LLaVA-NeXT-
 Video (images + video), Qwen2-VL and Qwen2.5-VL (images + video, 3-D M-RoPE, rope_deltas
-while decoding) and text-only Llama/Qwen2/Mistral. Every model is saved and loaded back with
+while decoding), Qwen2-Audio (audio clips of different lengths, one or two per row) and
+text-only Llama/Qwen2/Mistral. Every model is saved and loaded back with
 ``from_pretrained``; prompts are left-padded batches whose rows hold several items at
 different offsets. Per case: the no-op budget gives the baseline logits exactly; apply/remove
 restores the model bit-for-bit; each batch row gives what it gives alone; cached
@@ -20,27 +21,32 @@ pytest.importorskip("transformers")
 
 import zoo  # noqa: E402
 from decoder_fixtures import (  # noqa: E402
-    KINDS, QWEN_VL, SAME_COUNT_ITEMS, SPECIAL, TEXT_KINDS, VLM_KINDS, build, load, prompts, reference_step,
+    AUDIO_KINDS, KINDS, MEDIA_KINDS, QWEN_VL, SAME_COUNT_ITEMS, SPECIAL, TEXT_KINDS, VLM_KINDS, build, load, prompts,
+    reference_step,
 )
 from vlm_fixtures import build_methods, replaying  # noqa: E402
 
 #: (case id, specs, no-op specs or None, model kinds)
 CASES = [
-    ("fastv", [("fastv", dict(k=2, keep_ratio=0.5))], [("fastv", dict(k=2, keep_ratio=1.0))], VLM_KINDS),
+    ("fastv", [("fastv", dict(k=2, keep_ratio=0.5))], [("fastv", dict(k=2, keep_ratio=1.0))], MEDIA_KINDS),
     ("fastv-mask", [("fastv", dict(k=1, keep_ratio=0.25, variant="mask"))],
-     [("fastv", dict(k=1, keep_ratio=1.0, variant="mask"))], VLM_KINDS),
+     [("fastv", dict(k=1, keep_ratio=1.0, variant="mask"))], MEDIA_KINDS),
     ("random", [("random", dict(layers=1, keep_ratio=0.5))], [("random", dict(layers=1, keep_ratio=1.0))], KINDS),
     ("pyramiddrop", [("pyramiddrop", dict(layers=(1, 3), lam=0.5))], [("pyramiddrop", dict(layers=(1,), lam=1.0))],
-     VLM_KINDS),
+     MEDIA_KINDS),
     ("sparsevlm", [("sparsevlm", dict(layers=(0, 2), schedule=(8, 4)))],
-     [("sparsevlm", dict(layers=(0, 2), keep_ratio=1.0))], VLM_KINDS),
+     [("sparsevlm", dict(layers=(0, 2), keep_ratio=1.0))], MEDIA_KINDS),
     ("dart", [("dart", dict(k=2, keep_ratio=0.4, pivot_image=2, pivot_text=2))],
-     [("dart", dict(k=2, keep_ratio=1.0, pivot_image=2, pivot_text=2))], VLM_KINDS),
-    ("divprune", [("divprune", dict(keep_ratio=0.3))], [("divprune", dict(keep_ratio=1.0))], VLM_KINDS),
+     [("dart", dict(k=2, keep_ratio=1.0, pivot_image=2, pivot_text=2))], MEDIA_KINDS),
+    ("divprune", [("divprune", dict(keep_ratio=0.3))], [("divprune", dict(keep_ratio=1.0))], MEDIA_KINDS),
     ("pooling", [("pooling", dict(keep_ratio=0.25))], [("pooling", dict(stride=1))], VLM_KINDS),
     ("pooling-max", [("pooling", dict(stride=2, mode="max"))], None, VLM_KINDS),
     ("gemfilter", [("gemfilter", dict(layer=2, keep_tokens=6))], [("gemfilter", dict(layer=2, keep_tokens=64))],
      TEXT_KINDS),
+    ("fastadasp", [("fastadasp", dict(merge_ratio=0.5, layer=1))], [("fastadasp", dict(keep_ratio=1.0, layer=1))],
+     AUDIO_KINDS),
+    ("fastadasp-decay", [("fastadasp", dict(schedule="decay", merge_ratio=0.6, layer=0))],
+     [("fastadasp", dict(schedule="constant", merge_ratio=0.0))], AUDIO_KINDS),
 ]
 #: cases whose batch rows must hold the same number of visual tokens
 SAME_COUNT = {"sparsevlm"}
@@ -62,8 +68,8 @@ def _is_slow(test: str, kind: str, case_id: str) -> bool:
 
 
 def kinds(*slow: str):
-    """VLM kinds as parameters, ``slow`` ones marked slow."""
-    return [pytest.param(k, marks=SLOW if k in slow else ()) for k in VLM_KINDS]
+    """Media kinds (VLMs, Qwen2-Audio) as parameters, ``slow`` ones marked slow."""
+    return [pytest.param(k, marks=SLOW if k in slow else ()) for k in MEDIA_KINDS]
 
 
 def table(test: str):
@@ -101,7 +107,8 @@ def test_each_model_class_gets_its_adapter(models):
     from zoo.families import detect
 
     names = {"llava-onevision": "llava-onevision", "llava-next-video": "llava-next-video", "qwen2-vl": "qwen2-vl",
-             "qwen2.5-vl": "qwen2.5-vl", "llama": "text-lm", "qwen2": "text-lm", "mistral": "text-lm"}
+             "qwen2.5-vl": "qwen2.5-vl", "llama": "text-lm", "qwen2": "text-lm", "mistral": "text-lm",
+             "qwen2-audio": "qwen2-audio"}
     for kind, name in names.items():
         adapter = detect(models(kind))
         assert adapter.name == name and adapter.depth("llm") == 4
@@ -197,9 +204,9 @@ def float64_pair(tmp_path_factory):
 
 
 def _visual(kind, ids):
-    from decoder_fixtures import IMAGE, VIDEO
+    from decoder_fixtures import AUDIO, IMAGE, VIDEO
 
-    return (ids == IMAGE) | (ids == VIDEO)
+    return (ids == IMAGE) | (ids == VIDEO) | (ids == AUDIO)
 
 
 @pytest.mark.parametrize("kind", kinds("qwen2-vl"))
@@ -252,7 +259,7 @@ def _captured_positions(model, inputs, layer, specs=None):
     return seen, kept
 
 
-@pytest.mark.parametrize("kind", VLM_KINDS)
+@pytest.mark.parametrize("kind", MEDIA_KINDS)
 def test_fastv_survivors_keep_their_original_positions(kind, models):
     """1-D models: original position ids; Qwen2-VL/2.5-VL: original 3-D M-RoPE positions (rotary rows)."""
     model = models(kind)
@@ -267,7 +274,7 @@ def test_fastv_survivors_keep_their_original_positions(kind, models):
         assert torch.equal(red["pos"], base["pos"].expand(idx.shape[0], -1).gather(1, idx))
 
 
-@pytest.mark.parametrize("kind", VLM_KINDS)
+@pytest.mark.parametrize("kind", MEDIA_KINDS)
 def test_pyramiddrop_positions_renumbered_on_1d_and_original_on_mrope(kind, models):
     """positions="compact": 1-D RoPE models renumber the survivors contiguously; M-RoPE models keep the
     original 3-D positions (the runtime's position_rule says which)."""
@@ -316,3 +323,43 @@ def test_pyramiddrop_stage_keeps_what_float64_eager_attention_ranks(kind, float6
             sdpa(**row)
         kept = handle.run.kept_indices["llm"][0][0]
         assert sorted(int(c) for c in kept if bool(visual[c])) == naive
+
+
+def test_qwen2_audio_items_are_its_clips_and_legacy_prompts_are_refused(models):
+    """Qwen2-Audio: every clip is one audio item (its own placeholder run, time-ordered coordinates); a prompt
+    with one unexpanded <|AUDIO|> per clip (the model's legacy in-forward expansion) is refused by name."""
+    from decoder_fixtures import AUDIO
+
+    model = models("qwen2-audio")
+    batch, rows = prompts(model, "qwen2-audio")
+    seen = {}
+
+    from zoo.interface import Method
+
+    class Look(Method):
+        id, placement, families = "test-look", "llm-prefill", ("qwen2-audio",)
+
+        def install(self, adapter, patch, run):
+            from zoo.families.decoders.runtime import LlmEvent, PruneSelection
+
+            def select(ctx):
+                seen["items"], seen["modality"] = ctx.items, ctx.modality.clone()
+                return PruneSelection(keep=ctx.keep_mask(torch.ones_like(ctx.valid)))
+            adapter.install_llm_reduction(patch, run, [LlmEvent(layer=1, select=select)])
+
+    with zoo.apply(model, Look()), torch.no_grad():
+        model(**batch)
+    lengths = [[it.length for it in row] for row in seen["items"]]
+    assert lengths == [[30, 15], [50]]  # 120, 60 and 200 mel frames -> 30, 15, 50 audio tokens
+    for row, items in enumerate(seen["items"]):
+        for it in items:
+            assert it.modality == "audio" and bool((batch["input_ids"][row, it.columns] == AUDIO).all())
+            assert it.coords[:, 3].tolist() == list(range(it.length)) and it.grids == ((1, 1, it.length),)
+    assert torch.equal(seen["modality"] == 3, batch["input_ids"] == AUDIO)
+    row = rows[0]  # two clips, no padding
+    ids = row["input_ids"][0]
+    run_start = torch.cat([torch.tensor([True]), ids[1:] != ids[:-1]]) | (ids != AUDIO)
+    legacy = {**row, "input_ids": ids[run_start][None]}  # one placeholder per clip
+    legacy["attention_mask"] = torch.ones_like(legacy["input_ids"])
+    with zoo.apply(model, "fastv", k=2), pytest.raises(ValueError, match="expanded to one placeholder per audio"):
+        model(**legacy)

@@ -20,7 +20,7 @@ def test_matrix_covers_every_method_and_decoder_model_class():
     from zoo.families import adapter_class
 
     classes = [c for name in DECODER_ADAPTERS for c in adapter_class(name).model_classes]
-    assert len(classes) == len(set(classes)) == 9
+    assert len(classes) == len(set(classes)) == 10
     cells = _cells()
     assert set(cells) == {(m, c) for m in REGISTRY for c in classes}
     for s in cells.values():
@@ -48,6 +48,8 @@ def test_matrix_reasons_name_the_missing_signal():
 def test_families_follow_the_declared_signals():
     assert families_providing(("vision-cls",)) == ("llava", "llava-next")
     assert "text-lm" not in families_providing(("visual-tokens",))
+    assert families_providing(("media-tokens",))[-1] == "qwen2-audio"
+    assert "qwen2-audio" not in families_providing(("visual-tokens",)) + families_providing(("item-grid",))
     with pytest.raises(KeyError, match="unknown signal"):
         families_providing(("no-such-signal",))
 

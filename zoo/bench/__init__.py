@@ -23,6 +23,7 @@ BENCHES: dict[str, str] = {
     "qwen2-vl": "zoo.bench.vlm:bench",
     "qwen2.5-vl": "zoo.bench.vlm:bench",
     "text-lm": "zoo.bench.vlm:bench",
+    "qwen2-audio": "zoo.bench.vlm:bench",
     "hf-bert": "zoo.bench.encoder:bench",
     "hf-ast": "zoo.bench.encoder:bench",
     "hf-whisper-encoder": "zoo.bench.encoder:bench",

@@ -38,7 +38,7 @@ DTYPES = ("fp32", "float32", "bf16", "bfloat16", "fp16", "float16")
 DECODER_FAMILIES = ("llava", "llava-next", "llava-next-video", "qwen2-vl", "qwen2.5-vl", "text-lm")
 #: the adapter that serves a ``zoo.bench.vlm.CONFIGS`` entry of each kind
 KIND_ADAPTER = {kind: kind for kind in ("llava", "llava-next", "llava-next-video", "qwen2-vl", "qwen2.5-vl",
-                                         "llava-onevision", "text-lm")}  # a config kind is its adapter name
+                                         "llava-onevision", "text-lm", "qwen2-audio")}  # a config kind is its adapter name
 DEFAULT_TIMM_MODEL = "vit_base_patch16_224"
 
 

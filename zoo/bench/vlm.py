@@ -6,7 +6,8 @@ anyres grid with row newlines; ``llava-next-video``: the same image path of
 LLaVA-NeXT-Video, benchmarked with an image prompt; ``qwen2-vl`` / ``qwen2.5-vl``: the
 native-resolution vision towers and M-RoPE; ``llava-onevision``: SigLIP + anyres tiles;
 ``text-lm``: a text-only Llama-style LM whose prompt holds ``context_tokens`` text tokens
-where the image would be) and the shapes; the record's ``family`` is the adapter that
+where the image would be; ``qwen2-audio``: a speech LLM whose prompt holds one audio clip's
+placeholder run, ``mel_frames`` log-mel frames) and the shapes; the record's ``family`` is the adapter that
 served the model.
 
 What is timed (baseline and method alternate in one process, medians reported, see
@@ -14,7 +15,8 @@ What is timed (baseline and method alternate in one process, medians reported, s
 
 ``llm_prefill``
     the language-model prefill of one prompt (``BOS + system + <image tokens> + question``)
-    with the image features already computed (``mm_encoder_outputs``), ``logits_to_keep=1``
+    with the image features already computed (``mm_encoder_outputs``; Qwen2-Audio: the audio
+    tower's output computed once and returned to both sides), ``logits_to_keep=1``
     and a KV cache, i.e. what ``generate`` runs before the first token. For vision-encoder
     methods the features are computed with the method applied (its cost is in ``prefill``).
     This is the part the theoretical speedup (``zoo.flops.llm``, for the recorded token
@@ -40,6 +42,7 @@ dictate, which the recorded schedule shows.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import time
@@ -170,10 +173,27 @@ CONFIGS.update({
         "text": LLAMA_TEXT_LM, "context_tokens": 1935,
     },
 })
+#: Qwen2-Audio-7B (Qwen/Qwen2-Audio-7B config.json): a Whisper-large-v3-shaped encoder (32 layers, d=1280) on 128
+#: mel bins, 1500 positions (30 s); here narrowed to 4 layers, d=256 (the same 750 audio tokens per 30 s)
+QWEN2_AUDIO_NARROW_ENCODER = dict(num_mel_bins=128, encoder_layers=4, encoder_attention_heads=4, encoder_ffn_dim=1024,
+                                  d_model=256, max_source_positions=1500)
+#: a 160M-class Qwen2 LM (the llava-1.5-160m widths) standing in for Qwen2-Audio-7B's Qwen-7B LM
+QWEN2_160M_LM = dict(num_hidden_layers=12, hidden_size=768, intermediate_size=2048, num_attention_heads=12,
+                     num_key_value_heads=12, vocab_size=32064)
+CONFIGS.update({
+    "qwen2-audio-7b-narrow": {
+        "kind": "qwen2-audio",
+        "description": "Qwen2-Audio-7B layout: Whisper-style audio encoder (narrowed: 4 layers, d=256) on a 30 s "
+                       "clip (3000 mel frames -> 1500 encoder frames -> pooled to 750 audio tokens) + a 160M-class "
+                       "Qwen2 LM (12 layers, d=768, m=2048, 12 heads); the audio tower's output is computed once",
+        "audio": QWEN2_AUDIO_NARROW_ENCODER, "text": QWEN2_160M_LM, "mel_frames": 3000, "full_prefill": False,
+    },
+})
 DEFAULT_CONFIG = "llava-1.5-0.4b-narrow-vision"
 IMAGE_TOKEN_ID = 32000
 VIDEO_TOKEN_ID = 32001
 VISION_START_ID, VISION_END_ID = 32002, 32003
+AUDIO_TOKEN_ID = 32004
 
 
 def config_kind(name: str) -> str:
@@ -223,6 +243,10 @@ def _model_config(name: str):
             vision_start_token_id=VISION_START_ID, vision_end_token_id=VISION_END_ID)
     if kind == "text-lm":
         return tf.LlamaForCausalLM, tf.LlamaConfig(max_position_embeddings=4096, hidden_act="silu", **spec["text"])
+    if kind == "qwen2-audio":
+        return tf.Qwen2AudioForConditionalGeneration, tf.Qwen2AudioConfig(
+            audio_config=tf.Qwen2AudioEncoderConfig(**spec["audio"]),
+            text_config=tf.Qwen2Config(max_position_embeddings=32768, **spec["text"]), audio_token_index=AUDIO_TOKEN_ID)
     raise ValueError(f"unknown model kind {kind!r} in bench config {name!r}")
 
 
@@ -281,6 +305,13 @@ def prompt(model: Any, *, batch_size: int, n_system: int, n_question: int, devic
         pixels = torch.randn(batch_size, tiles, 3, tile, tile, generator=g)
         feat = {"pixel_values": pixels.to(device=device, dtype=dtype),
                 "image_sizes": torch.tensor([list(size)] * batch_size, device=device)}
+    elif kind == "qwen2-audio":
+        frames = CONFIGS[name]["mel_frames"]
+        n_audio = int(model.model.audio_tower._get_feat_extract_output_lengths(torch.tensor(frames))[1])
+        image = [AUDIO_TOKEN_ID] * n_audio
+        feat = {"input_features": torch.randn(batch_size, cfg.audio_config.num_mel_bins, frames, generator=g)
+                .to(device=device, dtype=dtype),
+                "feature_attention_mask": torch.ones(batch_size, frames, dtype=torch.long, device=device)}
     elif kind == "text-lm":
         n_context = CONFIGS[name]["context_tokens"]
         image = torch.randint(100, 30000, (batch_size, n_context), generator=g).tolist()
@@ -300,6 +331,38 @@ def prompt(model: Any, *, batch_size: int, n_system: int, n_question: int, devic
     if kind in ("qwen2.5-vl", "qwen2-vl"):
         inputs["mm_token_type_ids"] = (ids == IMAGE_TOKEN_ID).int()
     return inputs, feat
+
+
+@contextlib.contextmanager
+def cached_audio_tower(net: Any, inputs: dict | None):
+    """While active, ``net``'s audio tower returns the output it gave for ``inputs`` (computed once), so the
+    timed prefill is the language model's, as the image features of the VLM configurations; and its LM head
+    sees the last position only (``Qwen2AudioForConditionalGeneration`` takes no ``logits_to_keep``).
+    Instance-level hooks on the bench's own model, removed on exit; ``None``: no-op."""
+    if inputs is None:
+        yield
+        return
+    import torch
+
+    tower = net.model.audio_tower
+    seen = {}
+
+    def keep(module, args, out):
+        seen["out"] = out
+
+    hook = tower.register_forward_hook(keep)
+    try:
+        with torch.inference_mode():
+            net(**inputs)
+    finally:
+        hook.remove()
+    tower.forward = lambda *args, **kwargs: seen["out"]  # instance attribute on the bench's own model
+    last = net.lm_head.register_forward_pre_hook(lambda module, args: (args[0][:, -1:],) + tuple(args[1:]))
+    try:
+        yield
+    finally:
+        del tower.forward
+        last.remove()
 
 
 def lookahead_runs(events) -> list[tuple[int, int]]:
@@ -404,6 +467,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
     inputs, feat_kwargs = prompt(net, batch_size=batch_size, n_system=n_system, n_question=n_question, device=device,
                                  seed=seed, name=name)
     text_inputs = {k: v for k, v in inputs.items() if k != "pixel_values"}
+    audio = "input_features" in feat_kwargs  # a speech LLM: the audio tower runs once, its output is reused
     sync = torch.cuda.synchronize if str(device).startswith("cuda") else None
     handle: dict[str, Any] = {}
 
@@ -414,14 +478,14 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
         handle.pop("h").remove()
 
     def features():
-        if not feat_kwargs:  # a text-only LM: nothing to encode
+        if not feat_kwargs or audio:  # a text-only LM: nothing to encode; audio: see cached_audio_tower
             return None
         return {"image": net.model.get_image_features(**feat_kwargs, return_dict=True)}
 
     def media(feats) -> dict:
         return {} if feats is None else {"mm_encoder_outputs": feats}
 
-    with torch.inference_mode():
+    with torch.inference_mode(), cached_audio_tower(net, inputs if audio else None):
         say(progress, "image features and the recorded forward (token schedule)")
         base_feats = features()
         enter()
@@ -478,7 +542,7 @@ def bench(method_id: str, params: dict[str, Any], *, model: Any = DEFAULT_CONFIG
 
     cfg = flops.DecoderConfig.from_pretrained_config(net.config)
     n_in = run.input_tokens["llm"]
-    image_token = getattr(net.config, "image_token_id", None)
+    image_token = getattr(net.config, "image_token_id", None) or getattr(net.config, "audio_token_id", None)
     n_img_in = 0 if image_token is None else int((inputs["input_ids"][0] == image_token).sum())
     method_sched = run.schedule("llm")
     n_prompt = inputs["input_ids"].shape[1]

@@ -40,6 +40,7 @@ PINNED_IDS: dict[str, str] = {
     "2409.17422": "gemfilter",
     "2405.16148": "pitome",
     "2306.16009": "a-tome",
+    "2410.03007": "fastadasp",
     "2001.08950": "power-bert",
     "2501.00375": "dato",
     "2012.09852": "spatten",

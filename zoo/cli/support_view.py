@@ -20,6 +20,7 @@ SHORT_NAMES: dict[str, str] = {
     "hf-bert": "bert", "hf-ast": "ast", "hf-whisper-encoder": "whispr",
     "llava": "llava", "llava-next": "next", "llava-onevision": "ov", "llava-next-video": "nxtvid",
     "qwen2-vl": "qw2", "qwen2.5-vl": "qw2.5", "text-lm": "textlm",
+    "qwen2-audio": "qw2a",
     "diffusers-unet": "unet", "diffusers-dit": "dit", "diffusers-mmdit": "mmdit",
 }
 RUNTIME_TITLES: dict[str, str] = {"encoder": "encoders", "decoder": "decoder LMs", "diffusion": "diffusion"}

@@ -17,6 +17,7 @@ ADAPTERS: dict[str, str] = {
     "qwen2-vl": "zoo.families.decoders.qwen_vl:Qwen2VLAdapter",
     "qwen2.5-vl": "zoo.families.decoders.qwen_vl:Qwen2_5_VLAdapter",
     "text-lm": "zoo.families.decoders.text_lm:TextLMAdapter",
+    "qwen2-audio": "zoo.families.decoders.qwen_audio:Qwen2AudioAdapter",
     "hf-vit": "zoo.families.encoders.hf_vision:HFViTAdapter",
     "hf-clip-vision": "zoo.families.encoders.hf_vision:HFCLIPVisionAdapter",
     "hf-siglip-vision": "zoo.families.encoders.hf_vision:HFSiglipVisionAdapter",

@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "llava-prumerge": "zoo.papers.llava_prumerge:PruMerge",
     "dart": "zoo.papers.dart:DART",
     "divprune": "zoo.papers.divprune:DivPrune",
+    "fastadasp": "zoo.papers.fastadasp:FastAdaSP",
     "gemfilter": "zoo.papers.gemfilter:GemFilter",
     "pooling": "zoo.papers.pooling_control:SpatialPooling",
     "dycoke": "zoo.papers.dycoke:DyCoke",

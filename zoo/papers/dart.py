@@ -59,7 +59,7 @@ class DART(Method):
     id: ClassVar[str] = "dart"
     arxiv: ClassVar[str] = "2502.11494"
     families = DecoderFamilies()
-    needs: ClassVar[tuple[str, ...]] = ("visual-tokens", "decoder-attention")
+    needs: ClassVar[tuple[str, ...]] = ("media-tokens", "decoder-attention")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "K": "k: decoder layers 0..K-1 see every token; pruning before layer K, pivots from layer K-1's keys",

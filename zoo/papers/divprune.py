@@ -47,7 +47,7 @@ class DivPrune(Method):
     id: ClassVar[str] = "divprune"
     arxiv: ClassVar[str] = "2503.02175"
     families = DecoderFamilies()
-    needs: ClassVar[tuple[str, ...]] = ("visual-tokens",)
+    needs: ClassVar[tuple[str, ...]] = ("media-tokens",)
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "SUBSET_RATIO": "keep_ratio: fraction of visual tokens kept (paper: 0.098), count int(round(r * n))",

@@ -63,7 +63,7 @@ class FastV(Method):
     id: ClassVar[str] = "fastv"
     arxiv: ClassVar[str] = "2403.06764"
     families = DecoderFamilies()
-    needs: ClassVar[tuple[str, ...]] = ("visual-tokens", "decoder-attention")
+    needs: ClassVar[tuple[str, ...]] = ("media-tokens", "decoder-attention")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "K": "k: same value; decoder layers 0..K-1 see every token, the image tokens are pruned before layer K "

@@ -42,7 +42,7 @@ class PyramidDrop(Method):
     id: ClassVar[str] = "pyramiddrop"
     arxiv: ClassVar[str] = "2410.17247"
     families = DecoderFamilies()
-    needs: ClassVar[tuple[str, ...]] = ("visual-tokens", "decoder-attention")
+    needs: ClassVar[tuple[str, ...]] = ("media-tokens", "decoder-attention")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "layer_list": "layers: stage boundaries, same values (paper, 32-layer LLaVA-1.5: 8, 16, 24); tokens are "

@@ -84,7 +84,7 @@ class SparseVLM(Method):
     id: ClassVar[str] = "sparsevlm"
     arxiv: ClassVar[str] = "2410.04417"
     families = DecoderFamilies()
-    needs: ClassVar[tuple[str, ...]] = ("visual-tokens", "decoder-attention")
+    needs: ClassVar[tuple[str, ...]] = ("media-tokens", "decoder-attention")
     placement: ClassVar[str] = "llm-prefill"
     paper_notation: ClassVar[dict[str, str]] = {
         "pruning_loc": "layers: same indices (paper: 2, 6, 15); decoder layer L runs on all tokens reaching it, "

@@ -38,7 +38,11 @@ SUPPORTED_TRANSFORMERS = ">=5.24,<6"
 
 #: signal -> what it is; adapters ``provide`` a subset, methods ``need`` a subset
 SIGNALS: dict[str, str] = {
+    "media-tokens": "placeholder spans of media items (images, videos or audio clips) in the prompt, each token's "
+                    "modality known (the tokens modality-agnostic methods reduce)",
     "visual-tokens": "placeholder spans of images/videos in the prompt (the tokens visual methods reduce)",
+    "audio-tokens": "placeholder spans of audio clips in the prompt, one token per time step (the tokens speech "
+                    "methods merge along time)",
     "prompt-tokens": "prompt tokens of a text-only language model (the tokens prompt methods reduce)",
     "decoder-attention": "rows of a decoder layer's attention and its keys, recomputed on demand (Llama-style "
                          "attention with q_proj/k_proj and rotary embeddings)",
@@ -78,11 +82,11 @@ class DecoderAdapter(FamilyAdapter):
     stages: ClassVar[tuple[str, ...]] = ("vision", "llm")
     pruning_stage: ClassVar[str] = "llm"
     position_kind: ClassVar[str] = "1d"
-    #: a prefill without any visual token is left alone (VLMs); text-only LMs act on every prompt
+    #: a prefill without any media token is left alone (VLMs, audio LMs); text-only LMs act on every prompt
     needs_visual_tokens: ClassVar[bool] = True
     #: placeholder token attribute of the config per modality
     token_attrs: ClassVar[dict[str, str]] = {"image": "image_token_id"}
-    provides: ClassVar[frozenset[str]] = frozenset({"visual-tokens", "decoder-attention", "item-grid"})
+    provides: ClassVar[frozenset[str]] = frozenset({"media-tokens", "visual-tokens", "decoder-attention", "item-grid"})
     #: signal -> why this model class does not offer it
     lacks: ClassVar[dict[str, str]] = {}
     supported_transformers: ClassVar[str] = SUPPORTED_TRANSFORMERS
@@ -179,6 +183,10 @@ class DecoderAdapter(FamilyAdapter):
                 out[modality] = (inputs_embeds == emb.to(inputs_embeds.dtype)).all(-1)
         return out
 
+    def check_prefill_inputs(self, kwargs: dict, masks: dict) -> None:
+        """Refuse a prefill whose placeholders the model would rearrange (``kwargs``: what ``outer`` got;
+        ``masks``: modality -> ``[B, N]`` placeholder mask). Default: nothing to check."""
+
     def image_mask(self, input_ids, inputs_embeds):
         """``[B, N]`` bool: image placeholder tokens of the prompt."""
         return self.placeholder_masks(input_ids, inputs_embeds)["image"]
@@ -254,7 +262,7 @@ class DecoderAdapter(FamilyAdapter):
         self.runtime(patch, run).add_decode_events(list(events))
 
     def reducible(self, ctx: Any):
-        """``[B, N]`` bool: the tokens the generic primitives reduce (VLMs: the visual tokens)."""
+        """``[B, N]`` bool: the tokens the generic primitives reduce (VLMs/audio LMs: the media tokens)."""
         return ctx.image
 
     def install_token_pruning(self, patch: Any, run: Any, *, layer: int, keep_ratio: float | None = None,
@@ -262,8 +270,8 @@ class DecoderAdapter(FamilyAdapter):
         """Generic primitive (``zoo.families.base``): prune reducible tokens leaving decoder layer ``layer``.
 
         The tokens entering decoder layer ``layer + 1`` are reduced: ``scorer(hidden [1, n, C])
-        -> [1, n]`` scores the reducible tokens output by layer ``layer`` (VLMs: the visual
-        tokens; text-only LMs: every prompt token but the last), one row at a time (rows may
+        -> [1, n]`` scores the reducible tokens output by layer ``layer`` (VLMs/audio LMs: the
+        media tokens; text-only LMs: every prompt token but the last), one row at a time (rows may
         hold different numbers of them, and a row's result never depends on the rest of the
         batch); the ``zoo.core.select.keep_count(n, keep_ratio, keep_tokens)`` highest survive,
         other tokens are never removed and positions keep their original values (as FastV).

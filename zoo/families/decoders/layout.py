@@ -1,10 +1,11 @@
-"""Where each image or video sits in a decoder's prompt, and how its tokens are laid out.
+"""Where each media item (image, video, audio clip) sits in a decoder's prompt, and how its tokens are laid out.
 
-A multimodal prompt holds one *placeholder span* per visual item (an image, a video): a run
-of placeholder tokens (``image_token_id`` or ``video_token_id``) that the model overwrites
-with the item's features. Adapters describe each item's token layout from the model inputs
-(``image_sizes``, ``image_grid_thw``, video shapes); :func:`assign_items` then finds the
-spans in the prompt. Nothing relies on fixed offsets: the spans come from the token ids.
+A multimodal prompt holds one *placeholder span* per media item (an image, a video, an
+audio clip): a run of placeholder tokens (``image_token_id``, ``video_token_id``,
+``audio_token_id``) that the model overwrites with the item's features. Adapters describe
+each item's token layout from the model inputs (``image_sizes``, ``image_grid_thw``, video
+shapes, audio feature lengths); :func:`assign_items` then finds the spans in the prompt.
+Nothing relies on fixed offsets: the spans come from the token ids.
 
 Token coordinates (``ItemLayout.coords``, ``[L, 4]`` int64, one row per placeholder token in
 prompt order): ``(part, frame, y, x)``.
@@ -12,7 +13,8 @@ prompt order): ``(part, frame, y, x)``.
 - ``part``: which grid the token belongs to (LLaVA-NeXT/OneVision anyres images: 0 = the
   base tile, 1 = the unpadded high-resolution grid; everything else: 0).
 - ``frame``: frame index (images: 0; Qwen2-VL: the temporal patch index).
-- ``y, x``: row and column in that part's grid.
+- ``y, x``: row and column in that part's grid (audio clips: ``y = 0``, ``x`` = the time
+  step; their grid is ``(1, 1, T)``, a 1-D sequence, see :func:`time_coords`).
 - All four are ``-1`` for tokens that are not on a grid: the newline tokens LLaVA-NeXT and
   OneVision insert (one per high-resolution row, one after an OneVision video, one after a
   multi-image OneVision tile) and tokens produced by merging (a vision reducer's output).
@@ -27,12 +29,12 @@ from dataclasses import dataclass, field
 import torch
 
 #: modality name -> the id used in ``LlmContext.modality`` (0 is text)
-MODALITY_IDS: dict[str, int] = {"image": 1, "video": 2}
+MODALITY_IDS: dict[str, int] = {"image": 1, "video": 2, "audio": 3}
 
 
 @dataclass(frozen=True)
 class ItemLayout:
-    """The token layout of one visual item, before it is placed in a prompt."""
+    """The token layout of one media item, before it is placed in a prompt."""
 
     modality: str
     coords: torch.Tensor  # [L, 4] (part, frame, y, x); -1 for tokens off the grid
@@ -45,7 +47,7 @@ class ItemLayout:
 
 @dataclass(frozen=True)
 class VisualItem:
-    """One image or video of a batch, placed in the language model's input.
+    """One media item of a batch (image, video or audio clip), placed in the language model's input.
 
     ``row``: batch row; ``index``: its rank among the batch's items of that modality (the
     order of the pixel inputs); ``columns [L]``: the language-model input columns of its
@@ -89,6 +91,11 @@ def grid_coords(frames: int, height: int, width: int, *, part: int = 0, newline_
     if newline_at_end:
         coords = torch.cat([coords, torch.full((1, 4), -1, dtype=torch.long)])
     return coords
+
+
+def time_coords(steps: int) -> torch.Tensor:
+    """Coordinates ``[T, 4]`` of a 1-D sequence of ``steps`` tokens (an audio clip): ``(0, 0, 0, t)``."""
+    return grid_coords(1, 1, steps)
 
 
 def separators(n: int) -> torch.Tensor:

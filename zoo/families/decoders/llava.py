@@ -71,7 +71,8 @@ class LlavaAdapter(_ClipVisionMixin, DecoderAdapter):
     name: ClassVar[str] = "llava"
     model_types: ClassVar[tuple[str, ...]] = ("llava",)
     model_classes: ClassVar[tuple[str, ...]] = ("LlavaForConditionalGeneration",)
-    provides: ClassVar[frozenset[str]] = frozenset({"visual-tokens", "decoder-attention", "item-grid", "vision-cls"})
+    provides: ClassVar[frozenset[str]] = frozenset({"media-tokens", "visual-tokens", "decoder-attention", "item-grid",
+                                                         "vision-cls"})
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)

@@ -96,6 +96,29 @@ def decoder_attention_rows(attn: torch.nn.Module, hidden: torch.Tensor, position
     return torch.softmax(logits, dim=-1)
 
 
+def decoder_attention_received(attn: torch.nn.Module, hidden: torch.Tensor, position_embeddings,
+                               valid: torch.Tensor, *, chunk: int = 128) -> torch.Tensor:
+    """``[B, N]``: the attention every token receives from every non-padding query of the layer, summed over
+    the queries and then the heads (causal, padding masked; float32, float64 for float64 models).
+
+    Queries and keys are projected once; the softmax runs on ``chunk`` query rows at a time, so
+    the ``[B, H, N, N]`` map is never held (FastAdaSP's merge weights, H2O-style scores)."""
+    b, n = valid.shape
+    q, k = decoder_queries_keys(attn, hidden, position_embeddings, torch.arange(n, device=valid.device).expand(b, n))
+    acc = accumulation_dtype(q)
+    k = _repeat_heads(k, q.shape[1]).to(acc)
+    keys = torch.arange(n, device=valid.device)
+    out = torch.zeros((b, n), dtype=acc, device=valid.device)
+    for start in range(0, n, chunk):
+        rows = keys[start:start + chunk]
+        logits = torch.matmul(q[:, :, start:start + chunk].to(acc), k.transpose(-1, -2)).mul_(attn.scaling)
+        allowed = (keys[None, None, :] <= rows[None, :, None]) & valid[:, None, :]  # [B, q, N]
+        att = torch.softmax(logits.masked_fill_(~allowed[:, None], float("-inf")), dim=-1)
+        att.masked_fill_(~valid[:, None, start:start + chunk, None], 0.0)  # padding queries give nothing
+        out += att.sum(dim=2).sum(dim=1)
+    return out
+
+
 def causal_allowed(queries: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """``[B, q, N]`` bool: key ``j`` visible to query row ``i`` iff ``j <= i`` and ``j`` is not padding."""
     keys = torch.arange(valid.shape[1], device=valid.device)

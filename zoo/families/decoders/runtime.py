@@ -1,7 +1,7 @@
 """The reversible machinery that shortens a Hugging Face decoder's token sequence.
 
 One runtime serves every decoder adapter (LLaVA, LLaVA-NeXT, LLaVA-OneVision,
-LLaVA-NeXT-Video, Qwen2-VL/Qwen2.5-VL, text-only causal LMs). Adapters say where things are
+LLaVA-NeXT-Video, Qwen2-VL/Qwen2.5-VL, Qwen2-Audio, text-only causal LMs). Adapters say where things are
 (:class:`zoo.families.decoders.base.DecoderAdapter`); methods say what to keep. Three places
 can reduce tokens, and one ``zoo.apply`` may combine them:
 
@@ -19,7 +19,11 @@ can reduce tokens, and one ``zoo.apply`` may combine them:
     one layer's attention, its keys, or a look-ahead through later layers, see
     :class:`LlmContext`) and returns which tokens survive (:class:`PruneSelection`:
     optionally replacing their hidden states, or inserting new tokens). Layers ``>= e`` then
-    run on the shorter sequence; their KV cache holds only the survivors.
+    run on the shorter sequence; their KV cache holds only the survivors. An event with
+    ``before="mlp"`` acts one step earlier, inside layer ``e - 1``, between its attention
+    and its MLP (A-ToMe/FastAdaSP's place): the selector sees the post-attention residual
+    stream, layer ``e - 1``'s KV cache keeps every token, and its MLP already runs on the
+    survivors.
 ``llm-decode`` (decoding-step events)
     Before decoder layer ``e`` runs in a *decoding step* (one new token per row after the
     prefill), a selector (:class:`DecodeEvent`) sees the step's hidden states and, on demand,
@@ -30,12 +34,14 @@ can reduce tokens, and one ``zoo.apply`` may combine them:
     ``generate()`` stays correct (greedy, beam search, padded batches). DyCoke-style dynamic
     KV-cache pruning is written against it.
 
-Visual items: ``LlmContext.items`` / ``DecodeContext.items`` list, per row, every image and
-video (:class:`zoo.families.decoders.layout.VisualItem`): its placeholder columns, its
-modality and each token's ``(part, frame, y, x)`` grid coordinates (newline tokens of
-LLaVA-NeXT/OneVision are marked off-grid), so methods can pool per frame, group frames or
-skip separators. ``LlmContext.modality`` marks each token 0 (text), 1 (image), 2 (video);
-``LlmContext.image`` (alias ``visual``) marks every visual token of either modality.
+Media items: ``LlmContext.items`` / ``DecodeContext.items`` list, per row, every image,
+video and audio clip (:class:`zoo.families.decoders.layout.VisualItem`): its placeholder
+columns, its modality and each token's ``(part, frame, y, x)`` coordinates (newline tokens of
+LLaVA-NeXT/OneVision are marked off-grid; audio tokens are ``(0, 0, 0, t)``), so methods can
+pool per frame, group frames, skip separators or stay inside one clip. ``LlmContext.modality``
+marks each token 0 (text), 1 (image), 2 (video), 3 (audio); ``LlmContext.image`` (aliases
+``visual``, ``media``) marks every media token of any modality: the span the generic methods
+reduce (historically named after images; on an audio LLM it is the audio tokens).
 
 Positions of the survivors (the per-method docstrings say which one each method uses):
 
@@ -94,7 +100,8 @@ import torch
 
 from zoo.families.decoders.layout import MODALITY_IDS, ItemLayout, VisualItem, assign_items
 from zoo.families.decoders.probes import (
-    causal_allowed, decoder_attention_logits, decoder_attention_rows, decoder_queries_keys, vision_queries_keys,
+    causal_allowed, decoder_attention_logits, decoder_attention_received, decoder_attention_rows, decoder_queries_keys,
+    vision_queries_keys,
 )
 from zoo.families.decoders.sequence import (
     accumulation_dtype,
@@ -138,11 +145,19 @@ class LlmEvent:
     ``layer``) is the layer whose attention the selector may read through
     :meth:`LlmContext.attention`: ``layer - 1`` means that layer's own attention as it ran;
     ``layer`` means the attention layer ``layer`` would compute on its input.
+
+    ``before="mlp"`` (``layer >= 1``): reduce inside decoder layer ``layer - 1``, after its
+    attention (residual added) and before its MLP. The selector's ``ctx.hidden`` is that
+    post-attention residual stream; ``score_layer`` may only be ``layer - 1`` (its attention
+    as it ran) or ``None``; the selection may replace hidden states but not insert tokens;
+    layer ``layer - 1``'s MLP runs on the survivors (their replaced states), its KV cache
+    holds every token. Needs Llama-style layers (``post_attention_layernorm``, ``mlp``).
     """
 
     layer: int
     select: Callable[["LlmContext"], PruneSelection]
     score_layer: int | None = None
+    before: str = "layer"
 
 
 @dataclass
@@ -232,12 +247,17 @@ class AttentionProbe:
         """``[B, H_kv, N, D]``: the layer's keys after the rotary embedding (what its KV cache stores)."""
         return decoder_queries_keys(self.attn, self.hidden, self.position_embeddings, None)[1]
 
+    def received(self) -> torch.Tensor:
+        """``[B, N]``: attention each token receives from every non-padding query, summed over queries and heads."""
+        return decoder_attention_received(self.attn, self.hidden, self.position_embeddings, self.valid)
+
 
 class LlmContext:
     """What a prefill selector may read, for the sequence entering decoder layer ``layer``.
 
-    ``hidden [B, N, C]``; ``image`` (= ``visual``) / ``valid`` ``[B, N]`` bool (visual tokens of
-    any modality / not padding); ``modality [B, N]`` int (0 text, 1 image, 2 video);
+    ``hidden [B, N, C]``; ``image`` (= ``visual`` = ``media``) / ``valid`` ``[B, N]`` bool (media
+    tokens of any modality / not padding); ``modality [B, N]`` int (0 text, 1 image, 2 video,
+    3 audio);
     ``positions [B, N]`` (1-D RoPE models; ``None`` under M-RoPE); ``position_embeddings``:
     the ``(cos, sin)`` layer ``layer`` gets; ``source [B, N]``: index of each token in the
     language model's input (-1 for inserted tokens); ``input_hidden [B, N0, C]``,
@@ -254,6 +274,7 @@ class LlmContext:
         self.hidden = hidden
         self.image = state.visual
         self.visual = state.visual
+        self.media = state.visual
         self.modality = state.modality
         self.valid = state.valid
         self.positions = state.positions
@@ -267,7 +288,7 @@ class LlmContext:
 
     @property
     def items(self) -> list[list[VisualItem]]:
-        """Per row, its images and videos in prompt order (columns of the language model's input)."""
+        """Per row, its media items (images, videos, audio clips) in prompt order (language-model input columns)."""
         return self._state.get_items()
 
     @property
@@ -327,6 +348,11 @@ class LlmContext:
     def keys(self) -> torch.Tensor:
         """``[B, H_kv, N, D]`` keys (after RoPE) of this event's score layer."""
         return self._need_probe().keys()
+
+    def attention_received(self) -> torch.Tensor:
+        """``[B, N]``: attention each token receives at this event's score layer from every non-padding query,
+        summed over the queries and the heads (the full map is never held)."""
+        return self._need_probe().received()
 
     def lookahead(self, layer: int) -> AttentionProbe:
         """Run decoder layers ``self.layer .. layer - 1`` on the current sequence (no KV cache, nothing
@@ -593,6 +619,10 @@ class DecoderRuntime:
         self._captures_installed: set[int] = set()
         self._decode_probes: dict[int, tuple] = {}
         self._lookahead = False
+        self._mid_event: LlmEvent | None = None  # a before="mlp" event armed for the running layer
+        self._mid_kwargs: dict = {}
+        self._mid_hidden: torch.Tensor | None = None  # that layer's post-attention residual stream
+        self._mid_result: tuple[PruneSelection, torch.Tensor] | None = None  # selection, survivors' states
 
     @property
     def position_rule(self) -> str:
@@ -619,6 +649,10 @@ class DecoderRuntime:
         for e in merged:
             if not 0 <= e.layer < depth:
                 raise ValueError(f"event layer {e.layer} outside 0..{depth - 1} (the language model has {depth} layers)")
+            if e.before not in ("layer", "mlp"):
+                raise ValueError(f"LlmEvent.before={e.before!r}; allowed: 'layer', 'mlp'")
+            if e.before == "mlp":
+                self._check_mid_event(e, mode)
             if e.score_layer is not None and not (previous <= e.score_layer <= e.layer and e.score_layer >= e.layer - 1):
                 raise ValueError(f"score_layer {e.score_layer} of the event at layer {e.layer} must be "
                                  f"{e.layer - 1} or {e.layer} and not before the previous event")
@@ -629,6 +663,20 @@ class DecoderRuntime:
         self.positions = positions
         self.mode = mode
         self._install(new_events=list(events))
+
+    def _check_mid_event(self, e: LlmEvent, mode: str) -> None:
+        if e.layer < 1:
+            raise ValueError("an event before the MLP acts inside layer `layer - 1`: layer must be >= 1")
+        if e.score_layer not in (None, e.layer - 1):
+            raise ValueError(f"score_layer of an event before the MLP of layer {e.layer - 1} must be {e.layer - 1} "
+                             f"or None, got {e.score_layer}")
+        if mode != "drop":
+            raise ValueError("events before the MLP need mode='drop'")
+        layer = self.adapter.layers[e.layer - 1]
+        for name in ("post_attention_layernorm", "mlp"):
+            if not isinstance(getattr(layer, name, None), torch.nn.Module):
+                raise TypeError(f"{type(layer).__name__} has no {name} submodule (events before the MLP need "
+                                "Llama-style decoder layers)")
 
     def add_decode_events(self, events: list[DecodeEvent]) -> None:
         """Add decoding-step events (one per decoder layer at most)."""
@@ -683,6 +731,11 @@ class DecoderRuntime:
         for e in new_events:
             if e.score_layer is not None and e.score_layer < e.layer:
                 self._capture(e.score_layer)
+            if e.before == "mlp":
+                layer = ad.layers[e.layer - 1]
+                patch.add_hook(layer.post_attention_layernorm.register_forward_pre_hook(self._mid_capture_hook))
+                patch.add_hook(layer.mlp.register_forward_pre_hook(self._mlp_pre_hook))
+                patch.add_hook(layer.mlp.register_forward_hook(self._mlp_hook))
         for e in new_decode:
             if e.score_layer is not None:
                 self._capture(e.score_layer)
@@ -718,6 +771,7 @@ class DecoderRuntime:
         self._session = None
         self._prefill = None
         self._phase = None
+        self._mid_event, self._mid_kwargs, self._mid_hidden, self._mid_result = None, {}, None, None
         self.vision_captures = {}
         self._decode_probes = {}
 
@@ -818,6 +872,7 @@ class DecoderRuntime:
             if ad.needs_visual_tokens and not bool(visual.any()):
                 self._phase = None
                 return args, kwargs
+            ad.check_prefill_inputs(kwargs, masks)
             self._phase = "prefill"
             self._session = _Session()
             layouts = None
@@ -830,9 +885,10 @@ class DecoderRuntime:
         if session is None or session.cache_ref is None or session.cache_ref() is not cache:
             self._phase = None
             return args, kwargs
-        new_media = any(kwargs.get(k) is not None for k in ("pixel_values", "pixel_values_videos", "mm_encoder_outputs"))
+        new_media = any(kwargs.get(k) is not None
+                        for k in ("pixel_values", "pixel_values_videos", "input_features", "mm_encoder_outputs"))
         if new_media and bool(visual.any()):  # a generated placeholder id alone is just a token
-            raise ValueError("tokzoo: new images/videos after a reduced prefill (chunked prefill or a multi-turn "
+            raise ValueError("tokzoo: new images/videos/audio after a reduced prefill (chunked prefill or a multi-turn "
                              "cache) are not supported while a method is applied")
         self._phase = "decode"
         session.step += 1
@@ -1018,7 +1074,14 @@ class DecoderRuntime:
                 probe = st.probes.get(event.score_layer)
                 if probe is None:
                     raise RuntimeError(f"no attention captured at layer {event.score_layer}")
-            sel = event.select(LlmContext(self, st, idx, hidden, probe, kwargs))
+            if event.before == "mlp":  # selected inside the previous layer; its MLP ran on the survivors
+                if self._mid_result is None:
+                    raise RuntimeError(f"the event before the MLP of layer {idx - 1} did not run")
+                sel, out = self._mid_result
+                self._mid_result = None
+                sel = PruneSelection(keep=sel.keep, replace=out)
+            else:
+                sel = event.select(LlmContext(self, st, idx, hidden, probe, kwargs))
             n_before = self._effective_tokens(st)
             hidden = self._apply_selection(idx, st, sel, hidden, kwargs)
             n_after = self._effective_tokens(st)
@@ -1037,6 +1100,9 @@ class DecoderRuntime:
             kwargs["position_ids"] = st.layer_pos
         if idx > 0:
             self.run.log("llm", hidden.shape[1])
+        self._mid_event = next((e for e in self.events if e.before == "mlp" and e.layer == idx + 1), None)
+        self._mid_kwargs = kwargs if self._mid_event is not None else {}
+        self._mid_hidden, self._mid_result = None, None
         return args, kwargs
 
     @staticmethod
@@ -1260,6 +1326,47 @@ class DecoderRuntime:
         s.hides.append((idx, hide))
         after = s.input_valid & ~s.hidden_at(idx)
         self.run.log_event("llm-decode", idx - 1, "hide", int(before.sum(-1).max()), int(after.sum(-1).max()))
+
+    def _mid_active(self) -> bool:
+        return (self._mid_event is not None and not self._lookahead and self._phase == "prefill"
+                and self._prefill is not None)
+
+    def _mid_capture_hook(self, module, args):
+        if self._mid_active() and self._mid_result is None:  # not the survivors' own normalisation (below)
+            self._mid_hidden = args[0]
+
+    def _mlp_pre_hook(self, module, args):
+        """Select among the post-attention residual stream; the MLP then runs on the survivors only."""
+        if not self._mid_active() or self._mid_hidden is None:
+            return None
+        event, st, h = self._mid_event, self._prefill, self._mid_hidden
+        probe = None
+        if event.score_layer is not None:
+            probe = st.probes.get(event.score_layer)
+            if probe is None:
+                raise RuntimeError(f"no attention captured at layer {event.score_layer}")
+        sel = event.select(LlmContext(self, st, event.layer - 1, h, probe, self._mid_kwargs))
+        if sel.extra is not None:
+            raise ValueError("an event before the MLP cannot insert tokens (PruneSelection.extra)")
+        kept = gather_tokens(h, sel.keep.clamp(min=0))
+        if sel.replace is not None:
+            if tuple(sel.replace.shape) != tuple(kept.shape):
+                raise ValueError(f"PruneSelection.replace has shape {tuple(sel.replace.shape)}; expected "
+                                 f"{tuple(kept.shape)} (one hidden state per kept token)")
+            kept = sel.replace.to(h.dtype)
+        self._mid_result = (sel, kept)
+        return (self.adapter.layers[event.layer - 1].post_attention_layernorm(kept),)
+
+    def _mlp_hook(self, module, args, output):
+        """Keep the survivors' layer output (residual + MLP, the layer's own sum) for the event at the next
+        layer; the full-length output the layer adds to its residual is zeros (it is replaced there)."""
+        if not self._mid_active() or self._mid_result is None or self._mid_hidden is None:
+            return None
+        sel, kept = self._mid_result
+        self._mid_result = (sel, kept + output)
+        full = torch.zeros_like(self._mid_hidden)
+        self._mid_hidden = None
+        return full
 
     def _last_layer_hook(self, module, args, output):
         if self._lookahead:

@@ -26,6 +26,7 @@ class TextLMAdapter(DecoderAdapter):
     token_attrs: ClassVar[dict[str, str]] = {}
     provides: ClassVar[frozenset[str]] = frozenset({"prompt-tokens", "decoder-attention"})
     lacks: ClassVar[dict[str, str]] = {
+        "media-tokens": "a text-only language model has no image, video or audio tokens",
         "visual-tokens": "a text-only language model has no image or video tokens",
         "item-grid": "a text-only language model has no image or video tokens",
         "vision-cls": "a text-only language model has no vision tower"}

@@ -45,6 +45,8 @@ OFFICIAL: dict[str, tuple[str, str, tuple[str, ...]]] = {
                 ("token_compressor/vidcom2/vidcom2.py",)),
     "slowfast-llava": ("apple/ml-slowfast-llava", "bea0f73c106b91404ef403353e184b278fcc64a7",
                        ("slowfast_llava/llava/model/llava_arch.py",)),
+    # a speech-LLM method: its comparison lives in zoo.repro.harness.speech_conformance
+    "fastadasp": ("yichen14/FastAdaSP", "582565a6c573fbf8072c2a9c54918927a0eda498", ("Qwen-Audio/modeling_qwen.py",)),
 }
 DTYPES = ("float64", "float32", "bfloat16")
 PRELUDE = "import math\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn, einsum\n"
@@ -418,6 +420,8 @@ COMPARE: dict[str, Callable[[Path], dict[str, Any]]] = {
     "dycoke": compare_dycoke, "prunevid": compare_prunevid, "fastvid": compare_fastvid,
     "framefusion": compare_framefusion, "holitom": compare_holitom, "vidcom2": compare_vidcom2,
     "slowfast-llava": compare_slowfast,
+    "fastadasp": lambda root: __import__("zoo.repro.harness.speech_conformance",
+                                         fromlist=["compare_fastadasp"]).compare_fastadasp(root),
 }
 
 
