@@ -24,12 +24,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from zoo.core.select import gather_tokens
+
 
 def _gather(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """x ``[B, N, C]``, idx ``[B, K]`` (or ``[1, K]``, broadcast over the batch) -> ``[B, K, C]``."""
     if idx.shape[0] != x.shape[0]:
         idx = idx.expand(x.shape[0], -1)
-    return x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+    return gather_tokens(x, idx)
 
 
 def window_destinations(h: int, w: int, sx: int, sy: int, choice: torch.Tensor | None,
@@ -190,6 +192,18 @@ def prune_and_copy(keep_pos: torch.Tensor, pruned_pos: torch.Tensor, copy_slot: 
     return GridPlan(keep=keep_pos, restore_idx=restore_idx, n=n, kind="prune")
 
 
+def _redundancy_plan(similarity, base: torch.Tensor, rest: torch.Tensor, n_prune: int, n: int) -> GridPlan:
+    """The rule of :func:`redundancy_prune_plan`; ``similarity(rows, cols)`` gives the ``[B, R, C]``
+    block of the token similarity graph for position indices ``rows`` ``[B, R]`` and ``cols`` ``[B, C]``."""
+    with torch.no_grad():
+        to_base = similarity(rest, base)                                     # [B, N - K, K]
+        order = (-to_base.max(dim=2).values).argsort(dim=-1)                 # most redundant first
+        pruned = rest.gather(1, order[:, :n_prune])
+        kept = torch.cat([rest.gather(1, order[:, n_prune:]), base], dim=1)  # [B, N - P]
+        copy_slot = similarity(kept, pruned).max(dim=1).indices              # [B, P]
+    return prune_and_copy(kept, pruned, copy_slot, n)
+
+
 def redundancy_prune_plan(sim: torch.Tensor, base: torch.Tensor, rest: torch.Tensor, n_prune: int) -> GridPlan:
     """SiTo's and DaTo's pruning: ``sim`` ``[B, N, N]`` token similarities, ``base`` ``[B, K]`` the base
     tokens (one per window), ``rest`` ``[B, N - K]`` the others (:func:`window_destinations`).
@@ -198,17 +212,13 @@ def redundancy_prune_plan(sim: torch.Tensor, base: torch.Tensor, rest: torch.Ten
     most redundant are pruned (capped at ``N - K``). Kept order: ``[unpruned non-base (most redundant
     first), base]``; each pruned token copies, on restore, the output of its most similar *kept* token.
     """
-    bsz, n, _ = sim.shape
-    with torch.no_grad():
-        to_base = sim.gather(1, rest.unsqueeze(-1).expand(-1, -1, n))
-        to_base = to_base.gather(2, base.unsqueeze(1).expand(-1, rest.shape[1], -1))  # [B, N - K, K]
-        order = (-to_base.max(dim=2).values).argsort(dim=-1)                 # most redundant first
-        pruned = rest.gather(1, order[:, :n_prune])
-        kept = torch.cat([rest.gather(1, order[:, n_prune:]), base], dim=1)  # [B, N - P]
-        to_kept = sim.gather(1, kept.unsqueeze(-1).expand(-1, -1, n))
-        to_kept = to_kept.gather(2, pruned.unsqueeze(1).expand(-1, kept.shape[1], -1))  # [B, N - P, P]
-        copy_slot = to_kept.max(dim=1).indices                               # [B, P]
-    return prune_and_copy(kept, pruned, copy_slot, n)
+    n = sim.shape[1]
+
+    def block(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        picked = sim.gather(1, rows.unsqueeze(-1).expand(-1, -1, n))
+        return picked.gather(2, cols.unsqueeze(1).expand(-1, rows.shape[1], -1))
+
+    return _redundancy_plan(block, base, rest, n_prune, n)
 
 
 def redundancy_prune_plan_from_tokens(xn: torch.Tensor, base: torch.Tensor, rest: torch.Tensor,
@@ -220,16 +230,13 @@ def redundancy_prune_plan_from_tokens(xn: torch.Tensor, base: torch.Tensor, rest
     Same plan as :func:`redundancy_prune_plan` on ``sim = xn @ xn^T`` up to the float rounding of a
     smaller matrix product (equal in float64).
     """
-    with torch.no_grad():
-        if base.shape[0] != xn.shape[0]:
-            base, rest = base.expand(xn.shape[0], -1), rest.expand(xn.shape[0], -1)
-        to_base = _gather(xn, rest) @ _gather(xn, base).transpose(-1, -2)    # [B, N - K, K]
-        order = (-to_base.max(dim=2).values).argsort(dim=-1)                 # most redundant first
-        pruned = rest.gather(1, order[:, :n_prune])
-        kept = torch.cat([rest.gather(1, order[:, n_prune:]), base], dim=1)  # [B, N - P]
-        to_kept = _gather(xn, kept) @ _gather(xn, pruned).transpose(-1, -2)  # [B, N - P, P]
-        copy_slot = to_kept.max(dim=1).indices                               # [B, P]
-    return prune_and_copy(kept, pruned, copy_slot, xn.shape[1])
+    if base.shape[0] != xn.shape[0]:
+        base, rest = base.expand(xn.shape[0], -1), rest.expand(xn.shape[0], -1)
+
+    def block(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        return _gather(xn, rows) @ _gather(xn, cols).transpose(-1, -2)
+
+    return _redundancy_plan(block, base, rest, n_prune, xn.shape[1])
 
 
 def prune_and_zero(keep_pos: torch.Tensor, n: int) -> GridPlan:
