@@ -178,6 +178,24 @@ def _summary(samples: dict[str, list[float]], batch: int) -> dict[str, Any]:
             "cpu_median_s": statistics.median(samples["cpu"]), "cpu_samples_s": samples["cpu"]}
 
 
+def check_dtype(dtype: str) -> None:
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r}; allowed: {', '.join(DTYPES)}")
+
+
+def unet_and_inputs(model: str, unet: Any, *, dtype: str, device: str, seed: int, img_size: int, batch_size: int,
+                    progress=None) -> tuple[Any, tuple[Any, Any, Any]]:
+    """The benched UNet (``unet`` as given, else ``model`` built with random weights) and its seeded
+    :func:`step_inputs` ``(sample, t, text)`` at ``img_size``."""
+    cfg = unet_config(model) if unet is None else {"vae_scale_factor": 8, "text_tokens": 77}
+    if unet is None:
+        say(progress, f"building {model} (random weights, {dtype}, {device})")
+    net = unet if unet is not None else build_unet(model, dtype=dtype, device=device, seed=seed)
+    return net, step_inputs(net, img_size=img_size, batch_size=batch_size,
+                            vae_scale_factor=cfg.get("vae_scale_factor", 8),
+                            text_tokens=cfg.get("text_tokens", 77), seed=seed)
+
+
 def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", batch_size: int = 2,
           img_size: int | None = None, dtype: str = "bf16", threads: int | None = None, warmup: int = 1,
           repeats: int = 5, device: str = "cpu", seed: int = 0, command: str | None = None,
@@ -199,18 +217,12 @@ def bench(method_id: str, params: dict[str, Any], *, model: str = "sd15-unet", b
     import zoo
     from zoo.bench.vlm import peak_tensor_bytes
 
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype={dtype!r}; allowed: {', '.join(DTYPES)}")
+    check_dtype(dtype)
     if threads is not None:
         torch.set_num_threads(threads)
     img_size = img_size or 512
-    cfg = unet_config(model) if unet is None else {"vae_scale_factor": 8, "text_tokens": 77}
-    if unet is None:
-        say(progress, f"building {model} (random weights, {dtype}, {device})")
-    net = unet if unet is not None else build_unet(model, dtype=dtype, device=device, seed=seed)
-    sample, t, text = step_inputs(net, img_size=img_size, batch_size=batch_size,
-                                  vae_scale_factor=cfg.get("vae_scale_factor", 8),
-                                  text_tokens=cfg.get("text_tokens", 77), seed=seed)
+    net, (sample, t, text) = unet_and_inputs(model, unet, dtype=dtype, device=device, seed=seed, img_size=img_size,
+                                             batch_size=batch_size, progress=progress)
 
     def call():
         with torch.inference_mode():

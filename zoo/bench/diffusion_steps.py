@@ -213,11 +213,10 @@ def bench_steps(method_id: str, params: dict[str, Any], *, steps: int | None = N
     the record says so (``setting.baseline_every``)."""
     import torch
 
-    from zoo.bench.diffusion import DTYPES, build_unet, step_inputs, unet_config
+    from zoo.bench.diffusion import DTYPES, check_dtype, unet_and_inputs
 
     steps = check_steps(default_steps(method_id) if steps is None else steps)
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype={dtype!r}; allowed: {', '.join(DTYPES)}")
+    check_dtype(dtype)
     if batch_size != 2:
         raise ValueError(f"batch_size={batch_size!r}; allowed: 2 (the loop runs classifier-free guidance: "
                          "one unconditional and one conditional row)")
@@ -228,14 +227,9 @@ def bench_steps(method_id: str, params: dict[str, Any], *, steps: int | None = N
     if threads is not None:
         torch.set_num_threads(threads)
     img_size = img_size or 512
-    cfg = unet_config(model) if unet is None else {"vae_scale_factor": 8, "text_tokens": 77}
-    if unet is None:
-        say(progress, f"building {model} (random weights, {dtype}, {device})")
-    net = unet if unet is not None else build_unet(model, dtype=dtype, device=device, seed=seed)
+    net, (sample, _, text) = unet_and_inputs(model, unet, dtype=dtype, device=device, seed=seed, img_size=img_size,
+                                             batch_size=batch_size, progress=progress)
     twin = shared_twin(net)
-    sample, _, text = step_inputs(net, img_size=img_size, batch_size=batch_size,
-                                  vae_scale_factor=cfg.get("vae_scale_factor", 8),
-                                  text_tokens=cfg.get("text_tokens", 77), seed=seed)
     latents = sample[:1]                                                   # [1, 4, h, w]: one image, CFG doubles it
 
     for j in range(warmup):  # one UNet call per side (allocator, kernels), outside every timed run
