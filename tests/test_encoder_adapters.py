@@ -24,13 +24,7 @@ from zoo.families.encoders.support import support, support_matrix  # noqa: E402
 ADAPTERS = list(MODELS)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread (two threads only add contention on a shared machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one intra-op thread for tiny models
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,7 @@ from encoder_fixtures import hf_bert  # noqa: E402
 LENGTHS = (23, 14, 30)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one intra-op thread for tiny models
 
 
 @pytest.fixture(scope="module")

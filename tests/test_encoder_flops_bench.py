@@ -15,12 +15,7 @@ from encoder_fixtures import MODELS  # noqa: E402
 from zoo.flops.encoder import EncoderShape, encoder_macs, run_schedule, theoretical_speedup  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one intra-op thread for tiny models
 
 
 def counted_macs(model, inputs) -> float:

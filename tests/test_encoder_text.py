@@ -32,12 +32,7 @@ TEXT_CASES = [
 MERGING = {"tome", "token-fusion", "pitome", "a-tome", "alpine"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one intra-op thread for tiny models
 
 
 @pytest.fixture(scope="module", params=["sdpa", "eager"])

@@ -99,13 +99,7 @@ def test_every_vit_method_is_in_the_case_table():
     assert vit_method_ids() == {m for m, _, _ in CASES} == set(NOOP)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread (two threads only add contention on a shared machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one intra-op thread for tiny models
 
 
 @pytest.fixture(scope="module")
